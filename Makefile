@@ -1,0 +1,34 @@
+# mlkube's developer entry points. `make setup` once on a fresh machine, then `make test`.
+PYTHON ?= python3
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup test unit lint format crds up down demo clean
+
+## setup: install everything every test tier needs (Debian packages, Python packages, Go-built binaries)
+setup:
+	bash hack/setup.sh
+
+## test: run every tier (unit, integration, e2e) in one pytest session
+test:
+	$(PYTHON) -m pytest
+
+## unit: only the tests that need no services
+unit:
+	$(PYTHON) -m pytest -m unit
+
+## lint: ruff (lint + format check) and mypy --strict over both packages
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+
+format:
+	$(PYTHON) -m ruff format .
+	$(PYTHON) -m ruff check --fix .
+
+## crds: regenerate crds/ from the resource models in sdk/mlkube/api
+crds:
+	$(PYTHON) -m mlkube.api.crd crds
+
+help:
+	@grep -E '^## ' Makefile | sed 's/^## //'

@@ -1,0 +1,22 @@
+"""Marks every test with its tier by where it lives: tests/unit, tests/integration, e2e/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent
+TIERS = {
+    ROOT / "tests" / "unit": "unit",
+    ROOT / "tests" / "integration": "integration",
+    ROOT / "e2e": "e2e",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        for root, tier in TIERS.items():
+            if root in path.parents:
+                item.add_marker(getattr(pytest.mark, tier))

@@ -1,0 +1,1 @@
+"""The mlkube control plane: the Kopf operator and the tracking server."""

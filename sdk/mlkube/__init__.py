@@ -1,0 +1,3 @@
+"""mlkube: the machine-learning lifecycle platform of MLflow, native to Kubernetes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,176 @@
+"""Run: one execution of project code (a Kubernetes Job), or a tracking-only run from a client."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from mlkube.api.common import (
+    Condition,
+    EnvVar,
+    KubeName,
+    Model,
+    ObjectMeta,
+    ResourceRequirements,
+    conditions_field,
+    immutable,
+    observed_generation_field,
+)
+from mlkube.api.experiment import LifecycleStage
+
+
+class RunPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    KILLED = "Killed"
+
+
+class GitSource(Model):
+    """A project in a git repository."""
+
+    url: str = Field(min_length=1, description="Clone URL of the repository.")
+    revision: str = Field(
+        default="HEAD", min_length=1, description="Branch, tag or commit to check out."
+    )
+    path: str = Field(
+        default="",
+        pattern=r"^([^/.][^/]*(/[^/]+)*)?$",
+        description="Subdirectory of the repository that holds the MLproject, relative.",
+    )
+
+
+class ProjectSource(Model):
+    """Where the project's code comes from: exactly one of uri, git or path."""
+
+    exactly_one_of = (("uri", "git", "path"),)
+
+    uri: str | None = Field(
+        default=None,
+        pattern=r"^s3://[^/]+/.+$",
+        description="An s3:// URI of a project archive (.tar.gz), as made by "
+        "`mlkube.projects.upload` or `mlkube run`.",
+    )
+    git: GitSource | None = Field(default=None, description="A git repository to clone.")
+    path: str | None = Field(
+        default=None,
+        pattern=r"^/.*$",
+        description="An absolute directory inside the image that holds the project.",
+    )
+
+
+class RunSpec(Model):
+    """What the user asks for. A Run without `project` is tracking-only (created by a client)."""
+
+    experiment: KubeName = Field(
+        default="default",
+        description="Name of the Experiment in this namespace that the run belongs to; it is "
+        "created when missing. Immutable.",
+        json_schema_extra=immutable("spec.experiment"),
+    )
+    run_name: str | None = Field(
+        default=None, max_length=250, description="Display name; defaults to metadata.name."
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="MLflow tags to set on the run when it starts (values up to 8000 characters).",
+        json_schema_extra={"maxProperties": 1000},
+    )
+    project: ProjectSource | None = Field(
+        default=None, description="The MLproject to run. Absent for tracking-only runs."
+    )
+    entry_point: str = Field(
+        default="main",
+        min_length=1,
+        description="The MLproject entry point to run, or a .py/.sh file of the project.",
+    )
+    parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values for the entry point's parameters, as strings (quote numbers in YAML: "
+        'alpha: "0.5"). Each is checked against the type the MLproject declares (string, '
+        "float, int, path, uri); parameters the entry point does not declare are passed as "
+        "--key value.",
+        json_schema_extra={"maxProperties": 100},
+    )
+    image: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Container image that runs the project; defaults to the operator's runtime "
+        "image.",
+    )
+    env: list[EnvVar] = Field(
+        default_factory=list, description="Extra environment variables for the run's container."
+    )
+    resources: ResourceRequirements | None = Field(
+        default=None, description="CPU and memory requests and limits of the run's container."
+    )
+    backoff_limit: int = Field(
+        default=0, ge=0, le=100, description="Retries of a failed pod before the run fails."
+    )
+    active_deadline_seconds: int | None = Field(
+        default=None, ge=1, description="Kill the run when it has run longer than this."
+    )
+    ttl_seconds_after_finished: int | None = Field(
+        default=None,
+        ge=0,
+        description="Delete the run's Job (not the Run) this long after it finished.",
+    )
+    suspend: bool = Field(
+        default=False, description="Set to true to kill a running run; it ends in phase Killed."
+    )
+
+
+class MetricValue(Model):
+    """The latest value of one metric."""
+
+    value: float = Field(description="The value logged.")
+    timestamp: int = Field(ge=0, description="Milliseconds since the epoch, as logged.")
+    step: int = Field(default=0, description="The step at which it was logged.")
+
+
+class RunStatus(Model):
+    """What happened. Lifecycle fields are the operator's; params, metrics and tags are what the
+    code logged through the tracking server (see "Who writes what" in ARCHITECTURE.md)."""
+
+    run_id: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{32}$", description="The MLflow run id: 32 hex digits."
+    )
+    phase: RunPhase | None = Field(
+        default=None, description="Pending, Running, Succeeded, Failed or Killed."
+    )
+    start_time: datetime | None = Field(default=None, description="When the run started.")
+    end_time: datetime | None = Field(default=None, description="When the run ended.")
+    duration: str | None = Field(
+        default=None, description="How long the run took (or has taken), for example 3m12s."
+    )
+    artifact_uri: str | None = Field(default=None, description="Where the run's artifacts are.")
+    job_name: str | None = Field(default=None, description="The Job that runs the project.")
+    message: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="Why the run is in its phase; for a failed run the tail of its error.",
+    )
+    lifecycle_stage: LifecycleStage = Field(
+        default=LifecycleStage.ACTIVE, description="active, or deleted (restorable) via MLflow."
+    )
+    user_id: str | None = Field(default=None, description="Who started the run.")
+    params: dict[str, str] = Field(
+        default_factory=dict, description="Parameters logged by the run (immutable once logged)."
+    )
+    metrics: dict[str, MetricValue] = Field(
+        default_factory=dict, description="The latest value of each metric logged by the run."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags set on the run.")
+    conditions: list[Condition] = conditions_field()
+    observed_generation: int | None = observed_generation_field()
+
+
+class Run(Model):
+    api_version: str = Field(default="mlkube.io/v1alpha1", description="mlkube.io/v1alpha1")
+    kind: str = Field(default="Run", description="Run")
+    metadata: ObjectMeta
+    spec: RunSpec = Field(default_factory=RunSpec)
+    status: RunStatus = Field(default_factory=RunStatus)

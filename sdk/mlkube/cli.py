@@ -1,0 +1,45 @@
+"""The `mlkube` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlkube import __version__
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from mlkube.api.crd import write_all
+
+    for path in write_all(args.directory):
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlkube",
+        description="The machine-learning lifecycle platform of MLflow, on Kubernetes.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlkube {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    crds = commands.add_parser("crds", help="write the CustomResourceDefinitions to a directory")
+    crds.add_argument("directory", nargs="?", default=Path("crds"), type=Path)
+    crds.set_defaults(func=_crds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Unit tier: pure code only. No network, no subprocesses, no cluster; runs in seconds."""
