@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test unit lint format crds up down demo clean
+.PHONY: setup test unit lint format crds up down help
 
 ## setup: install everything every test tier needs (Debian packages, Python packages, Go-built binaries)
 setup:
@@ -29,6 +29,14 @@ format:
 ## crds: regenerate crds/ from the resource models in sdk/mlkube/api
 crds:
 	$(PYTHON) -m mlkube.api.crd crds
+
+## up: start the local stack (etcd, kube-apiserver, kube-controller-manager, MinIO); writes .local/env
+up:
+	$(PYTHON) -m e2e.cluster up
+
+## down: stop every process `make up` started and remove .local/
+down:
+	$(PYTHON) -m e2e.cluster down
 
 help:
 	@grep -E '^## ' Makefile | sed 's/^## //'

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# The local control plane's fixtures (`cluster`, `namespace`) for the integration and e2e tiers.
+pytest_plugins = ["e2e.cluster.fixtures"]
+
 ROOT = Path(__file__).parent
 TIERS = {
     ROOT / "tests" / "unit": "unit",

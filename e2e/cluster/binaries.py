@@ -189,13 +189,20 @@ def build_etcd() -> None:
     _install(ETCD, work / "etcd", "etcd")
 
 
-def _go_install(component: Component, package: str, program: str) -> None:
+def _go_install(component: Component, package: str, program: str, ldflags: str = "") -> None:
     work = _fresh_module(f"{component.name}-{component.version}", "module mlkube.local/tmp\n")
     env_bin = work / "gobin"
     os.environ["GOBIN"] = str(env_bin)
     try:
         _run(
-            ["go", "install", "-v", "-trimpath", f"{package}@{component.version}"],
+            [
+                "go",
+                "install",
+                "-v",
+                "-trimpath",
+                f"-ldflags={ldflags}",
+                f"{package}@{component.version}",
+            ],
             work,
             component.name,
         )
@@ -209,7 +216,10 @@ def build_minio() -> None:
 
 
 def build_helm() -> None:
-    _go_install(HELM, "helm.sh/helm/v3/cmd/helm", "helm")
+    # Without these, `helm version` reports only the minor version ("v3.17").
+    version = "helm.sh/helm/v3/internal/version"
+    ldflags = f"-X {version}.version={HELM.version} -X {version}.gitTreeState=clean"
+    _go_install(HELM, "helm.sh/helm/v3/cmd/helm", "helm", ldflags)
 
 
 BUILDERS = {

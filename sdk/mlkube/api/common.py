@@ -208,7 +208,9 @@ class KeySelector(Model):
 
 class FieldSelector(Model):
     field_path: str = Field(
-        min_length=1, description="Pod field to read, for example metadata.name or status.podIP."
+        min_length=1,
+        max_length=256,
+        description="Pod field to read, for example metadata.name or status.podIP.",
     )
 
 

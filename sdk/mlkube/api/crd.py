@@ -101,20 +101,33 @@ def structural(node: JsonDict, defs: JsonDict, path: str, *, defaults: bool) -> 
         )
     if "items" in node:
         out["items"] = structural(node["items"], defs, f"{path}[]", defaults=defaults)
-    if "propertyNames" in node:
-        # Kubernetes has no propertyNames: check map keys with CEL instead.
-        keys = _resolve(node["propertyNames"], defs)
+    key_rules = dict(_resolve(node.get("propertyNames", {}), defs))
+    if "patternProperties" in node:
+        # Pydantic writes constrained map keys as patternProperties; Kubernetes has neither that
+        # nor propertyNames, so values get additionalProperties and keys a CEL rule.
+        ((pattern, values),) = node["patternProperties"].items()
+        key_rules["pattern"] = pattern
+        out["additionalProperties"] = structural(values, defs, f"{path}[*]", defaults=defaults)
+    if key_rules:
+        keys = key_rules
         checks = []
         if "pattern" in keys:
-            checks.append(f"k.matches('{keys['pattern']}')")
+            checks.append(f"k.matches(r'{keys['pattern']}')")  # raw: regexes hold backslashes
         if "maxLength" in keys:
             checks.append(f"size(k) <= {keys['maxLength']}")
         if checks:
             out.setdefault("x-kubernetes-validations", []).append(
                 {
                     "rule": f"self.all(k, {' && '.join(checks)})",
-                    "message": f"keys must match {keys.get('pattern', '.*')} and be at most "
-                    f"{keys.get('maxLength', 'any')} characters",
+                    "message": "keys must "
+                    + " and ".join(
+                        ([f"match {keys['pattern']}"] if "pattern" in keys else [])
+                        + (
+                            [f"be at most {keys['maxLength']} characters"]
+                            if "maxLength" in keys
+                            else []
+                        )
+                    ),
                 }
             )
     if "type" not in out and not out.get("x-kubernetes-int-or-string"):

@@ -99,7 +99,9 @@ class ModelDeploymentSpec(Model):
         default=None, description="CPU and memory of each serving container."
     )
     env: list[EnvVar] = Field(
-        default_factory=list, description="Extra environment variables of the serving container."
+        default_factory=list,
+        max_length=100,
+        description="Extra environment variables of the serving container.",
     )
     autoscaling: Autoscaling | None = Field(
         default=None, description="Scale on CPU between min and max replicas."

@@ -39,6 +39,7 @@ class ModelVersionSpec(Model):
     )
     source: str = Field(
         min_length=1,
+        max_length=2048,
         pattern=r"^(runs:/[0-9a-f]{32}/.*|models:/[^/]+|s3://[^/]+/.+)$",
         description="Where the model's files are: runs:/<runId>/<path>, models:/<modelId> "
         "(an MLflow 3 logged model) or s3://<bucket>/<key>. They are copied into the registry; "

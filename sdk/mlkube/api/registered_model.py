@@ -16,7 +16,7 @@ from mlkube.api.common import (
 
 AliasName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_\-]+$"),
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_-]+$"),
 ]
 
 

@@ -102,7 +102,9 @@ class RunSpec(Model):
         "image.",
     )
     env: list[EnvVar] = Field(
-        default_factory=list, description="Extra environment variables for the run's container."
+        default_factory=list,
+        max_length=100,
+        description="Extra environment variables for the run's container.",
     )
     resources: ResourceRequirements | None = Field(
         default=None, description="CPU and memory requests and limits of the run's container."

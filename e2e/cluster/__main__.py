@@ -1,0 +1,45 @@
+"""`python -m e2e.cluster up|down|status [--state DIR]`: the local stack behind `make up`/`down`."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from e2e.cluster.cluster import ROOT, LocalCluster
+from e2e.cluster.processes import StartError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m e2e.cluster", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--state", type=Path, default=ROOT / ".local", help="default: .local/")
+    args = parser.parse_args(argv)
+    state: Path = args.state
+    if args.command == "down":
+        if state.exists():
+            LocalCluster(state, detach=True).stop()
+            shutil.rmtree(state)
+        print("[cluster] stopped; state removed")
+        return 0
+    cluster = LocalCluster(state, detach=True)
+    if args.command == "status":
+        running = cluster.running()
+        for name, pid in sorted(running.items()):
+            print(f"{name}: running (pid {pid})")
+        return 0 if running else 1
+    try:
+        cluster.start()
+    except StartError as err:
+        print(f"[cluster] {err}", file=sys.stderr)
+        print("[cluster] run `make down` to clean up", file=sys.stderr)
+        return 1
+    cluster.write_env_file(state / "env")
+    print(f"[cluster] up. Use it with:  source {state / 'env'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
