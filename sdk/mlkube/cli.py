@@ -18,6 +18,14 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project_run(args: argparse.Namespace) -> int:
+    import os
+
+    from mlkube.projects.runner import run
+
+    return run(args, os.environ)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlkube",
@@ -28,6 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
     crds = commands.add_parser("crds", help="write the CustomResourceDefinitions to a directory")
     crds.add_argument("directory", nargs="?", default=Path("crds"), type=Path)
     crds.set_defaults(func=_crds)
+
+    from mlkube.projects.runner import build_parser as runner_parser
+
+    project = commands.add_parser("project", help="MLflow projects")
+    project_commands = project.add_subparsers(dest="project_command", metavar="COMMAND")
+    run = project_commands.add_parser(
+        "run",
+        help="run a project's entry point here (the container command of a Run's Job)",
+        description="Fetch a project, check its parameters and run its entry point.",
+    )
+    runner_parser(run).set_defaults(func=_project_run)
     return parser
 
 

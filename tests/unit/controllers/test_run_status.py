@@ -1,0 +1,122 @@
+"""Mapping a Run's Job and pods to its phase, times and message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from mlkube.api.run import RunPhase
+from mlkube_operator.controllers.run_status import observe
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def job(*conditions: dict[str, Any], **status: Any) -> dict[str, Any]:
+    return {
+        "status": {"startTime": "2026-01-02T03:00:00Z", "conditions": list(conditions), **status}
+    }
+
+
+def pod(
+    phase: str, terminated: dict[str, Any] | None = None, waiting: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    state = (
+        {"terminated": terminated}
+        if terminated
+        else {"waiting": waiting}
+        if waiting
+        else {"running": {}}
+    )
+    return {
+        "metadata": {"creationTimestamp": "2026-01-02T03:00:01Z"},
+        "status": {"phase": phase, "containerStatuses": [{"name": "main", "state": state}]},
+    }
+
+
+def test_no_job_yet_is_pending() -> None:
+    seen = observe(None, False, None, [], NOW)
+    assert seen is not None
+    assert seen.phase == RunPhase.PENDING
+
+
+def test_active_running_pod_is_running_with_start_time() -> None:
+    seen = observe(RunPhase.PENDING, False, job(active=1), [pod("Running")], NOW)
+    assert seen is not None
+    assert seen.phase == RunPhase.RUNNING
+    assert seen.start_time == datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+
+
+def test_complete_job_succeeds_with_end_time() -> None:
+    done = job({"type": "Complete", "status": "True"}, completionTime="2026-01-02T03:02:00Z")
+    seen = observe(RunPhase.RUNNING, False, done, [], NOW)
+    assert seen is not None
+    assert seen.phase == RunPhase.SUCCEEDED
+    assert seen.end_time == datetime(2026, 1, 2, 3, 2, tzinfo=UTC)
+    assert seen.events == [("Normal", "Succeeded", "the run completed")]
+
+
+def test_failed_job_takes_the_termination_message() -> None:
+    failed = job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"})
+    pods = [
+        pod(
+            "Failed",
+            terminated={
+                "exitCode": 1,
+                "reason": "Error",
+                "message": "exit code 1: ValueError: bad",
+            },
+        )
+    ]
+    seen = observe(RunPhase.RUNNING, False, failed, pods, NOW)
+    assert seen is not None
+    assert seen.phase == RunPhase.FAILED
+    assert seen.message == "exit code 1: ValueError: bad"
+    assert seen.reason == "BackoffLimitExceeded"
+
+
+def test_failed_without_message_says_the_exit_code() -> None:
+    failed = job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"})
+    pods = [pod("Failed", terminated={"exitCode": 137, "reason": "OOMKilled"})]
+    seen = observe(RunPhase.RUNNING, False, failed, pods, NOW)
+    assert seen is not None
+    assert seen.message == "container exited with code 137 (OOMKilled)"
+
+
+def test_deadline_is_explained() -> None:
+    failed = job(
+        {
+            "type": "Failed",
+            "status": "True",
+            "reason": "DeadlineExceeded",
+            "message": "Job was active longer than specified deadline",
+        }
+    )
+    seen = observe(RunPhase.RUNNING, False, failed, [], NOW)
+    assert seen is not None
+    assert (
+        seen.message
+        == "killed after activeDeadlineSeconds: Job was active longer than specified deadline"
+    )
+
+
+def test_suspend_kills_once_the_pods_are_gone() -> None:
+    stopping = observe(RunPhase.RUNNING, True, job(active=1), [pod("Running")], NOW)
+    assert stopping is not None
+    assert stopping.phase == RunPhase.RUNNING
+    killed = observe(RunPhase.RUNNING, True, job(active=0), [], NOW)
+    assert killed is not None
+    assert killed.phase == RunPhase.KILLED
+    assert killed.end_time == NOW
+
+
+def test_unknown_image_keeps_pending_with_the_reason() -> None:
+    pods = [pod("Pending", waiting={"reason": "ErrImagePull", "message": "no such image foo:1"})]
+    seen = observe(RunPhase.PENDING, False, job(active=1), pods, NOW)
+    assert seen is not None
+    assert seen.phase == RunPhase.PENDING
+    assert seen.message == "ErrImagePull: no such image foo:1"
+
+
+def test_terminal_phases_never_change() -> None:
+    for phase in (RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.KILLED):
+        assert observe(phase, False, None, [], NOW) is None
