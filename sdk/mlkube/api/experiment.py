@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
@@ -65,6 +66,12 @@ class ExperimentStatus(Model):
         default=LifecycleStage.ACTIVE,
         description="active, or deleted when the experiment was deleted through the MLflow API "
         "(it can be restored).",
+    )
+    creation_time: datetime | None = Field(
+        default=None, description="When the experiment was created through the MLflow API."
+    )
+    last_update_time: datetime | None = Field(
+        default=None, description="When its name, tags or lifecycle stage last changed."
     )
     runs: int = Field(default=0, ge=0, description="Number of runs in the experiment.")
     active_runs: int = Field(default=0, ge=0, description="Runs that are Pending or Running.")

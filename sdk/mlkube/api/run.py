@@ -125,12 +125,45 @@ class RunSpec(Model):
     )
 
 
+class NonFinite(StrEnum):
+    NAN = "NaN"
+    INFINITY = "Infinity"
+    NEGATIVE_INFINITY = "-Infinity"
+
+
 class MetricValue(Model):
     """The latest value of one metric."""
 
-    value: float = Field(description="The value logged.")
+    value: float = Field(description="The value logged (0 when nonFinite is set).")
+    non_finite: NonFinite | None = Field(
+        default=None,
+        description="NaN, Infinity or -Infinity when the value logged was one of those, which "
+        "JSON (and so the API server) cannot hold as a number.",
+    )
     timestamp: int = Field(ge=0, description="Milliseconds since the epoch, as logged.")
     step: int = Field(default=0, description="The step at which it was logged.")
+
+
+class ModelOutputRef(Model):
+    """A logged model the run produced."""
+
+    model_id: str = Field(min_length=1, description="The logged model's id (m-...).")
+    step: int = Field(default=0, description="The step at which the run produced it.")
+
+
+class RunExtra(Model):
+    """What the run logged that is kept in object storage rather than in this object."""
+
+    object: str = Field(
+        min_length=1,
+        pattern=r"^extra-[0-9a-f]{16}\.json$",
+        description="Name of the JSON document beside the run's artifacts (under "
+        "<namespace>/experiments/<experimentId>/<runId>/) holding the params and tags that did "
+        "not fit in this object, and the run's dataset inputs.",
+    )
+    params: int = Field(default=0, ge=0, description="Params kept there.")
+    tags: int = Field(default=0, ge=0, description="Tags kept there.")
+    datasets: int = Field(default=0, ge=0, description="Dataset inputs kept there.")
 
 
 class RunStatus(Model):
@@ -166,6 +199,17 @@ class RunStatus(Model):
         default_factory=dict, description="The latest value of each metric logged by the run."
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags set on the run.")
+    model_inputs: list[str] = Field(
+        default_factory=list, description="Logged models (m-...) the run used as inputs."
+    )
+    model_outputs: list[ModelOutputRef] = Field(
+        default_factory=list, description="Logged models the run produced."
+    )
+    extra: RunExtra | None = Field(
+        default=None,
+        description="Set when params or tags overflowed the object size the API server accepts, "
+        "or the run has dataset inputs: where those are kept.",
+    )
     conditions: list[Condition] = conditions_field()
     observed_generation: int | None = observed_generation_field()
 

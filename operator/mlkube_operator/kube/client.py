@@ -1,0 +1,250 @@
+"""KubeClient: create/get/list/patch/watch of mlkube resources and ConfigMaps.
+
+All methods block; every request has a client-side timeout. Patches are JSON merge patches
+(RFC 7386) so a writer touches only the fields it names ("one writer per status field"); a
+patch that carries ``metadata.resourceVersion`` is a compare-and-swap (409 if it moved).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, cast
+
+from kubernetes import client as k8s
+from kubernetes import config as _k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from mlkube.api.kinds import Kind
+from mlkube_operator.kube.errors import (
+    AlreadyExists,
+    Conflict,
+    Gone,
+    Invalid,
+    KubeError,
+    NotFound,
+)
+
+Obj = dict[str, Any]
+# The generated client's annotations are partial and its config loaders untyped: this module is
+# the one place that touches it, so it is handled as Any here and typed at our boundary.
+k8s_config = cast(Any, _k8s_config)
+MERGE_PATCH = "application/merge-patch+json"
+# (connect, read) seconds for ordinary requests.
+TIMEOUT = (5.0, 30.0)
+
+
+def _error(err: ApiException) -> KubeError:
+    status = int(err.status or 0)
+    reason = str(err.reason or "")
+    message = reason
+    try:
+        body = json.loads(err.body or "{}")
+        message = str(body.get("message", reason))
+        reason = str(body.get("reason", reason))
+    except (ValueError, TypeError, AttributeError):
+        pass
+    if status == 404:
+        return NotFound(status, reason, message)
+    if status == 409:
+        kind = AlreadyExists if reason == "AlreadyExists" else Conflict
+        return kind(status, reason, message)
+    if status == 410:
+        return Gone(status, reason, message)
+    if status == 422:
+        return Invalid(status, reason, message)
+    return KubeError(status, reason, message)
+
+
+class KubeClient:
+    """One connection pool to one API server."""
+
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self.api_client: Any = api_client
+        self.custom: Any = k8s.CustomObjectsApi(api_client)
+        self.core: Any = k8s.CoreV1Api(api_client)
+
+    @classmethod
+    def from_config(cls, kubeconfig: str | None = None, pool_size: int = 32) -> KubeClient:
+        """From a kubeconfig file, or the in-cluster service account when ``kubeconfig`` is None
+        and $KUBECONFIG is unset."""
+        configuration = k8s.Configuration()
+        if kubeconfig:
+            k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        else:
+            try:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+            except k8s_config.ConfigException:
+                k8s_config.load_kube_config(client_configuration=configuration)
+        # Handler threads share the pool; the default of 4 connections would serialize them.
+        configuration.connection_pool_maxsize = pool_size
+        return cls(k8s.ApiClient(configuration))
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    # -- custom resources -------------------------------------------------------------------
+
+    def create(self, kind: Kind, namespace: str, body: Obj) -> Obj:
+        try:
+            out: Obj = self.custom.create_namespaced_custom_object(
+                kind.group, kind.version, namespace, kind.plural, body, _request_timeout=TIMEOUT
+            )
+        except ApiException as err:
+            raise _error(err) from None
+        return out
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+        try:
+            out: Obj = self.custom.get_namespaced_custom_object(
+                kind.group, kind.version, namespace, kind.plural, name, _request_timeout=TIMEOUT
+            )
+        except ApiException as err:
+            raise _error(err) from None
+        return out
+
+    def list(self, kind: Kind, namespace: str | None = None) -> tuple[list[Obj], str]:
+        """Every object (of one namespace, or all) and the list's resourceVersion."""
+        try:
+            if namespace is None:
+                out = self.custom.list_cluster_custom_object(
+                    kind.group, kind.version, kind.plural, _request_timeout=(5.0, 120.0)
+                )
+            else:
+                out = self.custom.list_namespaced_custom_object(
+                    kind.group, kind.version, namespace, kind.plural, _request_timeout=(5.0, 120.0)
+                )
+        except ApiException as err:
+            raise _error(err) from None
+        return list(out.get("items", [])), str(out["metadata"]["resourceVersion"])
+
+    def patch(
+        self, kind: Kind, namespace: str, name: str, patch: Obj, *, status: bool = False
+    ) -> Obj:
+        """Merge-patch the object (``status``: its status subresource) and return it."""
+        method = (
+            self.custom.patch_namespaced_custom_object_status
+            if status
+            else self.custom.patch_namespaced_custom_object
+        )
+        try:
+            out: Obj = method(
+                kind.group,
+                kind.version,
+                namespace,
+                kind.plural,
+                name,
+                patch,
+                _content_type=MERGE_PATCH,
+                _request_timeout=TIMEOUT,
+            )
+        except ApiException as err:
+            raise _error(err) from None
+        return out
+
+    def delete(self, kind: Kind, namespace: str, name: str) -> None:
+        try:
+            self.custom.delete_namespaced_custom_object(
+                kind.group, kind.version, namespace, kind.plural, name, _request_timeout=TIMEOUT
+            )
+        except ApiException as err:
+            raise _error(err) from None
+
+    def watch(
+        self, kind: Kind, resource_version: str, namespace: str | None = None, timeout: int = 60
+    ) -> WatchStream:
+        """Events after ``resource_version`` for at most ``timeout`` seconds (with bookmarks)."""
+        kwargs: dict[str, Any] = {
+            "watch": True,
+            "resource_version": resource_version,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": timeout,
+            "_preload_content": False,
+            "_request_timeout": (5.0, timeout + 15.0),
+        }
+        try:
+            if namespace is None:
+                response = self.custom.list_cluster_custom_object(
+                    kind.group, kind.version, kind.plural, **kwargs
+                )
+            else:
+                response = self.custom.list_namespaced_custom_object(
+                    kind.group, kind.version, namespace, kind.plural, **kwargs
+                )
+        except ApiException as err:
+            raise _error(err) from None
+        return WatchStream(response)
+
+    # -- ConfigMaps -------------------------------------------------------------------------
+
+    def get_config_map(self, namespace: str, name: str) -> tuple[dict[str, str], str]:
+        """The ConfigMap's data and resourceVersion."""
+        try:
+            found = self.core.read_namespaced_config_map(name, namespace, _request_timeout=TIMEOUT)
+        except ApiException as err:
+            raise _error(err) from None
+        return dict(found.data or {}), str(found.metadata.resource_version)
+
+    def put_config_map(
+        self, namespace: str, name: str, data: dict[str, str], resource_version: str | None
+    ) -> str:
+        """Create the ConfigMap (``resource_version`` None) or replace it if it is still at
+        ``resource_version`` (Conflict otherwise); returns the new resourceVersion."""
+        body = k8s.V1ConfigMap(
+            metadata=k8s.V1ObjectMeta(
+                name=name,
+                resource_version=resource_version,
+                labels={"app.kubernetes.io/part-of": "mlkube"},
+            ),
+            data=data,
+        )
+        try:
+            if resource_version is None:
+                out = self.core.create_namespaced_config_map(
+                    namespace, body, _request_timeout=TIMEOUT
+                )
+            else:
+                out = self.core.replace_namespaced_config_map(
+                    name, namespace, body, _request_timeout=TIMEOUT
+                )
+        except ApiException as err:
+            raise _error(err) from None
+        return str(out.metadata.resource_version)
+
+
+class WatchStream:
+    """The events of one watch request as ``(type, object)``; ``close()`` ends it at once."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def __iter__(self) -> Iterator[tuple[str, Obj]]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(amt=None, decode_content=False):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield self._event(line)
+            if buffer.strip():
+                yield self._event(buffer)
+        finally:
+            self.close()
+
+    @staticmethod
+    def _event(line: bytes) -> tuple[str, Obj]:
+        event = json.loads(line)
+        kind, obj = str(event["type"]), event["object"]
+        if kind == "ERROR":
+            code = int(obj.get("code", 500))
+            error = Gone if code == 410 else KubeError
+            raise error(code, str(obj.get("reason", "")), str(obj.get("message", "")))
+        return kind, obj
+
+    def close(self) -> None:
+        try:
+            self._response.close()
+            self._response.release_conn()
+        except Exception:
+            pass

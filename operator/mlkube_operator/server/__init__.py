@@ -1,0 +1,7 @@
+"""The tracking server: MLflow's REST API on top of Experiment and Run resources and object storage.
+
+Layout: ``entities`` (the common currency), ``store/`` (the TrackingStore interface and its
+implementations), ``search/`` (MLflow's search grammar, evaluated over entities), ``artifacts/``
+(object storage and key derivation), ``http/`` (thin Starlette handlers), ``main``
+(`mlkube server`).
+"""

@@ -1,0 +1,146 @@
+"""Every object key the server writes, derived from validated ids and never taken raw.
+
+Layout (ARCHITECTURE.md): ``<namespace>/experiments/<experimentId>/<runId>/artifacts/...`` with the
+run's metric histories beside them (``.../<runId>/metrics/...``), logged models' files under
+``<namespace>/experiments/<experimentId>/models/<modelId>/artifacts/...``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mlkube_operator.server.errors import invalid
+
+EXPERIMENT_ID = re.compile(r"[0-9]{1,19}")
+RUN_ID = re.compile(r"[0-9a-f]{32}")
+MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not pattern.fullmatch(value):
+        raise invalid(f"invalid {what} {value[:80]!r}")
+    return value
+
+
+def safe_relative(path: str) -> str:
+    """A relative artifact path, normalized; absolute paths, ``..``, NUL and backslashes are
+    refused so that no request can name a key outside its own prefix."""
+    if path in ("", "."):
+        return ""
+    if "\x00" in path or "\\" in path:
+        raise invalid(f"invalid artifact path {path[:200]!r}: NUL and backslash are not allowed")
+    if path.startswith("/"):
+        raise invalid(f"invalid artifact path {path[:200]!r}: it must be relative")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise invalid(f"invalid artifact path {path[:200]!r}: '..' is not allowed")
+    return "/".join(parts)
+
+
+def experiment_prefix(namespace: str, experiment_id: str) -> str:
+    _checked(NAMESPACE, namespace, "namespace")
+    _checked(EXPERIMENT_ID, experiment_id, "experiment id")
+    return f"{namespace}/experiments/{experiment_id}/"
+
+
+def run_prefix(namespace: str, experiment_id: str, run_id: str) -> str:
+    _checked(RUN_ID, run_id, "run id")
+    return f"{experiment_prefix(namespace, experiment_id)}{run_id}/"
+
+
+def run_artifacts_prefix(namespace: str, experiment_id: str, run_id: str) -> str:
+    return f"{run_prefix(namespace, experiment_id, run_id)}artifacts/"
+
+
+def model_artifacts_prefix(namespace: str, experiment_id: str, model_id: str) -> str:
+    _checked(MODEL_ID, model_id, "logged model id")
+    return f"{experiment_prefix(namespace, experiment_id)}models/{model_id}/artifacts/"
+
+
+def metric_key_segment(key: str) -> str:
+    """A metric name as one path segment: names hold '/' and other characters keys should not."""
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def metrics_prefix(namespace: str, experiment_id: str, run_id: str) -> str:
+    return f"{run_prefix(namespace, experiment_id, run_id)}metrics/"
+
+
+def run_extra_key(namespace: str, experiment_id: str, run_id: str) -> str:
+    """Params and tags that do not fit in the Run object, and dataset inputs."""
+    return f"{run_prefix(namespace, experiment_id, run_id)}extra.json"
+
+
+def logged_model_key(namespace: str, model_id: str) -> str:
+    _checked(NAMESPACE, namespace, "namespace")
+    _checked(MODEL_ID, model_id, "logged model id")
+    return f"{namespace}/logged-models/{model_id}.json"
+
+
+def logged_models_prefix(namespace: str) -> str:
+    _checked(NAMESPACE, namespace, "namespace")
+    return f"{namespace}/logged-models/"
+
+
+def upload_prefix(namespace: str, upload_id: str) -> str:
+    """Parts of a multipart upload in progress, composed into the artifact on completion."""
+    _checked(NAMESPACE, namespace, "namespace")
+    _checked(re.compile(r"[0-9a-f]{32}"), upload_id, "upload id")
+    return f"{namespace}/uploads/{upload_id}/"
+
+
+class Owner(StrEnum):
+    RUN = "run"
+    MODEL = "model"
+
+
+@dataclass(frozen=True)
+class ArtifactPath:
+    """A path of the mlflow-artifacts API: ``<exp>/<runId>/artifacts/<rest>`` or
+    ``<exp>/models/<modelId>/artifacts/<rest>``; ``rest`` may be empty (the root)."""
+
+    experiment_id: str
+    owner: Owner
+    owner_id: str
+    rest: str
+
+    def key(self, namespace: str) -> str:
+        if self.owner is Owner.RUN:
+            prefix = run_artifacts_prefix(namespace, self.experiment_id, self.owner_id)
+        else:
+            prefix = model_artifacts_prefix(namespace, self.experiment_id, self.owner_id)
+        return prefix + self.rest
+
+    def prefix(self, namespace: str) -> str:
+        key = self.key(namespace)
+        return key if key.endswith("/") else key + "/"
+
+    def child(self, object_key: str, namespace: str) -> str:
+        """The path (relative to the artifacts root) of an object key under this owner."""
+        root = ArtifactPath(self.experiment_id, self.owner, self.owner_id, "").key(namespace)
+        return object_key[len(root) :].rstrip("/")
+
+
+def parse_artifact_path(path: str) -> ArtifactPath | None:
+    """The artifact path's parts; None when it is shallower than an artifacts root (a listing
+    there is empty); INVALID_PARAMETER_VALUE when it is not of either shape."""
+    clean = safe_relative(path)
+    parts = clean.split("/") if clean else []
+    if len(parts) < 3 or (parts[1] == "models" and len(parts) < 4):
+        if parts:
+            _checked(EXPERIMENT_ID, parts[0], "experiment id in the artifact path")
+        return None
+    experiment_id = _checked(EXPERIMENT_ID, parts[0], "experiment id in the artifact path")
+    if parts[1] == "models":
+        model_id = _checked(MODEL_ID, parts[2], "logged model id in the artifact path")
+        if parts[3] != "artifacts":
+            raise invalid(f"invalid artifact path {clean!r}: expected <exp>/models/<id>/artifacts/")
+        return ArtifactPath(experiment_id, Owner.MODEL, model_id, "/".join(parts[4:]))
+    run_id = _checked(RUN_ID, parts[1], "run id in the artifact path")
+    if parts[2] != "artifacts":
+        raise invalid(f"invalid artifact path {clean!r}: expected <exp>/<runId>/artifacts/")
+    return ArtifactPath(experiment_id, Owner.RUN, run_id, "/".join(parts[3:]))

@@ -1,0 +1,137 @@
+"""The object-storage interface the tracking server uses, and an in-memory implementation.
+
+Streams are iterators of byte chunks in both directions, so an artifact never has to fit in
+memory; ``S3Objects`` (s3.py) is the real implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+
+class ObjectNotFound(KeyError):
+    """No object at that key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One level of a prefix: objects directly under it and the sub-prefixes ("directories")."""
+
+    objects: list[ObjectInfo]
+    prefixes: list[str]
+
+
+class ObjectStore(ABC):
+    """Byte objects under string keys in one bucket."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Write (or replace) a small object; durable when this returns."""
+
+    @abstractmethod
+    def put_stream(self, key: str, chunks: Iterable[bytes], length: int | None) -> int:
+        """Write an object from a stream of chunks (``length`` if known); returns its size."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """A small object's bytes; ObjectNotFound if missing."""
+
+    @abstractmethod
+    def open(self, key: str) -> tuple[int, Iterator[bytes]]:
+        """The size and a chunk iterator of an object; ObjectNotFound if missing. The iterator
+        releases its connection when exhausted or closed."""
+
+    @abstractmethod
+    def list_dir(self, prefix: str) -> Listing:
+        """One level under ``prefix`` (which ends with "/")."""
+
+    @abstractmethod
+    def list_all(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under ``prefix``, recursively, ordered by key."""
+
+    @abstractmethod
+    def delete(self, keys: Iterable[str]) -> None:
+        """Delete objects; missing ones are ignored."""
+
+    @abstractmethod
+    def compose(self, key: str, sources: list[str]) -> None:
+        """Write ``key`` as the concatenation of ``sources`` (server-side where possible); every
+        source but the last must be at least 5 MiB for S3."""
+
+
+class MemoryObjects(ObjectStore):
+    """Objects in a dict; for unit tests."""
+
+    def __init__(self) -> None:
+        self._objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self._objects[key] = bytes(data)
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], length: int | None) -> int:
+        data = b"".join(chunks)
+        if length is not None and len(data) != length:
+            raise ValueError(f"expected {length} bytes, got {len(data)}")
+        self.put(key, data)
+        return len(data)
+
+    def get(self, key: str) -> bytes:
+        with self._lock:
+            if key not in self._objects:
+                raise ObjectNotFound(key)
+            return self._objects[key]
+
+    def open(self, key: str) -> tuple[int, Iterator[bytes]]:
+        data = self.get(key)
+        return len(data), iter([data[i : i + 65536] for i in range(0, len(data), 65536)])
+
+    def list_dir(self, prefix: str) -> Listing:
+        objects: list[ObjectInfo] = []
+        prefixes: set[str] = set()
+        with self._lock:
+            for key, data in sorted(self._objects.items()):
+                if not key.startswith(prefix):
+                    continue
+                rest = key[len(prefix) :]
+                if "/" in rest:
+                    prefixes.add(prefix + rest.split("/", 1)[0] + "/")
+                else:
+                    objects.append(ObjectInfo(key, len(data)))
+        return Listing(objects, sorted(prefixes))
+
+    def list_all(self, prefix: str) -> list[ObjectInfo]:
+        with self._lock:
+            return [
+                ObjectInfo(k, len(v))
+                for k, v in sorted(self._objects.items())
+                if k.startswith(prefix)
+            ]
+
+    def delete(self, keys: Iterable[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._objects.pop(key, None)
+
+    def compose(self, key: str, sources: list[str]) -> None:
+        self.put(key, b"".join(self.get(s) for s in sources))
+
+
+def etag_of(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def new_upload_id() -> str:
+    return secrets.token_hex(16)

@@ -1,0 +1,173 @@
+"""ObjectStore over S3 (MinIO) with the ``minio`` client.
+
+Uploads go through ``put_object`` with a bounded part size, so at most one part (16 MiB) of a
+stream is in memory at a time whatever the artifact's size; downloads stream the response.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from urllib.parse import urlsplit
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import ComposeSource
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error
+
+from mlkube_operator.server.artifacts.objects import (
+    Listing,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+)
+
+PART_SIZE = 16 * 1024 * 1024
+MIN_COMPOSE_PART = 5 * 1024 * 1024
+CHUNK = 256 * 1024
+_MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+
+
+class ChunkReader(io.RawIOBase):
+    """A read()-able file over an iterator of byte chunks (what ``put_object`` wants)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:size], self._buffer[size:]
+        self.total += len(out)
+        return out
+
+
+class S3Objects(ObjectStore):
+    """Objects in one bucket of an S3 endpoint (created when missing)."""
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str) -> None:
+        url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        if not url.netloc:
+            raise ValueError(
+                f"MLKUBE_S3_ENDPOINT {endpoint!r} is not a URL such as http://host:9000"
+            )
+        # Many handler threads share the client: size its connection pool to match, and bound
+        # every call so a stuck endpoint turns into an error rather than a hung request.
+        http = urllib3.PoolManager(
+            maxsize=64,
+            timeout=urllib3.Timeout(connect=5, read=60),
+            retries=urllib3.Retry(
+                total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+            ),
+        )
+        self.bucket = bucket
+        self.client = Minio(
+            url.netloc,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=url.scheme == "https",
+            http_client=http,
+        )
+
+    def ensure_bucket(self) -> None:
+        if not self.client.bucket_exists(self.bucket):
+            try:
+                self.client.make_bucket(self.bucket)
+            except S3Error as err:
+                if err.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(self.bucket, key, io.BytesIO(data), len(data))
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], length: int | None) -> int:
+        reader = ChunkReader(chunks)
+        self.client.put_object(
+            self.bucket,
+            key,
+            reader,  # type: ignore[arg-type]  # minio only calls read(); typeshed wants BinaryIO
+            -1 if length is None else length,
+            part_size=PART_SIZE,
+        )
+        return reader.total
+
+    def get(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as err:
+            if err.code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def open(self, key: str) -> tuple[int, Iterator[bytes]]:
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as err:
+            if err.code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise
+        size = int(response.headers.get("Content-Length", "0"))
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from response.stream(CHUNK)
+            finally:
+                response.close()
+                response.release_conn()
+
+        return size, chunks()
+
+    def list_dir(self, prefix: str) -> Listing:
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=False):
+            name = item.object_name or ""
+            if item.is_dir:
+                prefixes.append(name)
+            else:
+                objects.append(ObjectInfo(name, item.size or 0))
+        return Listing(objects, prefixes)
+
+    def list_all(self, prefix: str) -> list[ObjectInfo]:
+        return [
+            ObjectInfo(item.object_name or "", item.size or 0)
+            for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+        ]
+
+    def delete(self, keys: Iterable[str]) -> None:
+        errors = list(self.client.remove_objects(self.bucket, (DeleteObject(k) for k in keys)))
+        if errors:
+            raise OSError(f"could not delete {len(errors)} objects, first: {errors[0]}")
+
+    def compose(self, key: str, sources: list[str]) -> None:
+        sizes = [self.client.stat_object(self.bucket, s).size or 0 for s in sources]
+        if all(size >= MIN_COMPOSE_PART for size in sizes[:-1]):
+            self.client.compose_object(
+                self.bucket, key, [ComposeSource(self.bucket, s) for s in sources]
+            )
+            return
+
+        # Parts too small for a server-side compose: stream them through, one part at a time.
+        def chained() -> Iterator[bytes]:
+            for source in sources:
+                _, chunks = self.open(source)
+                yield from chunks
+
+        self.put_stream(key, chained(), sum(sizes))

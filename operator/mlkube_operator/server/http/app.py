@@ -1,0 +1,243 @@
+"""The Starlette application: MLflow's routes under /api/2.0 and /ajax-api/2.0, one error shape.
+
+Handlers are plain functions of a ``Call``; the wrapper here reads the workspace and the fields,
+runs the handler in a worker thread (stores block on the network) and turns every failure into
+MLflow's ``{"error_code", "message"}`` body. Nothing a client sends can produce a 500 except a
+fault of the server or its backends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from mlkube_operator.server.artifacts.keys import NAMESPACE
+from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
+from mlkube_operator.server.http import artifacts, experiments, logged_models, runs
+from mlkube_operator.server.http.call import Call, Services
+from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.serialize import Json, JsonResponse
+
+log = logging.getLogger("mlkube.server")
+
+WORKSPACE_HEADER = "x-mlflow-workspace"
+MAX_JSON_BODY = 16 * 1024 * 1024
+Handler = Callable[[Call], Json]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def error_response(err: MlflowError) -> Response:
+    return JsonResponse(err.to_json(), status_code=err.http_status)
+
+
+def workspace_of(request: Request, services: Services) -> str:
+    value = request.headers.get(WORKSPACE_HEADER)
+    if not value:
+        return services.default_workspace
+    if not NAMESPACE.fullmatch(value):
+        raise invalid(
+            f"invalid workspace {value[:80]!r} in the X-MLFLOW-WORKSPACE header: a workspace is "
+            "a Kubernetes namespace name (lower-case letters, digits and '-')"
+        )
+    return value
+
+
+async def fields_of(request: Request) -> Fields:
+    if request.method in ("GET", "DELETE"):
+        query = request.query_params
+        return Fields.from_query({k: query.getlist(k) for k in query})
+    body = await request.body()
+    if len(body) > MAX_JSON_BODY:
+        raise invalid(f"the request body is {len(body)} bytes, more than {MAX_JSON_BODY}")
+    if not body.strip():
+        return Fields({})
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MlflowError(
+            ErrorCode.BAD_REQUEST, f"the request body is not valid JSON: {err}"
+        ) from None
+    if not isinstance(data, dict):
+        raise MlflowError(ErrorCode.BAD_REQUEST, "the request body must be a JSON object")
+    return Fields(data)
+
+
+def guarded(endpoint: Endpoint) -> Endpoint:
+    async def run(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except MlflowError as err:
+            return error_response(err)
+        except Exception:
+            log.exception("internal error serving %s %s", request.method, request.url.path)
+            return error_response(
+                MlflowError(ErrorCode.INTERNAL_ERROR, "internal error; see the server's log")
+            )
+
+    return run
+
+
+def json_endpoint(handler: Handler, services: Services) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        workspace = workspace_of(request, services)
+        fields = await fields_of(request)
+        call = Call(workspace, fields, dict(request.path_params), services)
+        return JsonResponse(await anyio.to_thread.run_sync(handler, call))
+
+    return guarded(endpoint)
+
+
+def artifact_endpoints(services: Services) -> list[BaseRoute]:
+    async def by_path(request: Request) -> Response:
+        workspace = workspace_of(request, services)
+        raw = request.path_params["path"]
+        if request.method == "GET":
+            return await artifacts.download(workspace, services, raw)
+        if request.method == "PUT":
+            return await artifacts.upload(workspace, services, raw, request)
+        return await artifacts.delete(workspace, services, raw)
+
+    async def mpu(request: Request) -> Response:
+        workspace = workspace_of(request, services)
+        action, raw = request.path_params["action"], request.path_params["path"]
+        if action == "part":
+            if request.method != "PUT":
+                raise MlflowError(ErrorCode.BAD_REQUEST, "upload parts with PUT")
+            return await artifacts.mpu_part(workspace, services, raw, request)
+        if request.method != "POST":
+            raise MlflowError(ErrorCode.BAD_REQUEST, f"mpu/{action} takes POST")
+        call = Call(workspace, await fields_of(request), {}, services)
+        if action == "create":
+            base = str(request.base_url)
+            result = await anyio.to_thread.run_sync(artifacts.mpu_create, call, raw, base)
+        elif action == "complete":
+            result = await anyio.to_thread.run_sync(artifacts.mpu_complete, call, raw)
+        elif action == "abort":
+            result = await anyio.to_thread.run_sync(artifacts.mpu_abort, call, raw)
+        else:
+            raise MlflowError(ErrorCode.ENDPOINT_NOT_FOUND, f"no multipart action {action!r}")
+        return JsonResponse(result)
+
+    routes: list[BaseRoute] = []
+    for root in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
+        routes += [
+            Route(
+                f"{root}/artifacts", json_endpoint(artifacts.list_proxy, services), methods=["GET"]
+            ),
+            Route(
+                f"{root}/artifacts/{{path:path}}",
+                guarded(by_path),
+                methods=["GET", "PUT", "DELETE"],
+            ),
+            Route(f"{root}/mpu/{{action}}/{{path:path}}", guarded(mpu), methods=["POST", "PUT"]),
+        ]
+    return routes
+
+
+# (method, path under /2.0/mlflow, handler)
+API: list[tuple[str, str, Handler]] = [
+    ("POST", "/experiments/create", experiments.create),
+    ("GET", "/experiments/get", experiments.get),
+    ("GET", "/experiments/get-by-name", experiments.get_by_name),
+    ("POST", "/experiments/search", experiments.search),
+    ("GET", "/experiments/search", experiments.search),
+    ("POST", "/experiments/update", experiments.update),
+    ("POST", "/experiments/delete", experiments.delete),
+    ("POST", "/experiments/restore", experiments.restore),
+    ("POST", "/experiments/set-experiment-tag", experiments.set_tag),
+    ("POST", "/experiments/delete-experiment-tag", experiments.delete_tag),
+    ("POST", "/runs/create", runs.create),
+    ("GET", "/runs/get", runs.get),
+    ("POST", "/runs/update", runs.update),
+    ("POST", "/runs/delete", runs.delete),
+    ("POST", "/runs/restore", runs.restore),
+    ("POST", "/runs/log-metric", runs.log_metric),
+    ("POST", "/runs/log-parameter", runs.log_param),
+    ("POST", "/runs/log-batch", runs.log_batch),
+    ("POST", "/runs/set-tag", runs.set_tag),
+    ("POST", "/runs/delete-tag", runs.delete_tag),
+    ("POST", "/runs/log-inputs", runs.log_inputs),
+    ("POST", "/runs/outputs", runs.log_outputs),
+    ("POST", "/runs/search", runs.search),
+    ("GET", "/metrics/get-history", runs.metric_history),
+    ("GET", "/artifacts/list", artifacts.list_for_run),
+    ("POST", "/logged-models", logged_models.create),
+    ("POST", "/logged-models/search", logged_models.search),
+    ("GET", "/logged-models/{model_id}", logged_models.get),
+    ("PATCH", "/logged-models/{model_id}", logged_models.finalize),
+    ("DELETE", "/logged-models/{model_id}", logged_models.delete),
+    ("PATCH", "/logged-models/{model_id}/tags", logged_models.set_tags),
+    ("DELETE", "/logged-models/{model_id}/tags/{tag_key}", logged_models.delete_tag),
+    ("POST", "/logged-models/{model_id}/params", logged_models.log_params),
+    ("GET", "/logged-models/{model_id}/artifacts/directories", artifacts.list_for_model),
+]
+
+
+def api_routes(services: Services) -> list[BaseRoute]:
+    by_path: dict[str, dict[str, Handler]] = {}
+    for method, path, handler in API:
+        by_path.setdefault(path, {})[method] = handler
+    routes: list[BaseRoute] = []
+    for path, handlers in by_path.items():
+        for root in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+            for method, handler in handlers.items():
+                routes.append(
+                    Route(root + path, json_endpoint(handler, services), methods=[method])
+                )
+    return routes
+
+
+def build_app(services: Services) -> Starlette:
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("OK")
+
+    async def version(request: Request) -> Response:
+        return PlainTextResponse(services.version)
+
+    async def server_info(request: Request) -> Response:
+        return JsonResponse(
+            {
+                "store_type": None,
+                "workspaces_enabled": True,
+                "trace_archival_enabled": False,
+                "multipart_uploads_enabled": True,
+                "multipart_downloads_enabled": False,
+                "presigned_upload_run_id_supported": False,
+                "presigned_upload_model_id_supported": False,
+                "features_enabled": {"gateway": False},
+            }
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            err = MlflowError(
+                ErrorCode.ENDPOINT_NOT_FOUND,
+                f"no endpoint {request.method} {request.url.path}; mlkube serves MLflow's tracking "
+                "API under /api/2.0/mlflow",
+            )
+            return error_response(err)
+        body = {"error_code": ErrorCode.BAD_REQUEST.value, "message": str(exc.detail)}
+        return JsonResponse(body, status_code=exc.status_code)
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
+        Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
+        *api_routes(services),
+        *artifact_endpoints(services),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: http_error},
+    )

@@ -1,0 +1,246 @@
+"""The artifact proxy (mlflow-artifacts/*) and the run-based artifact listing.
+
+Object keys come only from ``artifacts.keys``: the path names an experiment and a run (or logged
+model) that must exist in the caller's workspace, and the rest of the path is normalized and
+checked, so no request can reach another prefix.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+import re
+from collections.abc import Iterator
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from mlkube_operator.server.artifacts import keys
+from mlkube_operator.server.artifacts.keys import ArtifactPath, Owner
+from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore, new_upload_id
+from mlkube_operator.server.entities import FileInfo
+from mlkube_operator.server.errors import invalid, not_found
+from mlkube_operator.server.http import serialize
+from mlkube_operator.server.http.call import Call, Services
+from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.serialize import Json, JsonResponse
+from mlkube_operator.server.http.streams import drain_into
+
+ARTIFACTS_ROOT = "mlflow-artifacts:/"
+MAX_PARTS = 10000
+
+
+def _owned(call_workspace: str, services: Services, path: ArtifactPath) -> None:
+    """The run or logged model of ``path`` exists in the workspace, in that experiment."""
+    store = services.store
+    if path.owner is Owner.RUN:
+        experiment_id = store.get_run(call_workspace, path.owner_id).info.experiment_id
+    else:
+        experiment_id = store.get_logged_model(call_workspace, path.owner_id).experiment_id
+    if experiment_id != path.experiment_id:
+        raise not_found(
+            f"the {path.owner.value} {path.owner_id} is not in experiment {path.experiment_id}"
+        )
+
+
+def resolve(workspace: str, services: Services, raw: str) -> ArtifactPath:
+    path = keys.parse_artifact_path(raw)
+    if path is None:
+        raise invalid(
+            f"invalid artifact path {raw[:200]!r}: expected <experimentId>/<runId>/artifacts/... "
+            "or <experimentId>/models/<modelId>/artifacts/..."
+        )
+    _owned(workspace, services, path)
+    return path
+
+
+def list_files(objects: ObjectStore, prefix: str, relative_to: str) -> list[FileInfo]:
+    """One directory level under ``prefix``, paths relative to ``relative_to``."""
+    listing = objects.list_dir(prefix)
+    files = [
+        FileInfo(posixpath.relpath(p.rstrip("/"), relative_to.rstrip("/")), True, None)
+        for p in listing.prefixes
+    ]
+    files += [
+        FileInfo(posixpath.relpath(o.key, relative_to.rstrip("/")), False, o.size)
+        for o in listing.objects
+        if not o.key.endswith("/")
+    ]
+    return sorted(files, key=lambda f: f.path)
+
+
+def list_proxy(call: Call) -> Json:
+    """GET mlflow-artifacts/artifacts?path=...: the entries of one directory, by base name."""
+    raw = call.fields.string("path") or ""
+    path = keys.parse_artifact_path(raw)
+    if path is None:
+        return {"files": []}
+    _owned(call.workspace, call.services, path)
+    prefix = path.prefix(call.workspace)
+    files = list_files(call.services.objects, prefix, prefix)
+    return {"files": [serialize.file_info(f) for f in files]}
+
+
+def list_for_run(call: Call) -> Json:
+    """GET mlflow/artifacts/list?run_id=&path=: paths relative to the run's artifact root."""
+    run = call.store.get_run(call.workspace, call.fields.run_id())
+    sub = keys.safe_relative(call.fields.string("path") or "")
+    out: Json = {"root_uri": run.info.artifact_uri, "files": []}
+    if not run.info.artifact_uri.startswith(ARTIFACTS_ROOT):
+        return out  # an explicit s3:// location: the client reads it directly
+    root = keys.run_artifacts_prefix(call.workspace, run.info.experiment_id, run.info.run_id)
+    prefix = root + sub + "/" if sub else root
+    out["files"] = [serialize.file_info(f) for f in list_files(call.services.objects, prefix, root)]
+    return out
+
+
+def list_for_model(call: Call) -> Json:
+    model = call.store.get_logged_model(call.workspace, call.path["model_id"])
+    sub = keys.safe_relative(call.fields.string("artifact_directory_path") or "")
+    root = keys.model_artifacts_prefix(call.workspace, model.experiment_id, model.model_id)
+    prefix = root + sub + "/" if sub else root
+    files = list_files(call.services.objects, prefix, root)
+    return {"root_uri": model.artifact_uri, "files": [serialize.file_info(f) for f in files]}
+
+
+async def download(workspace: str, services: Services, raw: str) -> Response:
+    path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
+    if not path.rest:
+        raise invalid("name a file to download, not the artifacts root")
+    try:
+        size, chunks = await anyio.to_thread.run_sync(services.objects.open, path.key(workspace))
+    except ObjectNotFound:
+        raise not_found(f"no artifact at {raw!r}") from None
+    media = mimetypes.guess_type(path.rest)[0] or "application/octet-stream"
+    return StreamingResponse(
+        _closing(chunks),
+        media_type=media,
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": f'attachment; filename="{posixpath.basename(path.rest)}"',
+        },
+    )
+
+
+def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _length(request: Request) -> int | None:
+    header = request.headers.get("content-length")
+    if header is None:
+        return None
+    if not header.isdigit():
+        raise invalid(f"invalid Content-Length {header[:40]!r}")
+    return int(header)
+
+
+async def upload(workspace: str, services: Services, raw: str, request: Request) -> Response:
+    path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
+    if not path.rest:
+        raise invalid("name a file to upload to, not the artifacts root")
+    key = path.key(workspace)
+    length = _length(request)
+    await drain_into(
+        request.stream(), lambda chunks: services.objects.put_stream(key, chunks, length)
+    )
+    return JsonResponse({})
+
+
+async def delete(workspace: str, services: Services, raw: str) -> Response:
+    path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
+    objects = services.objects
+
+    def remove() -> None:
+        key = path.key(workspace)
+        targets = [o.key for o in objects.list_all(path.prefix(workspace))]
+        if path.rest:
+            targets.append(key)
+        objects.delete(targets)
+
+    await anyio.to_thread.run_sync(remove)
+    return JsonResponse({})
+
+
+# -- multipart uploads: parts go through this server (the client may not reach the object
+# store), land as temporary objects, and are composed into the artifact on completion.
+
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def mpu_create(call: Call, raw: str, base_url: str) -> Json:
+    resolve(call.workspace, call.services, raw)
+    num_parts = call.fields.integer("num_parts") or 1
+    if not 1 <= num_parts <= MAX_PARTS:
+        raise invalid(f"num_parts must be between 1 and {MAX_PARTS}, got {num_parts}")
+    upload_id = new_upload_id()
+    headers = (
+        [{"key": "X-MLFLOW-WORKSPACE", "value": call.workspace}]
+        if call.workspace != call.services.default_workspace
+        else []
+    )
+    base = f"{base_url.rstrip('/')}/api/2.0/mlflow-artifacts/mpu/part/{raw.lstrip('/')}"
+    credentials = [
+        {
+            "url": f"{base}?upload_id={upload_id}&part_number={n}",
+            "part_number": n,
+            "headers": headers,
+        }
+        for n in range(1, num_parts + 1)
+    ]
+    return {"upload_id": upload_id, "credentials": credentials}
+
+
+def _upload_id(fields: Fields) -> str:
+    upload_id = fields.required_string("upload_id")
+    if not _UPLOAD_ID.fullmatch(upload_id):
+        raise invalid(f"invalid upload_id {upload_id[:80]!r}")
+    return upload_id
+
+
+async def mpu_part(workspace: str, services: Services, raw: str, request: Request) -> Response:
+    resolve_path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
+    del resolve_path  # only checked: parts are stored by upload id
+    fields = Fields.from_query({k: request.query_params.getlist(k) for k in request.query_params})
+    upload_id = _upload_id(fields)
+    part_number = fields.integer("part_number", required=True)
+    assert part_number is not None
+    if not 1 <= part_number <= MAX_PARTS:
+        raise invalid(f"part_number must be between 1 and {MAX_PARTS}")
+    key = f"{keys.upload_prefix(workspace, upload_id)}{part_number:05d}"
+    length = _length(request)
+    await drain_into(request.stream(), lambda c: services.objects.put_stream(key, c, length))
+    etag = f"{upload_id}-{part_number}"
+    return Response(status_code=200, headers={"ETag": etag})
+
+
+def mpu_complete(call: Call, raw: str) -> Json:
+    path = resolve(call.workspace, call.services, raw)
+    upload_id = _upload_id(call.fields)
+    numbers = sorted(
+        {p.integer("part_number", required=True) or 0 for p in call.fields.messages("parts")}
+    )
+    if not numbers or numbers != list(range(1, len(numbers) + 1)):
+        raise invalid("parts must be numbered 1, 2, ... without gaps")
+    prefix = keys.upload_prefix(call.workspace, upload_id)
+    present = {o.key for o in call.services.objects.list_all(prefix)}
+    sources = [f"{prefix}{n:05d}" for n in numbers]
+    absent = [s for s in sources if s not in present]
+    if absent:
+        raise invalid(f"{len(absent)} parts of upload {upload_id} were never uploaded")
+    call.services.objects.compose(path.key(call.workspace), sources)
+    call.services.objects.delete(sorted(present))
+    return {}
+
+
+def mpu_abort(call: Call, raw: str) -> Json:
+    resolve(call.workspace, call.services, raw)
+    prefix = keys.upload_prefix(call.workspace, _upload_id(call.fields))
+    call.services.objects.delete([o.key for o in call.services.objects.list_all(prefix)])
+    return {}

@@ -1,0 +1,50 @@
+"""What a handler gets: the request's workspace, fields and path parameters, and the stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlkube_operator.server.artifacts.objects import ObjectStore
+from mlkube_operator.server.errors import invalid
+from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.limits import check_key, check_length
+from mlkube_operator.server.store.base import TrackingStore
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything handlers use, built once at startup (settings.py, main.py)."""
+
+    store: TrackingStore
+    objects: ObjectStore
+    default_workspace: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Call:
+    workspace: str
+    fields: Fields
+    path: dict[str, str]
+    services: Services
+
+    @property
+    def store(self) -> TrackingStore:
+        return self.services.store
+
+
+def checked_tags(pairs: list[tuple[str, str]], value_limit: int) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for key, value in pairs:
+        check_key("tag", key)
+        check_length(f"value of tag {key!r}", value, value_limit)
+        tags[key] = value
+    return tags
+
+
+def positive_max_results(value: int | None, default: int, limit: int) -> int:
+    if value is None:
+        return default
+    if value <= 0 or value > limit:
+        raise invalid(f"max_results must be between 1 and {limit}, got {value}")
+    return value

@@ -1,0 +1,106 @@
+"""experiments/*: create, get, get-by-name, search, update, delete, restore, tags."""
+
+from __future__ import annotations
+
+from mlkube_operator.server.entities import ViewType
+from mlkube_operator.server.errors import invalid
+from mlkube_operator.server.http import serialize
+from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results
+from mlkube_operator.server.http.serialize import Json
+from mlkube_operator.server.limits import (
+    DEFAULT_SEARCH_EXPERIMENTS,
+    MAX_EXPERIMENT_NAME,
+    MAX_EXPERIMENT_TAG_VALUE,
+    MAX_SEARCH_EXPERIMENTS,
+    check_key,
+    check_length,
+)
+from mlkube_operator.server.search import evaluate, grammar
+
+
+def _name(call: Call, field: str) -> str:
+    name = call.fields.string(field)
+    if not name:
+        raise invalid(f"'{field}' must be a non-empty string")
+    check_length("experiment name", name, MAX_EXPERIMENT_NAME)
+    return name
+
+
+def create(call: Call) -> Json:
+    name = _name(call, "name")
+    location = call.fields.string("artifact_location") or None
+    tags = checked_tags(call.fields.key_values("tags"), MAX_EXPERIMENT_TAG_VALUE)
+    experiment_id = call.store.create_experiment(call.workspace, name, location, tags)
+    return {"experiment_id": experiment_id}
+
+
+def get(call: Call) -> Json:
+    experiment_id = call.fields.required_string("experiment_id")
+    return {
+        "experiment": serialize.experiment(call.store.get_experiment(call.workspace, experiment_id))
+    }
+
+
+def get_by_name(call: Call) -> Json:
+    name = call.fields.required_string("experiment_name")
+    return {
+        "experiment": serialize.experiment(call.store.get_experiment_by_name(call.workspace, name))
+    }
+
+
+def search(call: Call) -> Json:
+    fields = call.fields
+    max_results = positive_max_results(
+        fields.integer("max_results"), DEFAULT_SEARCH_EXPERIMENTS, MAX_SEARCH_EXPERIMENTS
+    )
+    view = fields.enum("view_type", ViewType) or ViewType.ACTIVE_ONLY
+    comparisons = grammar.parse_filter(fields.string("filter"), grammar.EXPERIMENTS)
+    orders = grammar.parse_order_by(fields.strings("order_by"), grammar.EXPERIMENTS)
+    token = fields.string("page_token")
+    evaluate.decode_token(token)  # a bad token is an error even when nothing matches
+    candidates = call.store.list_experiments(call.workspace, view)
+    found = [e for e in candidates if evaluate.matches(e, comparisons, evaluate.experiment_value)]
+    ordered = evaluate.order(
+        found,
+        evaluate.with_tiebreakers(orders, evaluate.DEFAULT_EXPERIMENT_ORDER),
+        evaluate.experiment_sort_value,
+    )
+    items, next_token = evaluate.page(ordered, max_results, token)
+    out: Json = {"experiments": [serialize.experiment(e) for e in items]}
+    if next_token:
+        out["next_page_token"] = next_token
+    return out
+
+
+def update(call: Call) -> Json:
+    experiment_id = call.fields.required_string("experiment_id")
+    new_name = _name(call, "new_name")
+    call.store.rename_experiment(call.workspace, experiment_id, new_name)
+    return {}
+
+
+def delete(call: Call) -> Json:
+    call.store.delete_experiment(call.workspace, call.fields.required_string("experiment_id"))
+    return {}
+
+
+def restore(call: Call) -> Json:
+    call.store.restore_experiment(call.workspace, call.fields.required_string("experiment_id"))
+    return {}
+
+
+def set_tag(call: Call) -> Json:
+    experiment_id = call.fields.required_string("experiment_id")
+    key = call.fields.string("key", required=True) or ""
+    value = call.fields.string("value", required=True) or ""
+    check_key("tag", key)
+    check_length(f"value of tag {key!r}", value, MAX_EXPERIMENT_TAG_VALUE)
+    call.store.set_experiment_tag(call.workspace, experiment_id, key, value)
+    return {}
+
+
+def delete_tag(call: Call) -> Json:
+    experiment_id = call.fields.required_string("experiment_id")
+    key = call.fields.required_string("key")
+    call.store.delete_experiment_tag(call.workspace, experiment_id, key)
+    return {}

@@ -1,0 +1,237 @@
+"""runs/*: create, get, update, delete, restore, log-*, set/delete tag, inputs, outputs, search;
+metrics/get-history."""
+
+from __future__ import annotations
+
+import json
+
+from mlkube_operator.server.entities import DatasetInput, Metric, ModelOutput, RunStatus, ViewType
+from mlkube_operator.server.errors import invalid
+from mlkube_operator.server.http import serialize
+from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results
+from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.serialize import Json
+from mlkube_operator.server.limits import (
+    DEFAULT_SEARCH_RUNS,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_ENTITIES,
+    MAX_BATCH_METRICS,
+    MAX_BATCH_PARAMS,
+    MAX_BATCH_TAGS,
+    MAX_DATASET_DIGEST,
+    MAX_DATASET_NAME,
+    MAX_DATASET_PROFILE,
+    MAX_DATASET_SCHEMA,
+    MAX_DATASET_SOURCE,
+    MAX_HISTORY_PAGE,
+    MAX_PARAM_VALUE,
+    MAX_RUN_NAME,
+    MAX_RUN_TAG_VALUE,
+    MAX_SEARCH_RUNS,
+    check_key,
+    check_length,
+)
+from mlkube_operator.server.search import evaluate, grammar
+from mlkube_operator.server.store import rules
+
+
+def _metric(fields: Fields) -> Metric:
+    key = fields.string("key", required=True) or ""
+    check_key("metric", key)
+    value = fields.number("value", required=True)
+    timestamp = fields.integer("timestamp", required=True)
+    assert value is not None
+    assert timestamp is not None
+    return Metric(
+        key=key,
+        value=value,
+        timestamp=timestamp,
+        step=fields.integer("step") or 0,
+        model_id=fields.string("model_id") or None,
+        dataset_name=fields.string("dataset_name") or None,
+        dataset_digest=fields.string("dataset_digest") or None,
+    )
+
+
+def _params(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    for key, value in pairs:
+        check_key("param", key)
+        check_length(f"value of param {key!r}", value, MAX_PARAM_VALUE)
+    return rules.check_batch_params(pairs)
+
+
+def create(call: Call) -> Json:
+    fields = call.fields
+    run_name = fields.string("run_name") or None
+    if run_name:
+        check_length("run_name", run_name, MAX_RUN_NAME)
+    run = call.store.create_run(
+        call.workspace,
+        experiment_id=fields.string("experiment_id") or "0",
+        user_id=fields.string("user_id") or "",
+        run_name=run_name,
+        start_time=fields.integer("start_time"),
+        tags=checked_tags(fields.key_values("tags"), MAX_RUN_TAG_VALUE),
+    )
+    return {"run": serialize.run(run)}
+
+
+def get(call: Call) -> Json:
+    return {"run": serialize.run(call.store.get_run(call.workspace, call.fields.run_id()))}
+
+
+def update(call: Call) -> Json:
+    fields = call.fields
+    run_name = fields.string("run_name") or None
+    if run_name:
+        check_length("run_name", run_name, MAX_RUN_NAME)
+    info = call.store.update_run(
+        call.workspace,
+        fields.run_id(),
+        status=fields.enum("status", RunStatus),
+        end_time=fields.integer("end_time"),
+        run_name=run_name,
+    )
+    return {"run_info": serialize.run_info(info)}
+
+
+def delete(call: Call) -> Json:
+    call.store.delete_run(call.workspace, call.fields.run_id())
+    return {}
+
+
+def restore(call: Call) -> Json:
+    call.store.restore_run(call.workspace, call.fields.run_id())
+    return {}
+
+
+def log_metric(call: Call) -> Json:
+    metric = _metric(call.fields)
+    call.store.log_batch(call.workspace, call.fields.run_id(), [metric], {}, {})
+    return {}
+
+
+def log_param(call: Call) -> Json:
+    key = call.fields.string("key", required=True) or ""
+    value = call.fields.string("value", required=True)
+    assert value is not None
+    params = _params([(key, value)])
+    call.store.log_batch(call.workspace, call.fields.run_id(), [], params, {})
+    return {}
+
+
+def set_tag(call: Call) -> Json:
+    key = call.fields.string("key", required=True) or ""
+    value = call.fields.string("value", required=True)
+    assert value is not None
+    tags = checked_tags([(key, value)], MAX_RUN_TAG_VALUE)
+    call.store.log_batch(call.workspace, call.fields.run_id(), [], {}, tags)
+    return {}
+
+
+def delete_tag(call: Call) -> Json:
+    key = call.fields.required_string("key")
+    call.store.delete_tag(call.workspace, call.fields.run_id(), key)
+    return {}
+
+
+def log_batch(call: Call) -> Json:
+    fields = call.fields
+    metric_fields = fields.messages("metrics")
+    param_pairs = fields.key_values("params")
+    tag_pairs = fields.key_values("tags")
+    counts = (len(metric_fields), len(param_pairs), len(tag_pairs))
+    for count, limit, what in zip(
+        counts,
+        (MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS),
+        ("metrics", "params", "tags"),
+        strict=True,
+    ):
+        if count > limit:
+            raise invalid(
+                f"a batch may hold at most {limit} {what}, this one has {count}; split it"
+            )
+    if sum(counts) > MAX_BATCH_ENTITIES:
+        raise invalid(f"a batch may hold at most {MAX_BATCH_ENTITIES} entities, got {sum(counts)}")
+    size = len(json.dumps(fields.data, separators=(",", ":")))
+    if size > MAX_BATCH_BYTES:
+        raise invalid(f"a batch may be at most {MAX_BATCH_BYTES} bytes, this one is {size}")
+    metrics = [_metric(m) for m in metric_fields]
+    params = _params(param_pairs)
+    tags = checked_tags(tag_pairs, MAX_RUN_TAG_VALUE)
+    call.store.log_batch(call.workspace, fields.run_id(), metrics, params, tags)
+    return {}
+
+
+def _dataset(item: Fields) -> DatasetInput:
+    dataset = item.message("dataset")
+    if dataset is None:
+        raise invalid(f"'{item.where}dataset' is required")
+    name = dataset.required_string("name")
+    digest = dataset.required_string("digest")
+    source_type = dataset.required_string("source_type")
+    source = dataset.required_string("source")
+    schema, profile = dataset.string("schema"), dataset.string("profile")
+    check_length("dataset name", name, MAX_DATASET_NAME)
+    check_length("dataset digest", digest, MAX_DATASET_DIGEST)
+    check_length("dataset source", source, MAX_DATASET_SOURCE)
+    check_length("dataset schema", schema or "", MAX_DATASET_SCHEMA)
+    check_length("dataset profile", profile or "", MAX_DATASET_PROFILE)
+    tags = checked_tags(item.key_values("tags"), MAX_RUN_TAG_VALUE)
+    return DatasetInput(name, digest, source_type, source, schema, profile, tags)
+
+
+def log_inputs(call: Call) -> Json:
+    fields = call.fields
+    datasets = [_dataset(item) for item in fields.messages("datasets")]
+    models = [m.required_string("model_id") for m in fields.messages("models")]
+    call.store.log_inputs(call.workspace, fields.run_id(), datasets, models)
+    return {}
+
+
+def log_outputs(call: Call) -> Json:
+    fields = call.fields
+    outputs = [
+        ModelOutput(m.required_string("model_id"), m.integer("step") or 0)
+        for m in fields.messages("models")
+    ]
+    call.store.log_outputs(call.workspace, fields.run_id(), outputs)
+    return {}
+
+
+def search(call: Call) -> Json:
+    fields = call.fields
+    max_results = positive_max_results(
+        fields.integer("max_results"), DEFAULT_SEARCH_RUNS, MAX_SEARCH_RUNS
+    )
+    view = fields.enum("run_view_type", ViewType) or ViewType.ACTIVE_ONLY
+    comparisons = grammar.parse_filter(fields.string("filter"), grammar.RUNS)
+    orders = grammar.parse_order_by(fields.strings("order_by"), grammar.RUNS)
+    token = fields.string("page_token")
+    evaluate.decode_token(token)
+    candidates = call.store.list_runs(call.workspace, fields.strings("experiment_ids"), view)
+    found = [r for r in candidates if evaluate.matches(r, comparisons, evaluate.run_value)]
+    ordered = evaluate.order(
+        found, evaluate.with_tiebreakers(orders, evaluate.DEFAULT_RUN_ORDER), evaluate.run_value
+    )
+    items, next_token = evaluate.page(ordered, max_results, token)
+    out: Json = {"runs": [serialize.run(r) for r in items]}
+    if next_token:
+        out["next_page_token"] = next_token
+    return out
+
+
+def metric_history(call: Call) -> Json:
+    fields = call.fields
+    key = fields.required_string("metric_key")
+    max_results = positive_max_results(
+        fields.integer("max_results"), MAX_HISTORY_PAGE, MAX_HISTORY_PAGE
+    )
+    token = fields.string("page_token")
+    evaluate.decode_token(token)
+    history = call.store.get_metric_history(call.workspace, fields.run_id(), key)
+    items, next_token = evaluate.page(history, max_results, token)
+    out: Json = {"metrics": [serialize.metric(m) for m in items]}
+    if next_token:
+        out["next_page_token"] = next_token
+    return out

@@ -1,0 +1,1 @@
+"""MLflow's search grammar (filters and order_by), parsed once and evaluated over entities."""

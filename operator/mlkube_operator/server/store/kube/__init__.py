@@ -1,0 +1,1 @@
+"""The Kubernetes + object storage tracking store (see store.py for the design)."""

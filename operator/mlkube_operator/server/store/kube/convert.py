@@ -1,0 +1,201 @@
+"""Between the resource models (mlkube.api) and the tracking entities; pure functions.
+
+Run phases map to MLflow statuses one to one (Pending is SCHEDULED). Times are datetimes in the
+resources and milliseconds in MLflow. Metric values JSON cannot hold (NaN, ±Infinity) are kept as
+``nonFinite`` beside a 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from mlkube.api.common import LABEL_NAME_PATTERN
+from mlkube.api.experiment import Experiment as ExperimentResource
+from mlkube.api.experiment import LifecycleStage as ResourceStage
+from mlkube.api.run import MetricValue, NonFinite, RunPhase
+from mlkube.api.run import Run as RunResource
+from mlkube_operator.server.entities import (
+    DatasetInput,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    ModelOutput,
+    Run,
+    RunInfo,
+    RunStatus,
+)
+from mlkube_operator.server.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
+
+DEFAULT_RESOURCE = "default"
+EXPERIMENT_ID_LABEL = "mlkube.io/experiment-id"
+# MLflow stores an experiment's description as this tag; we keep it in spec.description, where
+# kubectl describe shows it.
+NOTE_TAG = "mlflow.note.content"
+
+PHASE_TO_STATUS = {
+    RunPhase.PENDING: RunStatus.SCHEDULED,
+    RunPhase.RUNNING: RunStatus.RUNNING,
+    RunPhase.SUCCEEDED: RunStatus.FINISHED,
+    RunPhase.FAILED: RunStatus.FAILED,
+    RunPhase.KILLED: RunStatus.KILLED,
+}
+STATUS_TO_PHASE = {status: phase for phase, status in PHASE_TO_STATUS.items()}
+
+
+def to_ms(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> str:
+    """An RFC 3339 time with millisecond precision, as the status fields hold it."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+_LABEL = re.compile(LABEL_NAME_PATTERN)
+
+
+def experiment_resource_name(name: str) -> str:
+    """A valid, stable metadata.name for an MLflow experiment name.
+
+    A name that already is a DNS label is used as is (so `kubectl get exp churn` works); any
+    other gets a slug plus a hash of the full name, so distinct names never collide and the
+    same name always maps to the same object (the API server then rejects a duplicate create).
+    ``default`` is reserved for the Default experiment.
+    """
+    if name == DEFAULT_EXPERIMENT_NAME:
+        return DEFAULT_RESOURCE
+    if _LABEL.fullmatch(name) and name != DEFAULT_RESOURCE:
+        return name
+    slug = _SLUG.sub("-", name.lower()).strip("-")[:40].strip("-") or "experiment"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{slug}-{digest}"
+
+
+def experiment_name(resource: ExperimentResource) -> str:
+    return resource.spec.display_name or resource.metadata.name
+
+
+def experiment_entity(resource: ExperimentResource) -> Experiment | None:
+    """The MLflow experiment, or None while it has no id yet."""
+    status = resource.status
+    experiment_id = status.experiment_id
+    if experiment_id is None:
+        return None
+    created = to_ms(status.creation_time) or to_ms(resource.metadata.creation_timestamp) or 0
+    tags = dict(resource.spec.tags)
+    if resource.spec.description:
+        tags[NOTE_TAG] = resource.spec.description
+    return Experiment(
+        experiment_id=experiment_id,
+        name=experiment_name(resource),
+        artifact_location=resource.spec.artifact_location or f"mlflow-artifacts:/{experiment_id}",
+        lifecycle_stage=LifecycleStage(status.lifecycle_stage),
+        creation_time=created,
+        last_update_time=to_ms(status.last_update_time) or created,
+        tags=tags,
+    )
+
+
+def new_experiment(
+    name: str, experiment_id: str, artifact_location: str | None, tags: dict[str, str]
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    resource = experiment_resource_name(name)
+    if name != resource:
+        spec["displayName"] = name
+    plain = {k: v for k, v in tags.items() if k != NOTE_TAG}
+    if plain:
+        spec["tags"] = plain
+    if NOTE_TAG in tags:
+        spec["description"] = tags[NOTE_TAG]
+    if artifact_location:
+        spec["artifactLocation"] = artifact_location
+    return {
+        "apiVersion": "mlkube.io/v1alpha1",
+        "kind": "Experiment",
+        "metadata": {"name": resource, "labels": {EXPERIMENT_ID_LABEL: experiment_id}},
+        "spec": spec,
+    }
+
+
+def experiment_status(
+    experiment_id: str, location: str, created_ms: int, stage: ResourceStage
+) -> dict[str, Any]:
+    return {
+        "experimentId": experiment_id,
+        "artifactLocation": location,
+        "lifecycleStage": stage.value,
+        "creationTime": from_ms(created_ms),
+        "lastUpdateTime": from_ms(created_ms),
+    }
+
+
+def metric_value(metric: Metric) -> dict[str, Any]:
+    if math.isnan(metric.value):
+        return {"value": 0.0, "nonFinite": NonFinite.NAN.value, **_when(metric)}
+    if math.isinf(metric.value):
+        kind = NonFinite.INFINITY if metric.value > 0 else NonFinite.NEGATIVE_INFINITY
+        return {"value": 0.0, "nonFinite": kind.value, **_when(metric)}
+    return {"value": metric.value, **_when(metric)}
+
+
+def _when(metric: Metric) -> dict[str, int]:
+    return {"timestamp": metric.timestamp, "step": metric.step}
+
+
+def metric_of(key: str, stored: MetricValue) -> Metric:
+    value = stored.value
+    if stored.non_finite is not None:
+        value = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[stored.non_finite]
+    return Metric(key=key, value=value, timestamp=stored.timestamp, step=stored.step)
+
+
+def run_entity(
+    resource: RunResource,
+    experiment_id: str,
+    extra_params: dict[str, str],
+    extra_tags: dict[str, str],
+    datasets: tuple[DatasetInput, ...],
+) -> Run | None:
+    """The MLflow run, or None while the Run has no run id (a project run not yet started)."""
+    status = resource.status
+    if status.run_id is None:
+        return None
+    phase = RunPhase(status.phase) if status.phase else RunPhase.PENDING
+    tags = {**resource.spec.tags, **status.tags, **extra_tags}
+    run_name = resource.spec.run_name or tags.get("mlflow.runName") or resource.metadata.name
+    info = RunInfo(
+        run_id=status.run_id,
+        experiment_id=experiment_id,
+        run_name=run_name,
+        user_id=status.user_id or "",
+        status=PHASE_TO_STATUS[phase],
+        start_time=to_ms(status.start_time),
+        end_time=to_ms(status.end_time),
+        artifact_uri=status.artifact_uri
+        or f"mlflow-artifacts:/{experiment_id}/{status.run_id}/artifacts",
+        lifecycle_stage=LifecycleStage(status.lifecycle_stage),
+    )
+    return Run(
+        info=info,
+        metrics={key: metric_of(key, value) for key, value in status.metrics.items()},
+        params={**status.params, **extra_params},
+        tags=tags,
+        datasets=datasets,
+        model_inputs=tuple(status.model_inputs),
+        model_outputs=tuple(ModelOutput(o.model_id, o.step) for o in status.model_outputs),
+    )
+
+
+def default_experiment_id_of(resource_name: str) -> str | None:
+    return DEFAULT_EXPERIMENT_ID if resource_name == DEFAULT_RESOURCE else None

@@ -1,0 +1,172 @@
+"""Metric histories in object storage: append-only chunks, compacted per metric key.
+
+Every durable metric write adds one chunk under ``<run>/metrics/log/`` holding all its points.
+When a run has many chunks, a background compaction regroups them into per-key segments under
+``<run>/metrics/keys/<key>/`` and deletes them, so reading one key touches that key's segments
+plus the few recent chunks. Readers collapse identical points, so a compaction interrupted
+between writing segments and deleting chunks (or two of them racing) changes nothing visible.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mlkube_operator.server.artifacts import keys
+from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore
+from mlkube_operator.server.entities import Metric
+from mlkube_operator.server.store import rules
+
+log = logging.getLogger("mlkube.server.history")
+COMPACT_AFTER = 32
+MERGE_SEGMENTS_AFTER = 16
+
+
+def encode_value(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def decode_value(value: float | str) -> float:
+    if isinstance(value, str):
+        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[value]
+    return float(value)
+
+
+def encode(points: list[Metric]) -> bytes:
+    rows = [
+        [
+            p.key,
+            encode_value(p.value),
+            p.timestamp,
+            p.step,
+            p.model_id,
+            p.dataset_name,
+            p.dataset_digest,
+        ]
+        for p in points
+    ]
+    return json.dumps({"v": 1, "points": rows}, separators=(",", ":")).encode()
+
+
+def decode(data: bytes) -> list[Metric]:
+    body: dict[str, Any] = json.loads(data)
+    return [
+        Metric(
+            key=r[0],
+            value=decode_value(r[1]),
+            timestamp=r[2],
+            step=r[3],
+            model_id=r[4],
+            dataset_name=r[5],
+            dataset_digest=r[6],
+        )
+        for r in body["points"]
+    ]
+
+
+def _chunk_name() -> str:
+    # Time-ordered names keep listings in write order; the random part makes them unique
+    # across server replicas.
+    return f"{time.time_ns():020d}-{secrets.token_hex(4)}.json"
+
+
+class MetricHistory:
+    """Reads and appends the histories of runs, given each run's metrics prefix."""
+
+    def __init__(self, objects: ObjectStore, readers: int = 8) -> None:
+        self.objects = objects
+        self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="history")
+        self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact")
+        self._appended: dict[str, int] = defaultdict(int)
+        self._compacting: set[str] = set()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._compactor.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def append(self, prefix: str, points: list[Metric]) -> None:
+        """Durably add points (one object) and schedule a compaction when the log is long."""
+        self.objects.put(f"{prefix}log/{_chunk_name()}", encode(points))
+        with self._lock:
+            self._appended[prefix] += 1
+            due = self._appended[prefix] >= COMPACT_AFTER and prefix not in self._compacting
+            if due:
+                self._compacting.add(prefix)
+                self._appended[prefix] = 0
+        if due:
+            self._compactor.submit(self._compact_logged, prefix)
+
+    def read(self, prefix: str, key: str) -> list[Metric]:
+        """Every point of ``key``, ordered and with identical points collapsed."""
+        for _ in range(3):
+            try:
+                return self._read(prefix, key)
+            except ObjectNotFound:
+                continue  # a compaction removed a chunk we listed: list again
+        return self._read(prefix, key)
+
+    def _read(self, prefix: str, key: str) -> list[Metric]:
+        segment = f"{prefix}keys/{keys.metric_key_segment(key)}/"
+        log_keys = [o.key for o in self.objects.list_all(f"{prefix}log/")]
+        segment_keys = [o.key for o in self.objects.list_all(segment)]
+        chunks = list(self._pool.map(self.objects.get, log_keys + segment_keys))
+        points = [p for data in chunks[: len(log_keys)] for p in decode(data) if p.key == key]
+        points += [p for data in chunks[len(log_keys) :] for p in decode(data)]
+        if len(log_keys) > 2 * COMPACT_AFTER:
+            self._schedule(prefix)
+        if len(segment_keys) > MERGE_SEGMENTS_AFTER:
+            self._compactor.submit(self._merge_segments, segment, segment_keys)
+        return rules.history_order(points)
+
+    def _schedule(self, prefix: str) -> None:
+        with self._lock:
+            if prefix in self._compacting:
+                return
+            self._compacting.add(prefix)
+        self._compactor.submit(self._compact_logged, prefix)
+
+    def _compact_logged(self, prefix: str) -> None:
+        try:
+            self.compact(prefix)
+        except Exception:
+            log.exception("compacting %s failed; the chunks stay readable as they are", prefix)
+        finally:
+            with self._lock:
+                self._compacting.discard(prefix)
+
+    def compact(self, prefix: str) -> None:
+        """Regroup the log chunks into per-key segments, then delete the chunks."""
+        log_keys = [o.key for o in self.objects.list_all(f"{prefix}log/")]
+        if not log_keys:
+            return
+        by_key: dict[str, list[Metric]] = defaultdict(list)
+        for data in self._pool.map(self.objects.get, log_keys):
+            for point in decode(data):
+                by_key[point.key].append(point)
+        name = _chunk_name()
+        for key, points in by_key.items():
+            segment = f"{prefix}keys/{keys.metric_key_segment(key)}/{name}"
+            self.objects.put(segment, encode(points))
+        self.objects.delete(log_keys)
+
+    def _merge_segments(self, segment: str, segment_keys: list[str]) -> None:
+        try:
+            points = [
+                p for data in self._pool.map(self.objects.get, segment_keys) for p in decode(data)
+            ]
+            self.objects.put(f"{segment}{_chunk_name()}", encode(rules.history_order(points)))
+            self.objects.delete(segment_keys)
+        except ObjectNotFound:
+            pass  # another merge got there first; its result holds these points
+        except Exception:
+            log.exception("merging %s failed; the segments stay readable as they are", segment)

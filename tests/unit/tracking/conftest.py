@@ -1,0 +1,6 @@
+"""Unit tests of the tracking server: pure code and the in-memory store, no services.
+
+The REST layer runs in-process (Starlette's test client over the in-memory store and in-memory
+object storage); the store contract (contract.py) runs against the in-memory store here and
+against the Kubernetes store in tests/integration/tracking.
+"""

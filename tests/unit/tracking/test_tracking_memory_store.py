@@ -1,0 +1,28 @@
+"""The in-memory store passes the store contract."""
+
+from __future__ import annotations
+
+import pytest
+from tests.unit.tracking.contract import StoreContract
+
+from mlkube_operator.server.store.base import TrackingStore
+from mlkube_operator.server.store.memory import InMemoryStore
+
+
+@pytest.fixture(scope="module")
+def store() -> TrackingStore:
+    return InMemoryStore()
+
+
+@pytest.fixture
+def workspace() -> str:
+    return "team-a"
+
+
+@pytest.fixture
+def other_workspace() -> str:
+    return "team-b"
+
+
+class TestInMemoryStore(StoreContract):
+    pass

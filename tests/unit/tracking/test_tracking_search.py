@@ -1,0 +1,133 @@
+"""MLflow's search grammar: parsing, errors and evaluation over runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlkube_operator.server.entities import LifecycleStage, Metric, Run, RunInfo, RunStatus
+from mlkube_operator.server.errors import MlflowError
+from mlkube_operator.server.search import evaluate, grammar
+from mlkube_operator.server.search.grammar import Comparison, Entity, OrderBy
+
+
+def parse(text: str) -> tuple[Comparison, ...]:
+    return grammar.parse_filter(text, grammar.RUNS)
+
+
+def test_prefixes_backticks_and_quotes() -> None:
+    assert parse(
+        "metric.loss < 0.5 AND params.`my param` = 'a' AND tag.\"mlflow.user\" != 'b'"
+    ) == (
+        Comparison(Entity.METRIC, "loss", "<", 0.5),
+        Comparison(Entity.PARAM, "my param", "=", "a"),
+        Comparison(Entity.TAG, "mlflow.user", "!=", "b"),
+    )
+    assert parse("tags.mlflow.source.type = 'NOTEBOOK'")[0].key == "mlflow.source.type"
+
+
+def test_attributes_aliases_and_lists() -> None:
+    assert parse("status = 'FINISHED' and attr.start_time >= 10 and created < 5") == (
+        Comparison(Entity.ATTRIBUTE, "status", "=", "FINISHED"),
+        Comparison(Entity.ATTRIBUTE, "start_time", ">=", 10.0),
+        Comparison(Entity.ATTRIBUTE, "start_time", "<", 5.0),
+    )
+    assert parse("run.run_id NOT IN ('a', 'b')") == (
+        Comparison(Entity.ATTRIBUTE, "run_id", "NOT IN", ("a", "b")),
+    )
+    assert parse("params.p IS NOT NULL and tags.t is null") == (
+        Comparison(Entity.PARAM, "p", "IS NOT NULL", None),
+        Comparison(Entity.TAG, "t", "IS NULL", None),
+    )
+    assert parse("datasets.context IN ('train')")[0].entity is Entity.DATASET
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("params.a = '1' OR params.b = '2'", "OR is not supported"),
+        ("metrics.loss LIKE 'x'", "numeric"),
+        ("params.p < 'x'", "cannot compare the string"),
+        ("params.p = 1", "single-quoted string"),
+        ("metrics.loss = 'x'", "a number"),
+        ("bogus.x = 'a'", "invalid entity type"),
+        ("attributes.size = 'a'", "invalid attribute key"),
+        ("params.p IN ('a')", "only supported"),
+        ("metrics.m IS NULL", "only supported for params and tags"),
+        ("metrics.loss <", "expected"),
+        ("params.p = 'unterminated", "unterminated"),
+        ("metrics.loss < 1 extra", "AND or the end"),
+        ("params.p = 'a' ;", "unexpected character"),
+        ("run_id IN ()", "quoted string"),
+    ],
+)
+def test_errors_name_the_problem(text: str, fragment: str) -> None:
+    with pytest.raises(MlflowError) as caught:
+        parse(text)
+    assert fragment in caught.value.message
+
+
+def test_order_by() -> None:
+    assert grammar.parse_order_by(
+        ["metrics.loss DESC", "params.p", "start_time asc"], grammar.RUNS
+    ) == (
+        OrderBy(Entity.METRIC, "loss", False),
+        OrderBy(Entity.PARAM, "p", True),
+        OrderBy(Entity.ATTRIBUTE, "start_time", True),
+    )
+    with pytest.raises(MlflowError):
+        grammar.parse_order_by(["metrics.loss DOWN"], grammar.RUNS)
+
+
+def run(run_id: str, start: int, loss: float | None, **params: str) -> Run:
+    info = RunInfo(
+        run_id,
+        "1",
+        f"name-{run_id}",
+        "u",
+        RunStatus.RUNNING,
+        start,
+        None,
+        "x",
+        LifecycleStage.ACTIVE,
+    )
+    metrics = {} if loss is None else {"loss": Metric("loss", loss, 0, 0)}
+    return Run(info, metrics=metrics, params=dict(params), tags={"mlflow.user": "Ada"})
+
+
+RUNS = [
+    run("a", 3, 0.5, p="x1"),
+    run("b", 2, None, p="y"),
+    run("c", 1, 0.1),
+    run("d", 4, 0.9, p="X2"),
+]
+
+
+def select(text: str, order: list[str] | None = None) -> list[str]:
+    comparisons = parse(text)
+    found = [r for r in RUNS if evaluate.matches(r, comparisons, evaluate.run_value)]
+    orders = evaluate.with_tiebreakers(
+        grammar.parse_order_by(order or [], grammar.RUNS), evaluate.DEFAULT_RUN_ORDER
+    )
+    return [r.info.run_id for r in evaluate.order(found, orders, evaluate.run_value)]
+
+
+def test_evaluation_follows_sql_semantics() -> None:
+    assert select("") == ["d", "a", "b", "c"]  # newest first
+    assert select("metrics.loss > 0.2") == ["d", "a"]
+    assert select("params.p != 'y'") == ["d", "a"]  # a missing param matches nothing
+    assert select("params.p LIKE 'x%'") == ["a"]
+    assert select("params.p ILIKE 'x%'") == ["d", "a"]
+    assert select("params.p IS NULL") == ["c"]
+    assert select("tags.`mlflow.user` = 'Ada' and run_id IN ('a', 'c')") == ["a", "c"]
+    assert select("", ["metrics.loss ASC"]) == ["c", "a", "d", "b"]  # missing values last
+    assert select("", ["metrics.loss DESC"]) == ["d", "a", "c", "b"]
+
+
+def test_page_tokens_are_opaque_and_checked() -> None:
+    items, token = evaluate.page(list(range(5)), 2, None)
+    assert items == [0, 1]
+    assert token is not None
+    assert evaluate.page(list(range(5)), 2, token)[0] == [2, 3]
+    for bad in ("nope", evaluate.encode_token(-1), "eyJ4IjogMX0="):
+        with pytest.raises(MlflowError):
+            evaluate.decode_token(bad)
