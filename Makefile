@@ -26,9 +26,9 @@ format:
 	$(PYTHON) -m ruff format .
 	$(PYTHON) -m ruff check --fix .
 
-## crds: regenerate crds/ from the resource models in sdk/mlkube/api
+## crds: regenerate crds/ (and the chart's copy) from the resource models in sdk/mlkube/api
 crds:
-	$(PYTHON) -m mlkube.api.crd crds
+	$(PYTHON) -m mlkube.api.crd crds charts/mlkube/crds
 
 ## up: start the local stack (etcd, kube-apiserver, kube-controller-manager, MinIO); writes .local/env
 up:

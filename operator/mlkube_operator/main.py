@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import kopf
+from prometheus_client import start_http_server
 
+from mlkube_operator.controllers.context import Context
+from mlkube_operator.controllers.model_version import ModelVersionReconciler
+from mlkube_operator.controllers.run import RunReconciler
 from mlkube_operator.settings import Settings
+
+log = logging.getLogger("mlkube_operator")
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Kopf keeps handler progress in annotations: the CRDs' structural schemas would prune
+    # the status.kopf field it uses by default.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="mlkube.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="mlkube.io", key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = "mlkube.io/finalizer"
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.execution.max_workers = 8
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     del argv  # every setting comes from the environment (see settings.py)
     settings = Settings.from_env(os.environ)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     import mlkube_operator.controllers  # noqa: F401  (registers the handlers)
 
+    ctx = Context.from_settings(settings)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="0.0.0.0")
+    log.info(
+        "watching %s", ", ".join(settings.namespaces) if settings.namespaces else "all namespaces"
+    )
     kopf.run(
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=settings.liveness_endpoint,
+        memo=kopf.Memo(ctx=ctx, runs=RunReconciler(ctx), versions=ModelVersionReconciler(ctx)),
+        standalone=True,
     )
     return 0
 

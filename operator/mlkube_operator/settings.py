@@ -6,9 +6,11 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
+from mlkube import __version__
+
 
 class Settings(BaseModel):
-    """Every setting, its environment variable and its default."""
+    """Every setting, with the environment variable it comes from and its default."""
 
     namespaces: list[str] = Field(
         default_factory=list,
@@ -18,11 +20,64 @@ class Settings(BaseModel):
         default="http://0.0.0.0:8080/healthz",
         description="MLKUBE_LIVENESS_ENDPOINT: where Kopf answers liveness probes.",
     )
+    metrics_port: int = Field(
+        default=9090,
+        ge=0,
+        le=65535,
+        description="MLKUBE_METRICS_PORT: Prometheus metrics port (0 turns them off).",
+    )
+    kubeconfig: str | None = Field(
+        default=None, description="KUBECONFIG: unset in a pod (the in-cluster service account)."
+    )
+    id_namespace: str = Field(
+        default="default",
+        description="MLKUBE_ID_NAMESPACE: namespace of the ConfigMap that allocates experiment "
+        "ids (shared with the tracking server).",
+    )
+    runtime_image: str = Field(
+        default=f"mlkube/runtime:{__version__}",
+        description="MLKUBE_RUNTIME_IMAGE: the image of runs that name none.",
+    )
+    tracking_uri: str = Field(
+        default="http://mlkube-server.mlkube-system.svc:5000",
+        description="MLKUBE_TRACKING_URI: the tracking server as run pods reach it.",
+    )
+    s3_endpoint: str = Field(
+        default="http://minio.mlkube-system.svc:9000",
+        description="MLKUBE_S3_ENDPOINT: object storage as pods reach it (a URL).",
+    )
+    s3_bucket: str = Field(default="mlkube", description="MLKUBE_S3_BUCKET.")
+    s3_access_key: str = Field(default="", description="MLKUBE_S3_ACCESS_KEY.")
+    s3_secret_key: str = Field(default="", description="MLKUBE_S3_SECRET_KEY.")
+    s3_secret: str = Field(
+        default="mlkube-s3",
+        description="MLKUBE_S3_SECRET: the Secret (accessKey, secretKey) that run pods read the "
+        "credentials from; the operator creates it in each namespace that has runs.",
+    )
+    run_service_account: str = Field(
+        default="default", description="MLKUBE_RUN_SERVICE_ACCOUNT: ServiceAccount of run pods."
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        namespaces = [n.strip() for n in env.get("MLKUBE_NAMESPACES", "").split(",") if n.strip()]
-        values: dict[str, object] = {"namespaces": namespaces}
-        if "MLKUBE_LIVENESS_ENDPOINT" in env:
-            values["liveness_endpoint"] = env["MLKUBE_LIVENESS_ENDPOINT"]
+        names = {
+            "MLKUBE_LIVENESS_ENDPOINT": "liveness_endpoint",
+            "MLKUBE_METRICS_PORT": "metrics_port",
+            "KUBECONFIG": "kubeconfig",
+            "MLKUBE_ID_NAMESPACE": "id_namespace",
+            "MLKUBE_RUNTIME_IMAGE": "runtime_image",
+            "MLKUBE_TRACKING_URI": "tracking_uri",
+            "MLKUBE_S3_ENDPOINT": "s3_endpoint",
+            "MLKUBE_S3_BUCKET": "s3_bucket",
+            "MLKUBE_S3_ACCESS_KEY": "s3_access_key",
+            "MLKUBE_S3_SECRET_KEY": "s3_secret_key",
+            "MLKUBE_S3_SECRET": "s3_secret",
+            "MLKUBE_RUN_SERVICE_ACCOUNT": "run_service_account",
+        }
+        values: dict[str, object] = {
+            field: env[var] for var, field in names.items() if env.get(var)
+        }
+        values["namespaces"] = [
+            n.strip() for n in env.get("MLKUBE_NAMESPACES", "").split(",") if n.strip()
+        ]
         return cls.model_validate(values)

@@ -95,3 +95,50 @@ def exists(client: Minio, location: S3Location) -> bool:
             return False
         raise
     return True
+
+
+def list_keys(client: Minio, location: S3Location) -> list[str]:
+    """Every object key under the prefix ``location.key`` (a directory-like prefix)."""
+    prefix = location.key.rstrip("/") + "/"
+    return [
+        str(obj.object_name)
+        for obj in client.list_objects(location.bucket, prefix=prefix, recursive=True)
+        if obj.object_name is not None
+    ]
+
+
+def copy_prefix(client: Minio, source: S3Location, target: S3Location) -> int:
+    """Copy every object under ``source`` to the same relative key under ``target``, server-side
+    (no bytes pass through this process); returns how many objects were copied."""
+    from minio.commonconfig import CopySource
+
+    prefix = source.key.rstrip("/") + "/"
+    destination = target.key.rstrip("/") + "/"
+    keys = list_keys(client, source)
+    for key in keys:
+        client.copy_object(
+            target.bucket, destination + key[len(prefix) :], CopySource(source.bucket, key)
+        )
+    return len(keys)
+
+
+def delete_prefix(client: Minio, location: S3Location) -> int:
+    """Delete every object under the prefix; returns how many there were."""
+    from minio.deleteobjects import DeleteObject
+
+    keys = list_keys(client, location)
+    errors = list(client.remove_objects(location.bucket, (DeleteObject(k) for k in keys)))
+    if errors:
+        raise StorageError(f"could not delete {len(errors)} objects under {location}: {errors[0]}")
+    return len(keys)
+
+
+def read_text(client: Minio, location: S3Location, limit: int = 1 << 20) -> str:
+    """A small object's content (at most ``limit`` bytes are read)."""
+    response = client.get_object(location.bucket, location.key)
+    try:
+        data: bytes = response.read(limit)
+    finally:
+        response.close()
+        response.release_conn()
+    return data.decode("utf-8", errors="replace")

@@ -22,6 +22,14 @@ def test_committed_crd_matches_the_models(kind: Kind) -> None:
     assert committed.read_text() == render(kind), f"{committed} is stale: run `make crds`"
 
 
+def test_the_chart_ships_the_same_crds() -> None:
+    chart = CRDS.parent / "charts" / "mlkube" / "crds"
+    for kind in KINDS:
+        copy = chart / f"{kind.crd_name}.yaml"
+        assert copy.exists(), f"{copy} is missing: run `make crds`"
+        assert copy.read_text() == (CRDS / copy.name).read_text(), f"{copy} is stale: `make crds`"
+
+
 def test_crds_directory_holds_exactly_the_five_kinds() -> None:
     assert sorted(p.name for p in CRDS.glob("*.yaml")) == sorted(
         f"{k.crd_name}.yaml" for k in KINDS

@@ -225,10 +225,11 @@ def write_all(directory: Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the mlkube CRDs from the resource models.")
-    parser.add_argument("directory", type=Path, nargs="?", default=Path("crds"))
+    parser.add_argument("directories", type=Path, nargs="*", default=[Path("crds")])
     args = parser.parse_args(argv)
-    for path in write_all(args.directory):
-        print(f"wrote {path}")
+    for directory in args.directories:
+        for path in write_all(directory):
+            print(f"wrote {path}")
     return 0
 
 

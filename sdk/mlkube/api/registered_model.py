@@ -50,6 +50,12 @@ class RegisteredModelStatus(Model):
     latest_version: int = Field(
         default=0, ge=0, description="The highest version number given out so far (0: none)."
     )
+    version_claims: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Version numbers given out, by ModelVersion uid. Numbers are claimed here "
+        "with compare-and-swap, so concurrent registrations get distinct numbers and a retried "
+        "claim gets the same one.",
+    )
     conditions: list[Condition] = conditions_field()
     observed_generation: int | None = observed_generation_field()
 

@@ -1,0 +1,74 @@
+"""What every controller needs, built once at startup and handed to handlers as Kopf's memo."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mlkube.api.common import ConditionStatus
+from mlkube_operator.kube.client import KubeClient
+from mlkube_operator.kube.workloads import Workloads
+from mlkube_operator.settings import Settings
+
+
+class KeyedLocks:
+    """One lock per object, so events of a Run, its Job and its pods reconcile it one at a time."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            yield
+
+
+@dataclass
+class Context:
+    settings: Settings
+    kube: KubeClient
+    workloads: Workloads
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Context:
+        kube = KubeClient.from_config(settings.kubeconfig)
+        return cls(settings=settings, kube=kube, workloads=Workloads(kube.api_client))
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ready_condition(  # noqa: PLR0917  (a condition has that many parts)
+    previous: list[dict[str, Any]],
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    generation: int | None,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """The conditions list with Ready set; its transition time moves only when its status does."""
+    old = next((c for c in previous if c.get("type") == "Ready"), None)
+    changed = old is None or old.get("status") != status.value
+    ready = {
+        "type": "Ready",
+        "status": status.value,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": iso(at) if changed or old is None else old["lastTransitionTime"],
+    }
+    if generation is not None:
+        ready["observedGeneration"] = generation
+    return [*(c for c in previous if c.get("type") != "Ready"), ready]

@@ -1,0 +1,93 @@
+"""Experiment controller: gives each Experiment its id and artifact location, and counts its runs.
+
+Run counts come from a Kopf index of Runs by (namespace, experiment), fed by the watch, so
+counting never lists the runs; a timer writes the counts when they differ from the status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from typing import Any
+
+import kopf
+
+from mlkube.api.kinds import EXPERIMENT, RUN
+from mlkube_operator import metrics
+from mlkube_operator.controllers.context import Context
+from mlkube_operator.kube.errors import NotFound
+from mlkube_operator.kube.ids import ensure_experiment_id
+
+ACTIVE = {"Pending", "Running"}
+FAILED = {"Failed", "Killed"}
+
+
+def artifact_location(
+    ctx: Context, namespace: str, experiment_id: str, spec: dict[str, Any]
+) -> str:
+    custom = spec.get("artifactLocation")
+    if custom:
+        return str(custom)
+    return f"s3://{ctx.settings.s3_bucket}/{namespace}/experiments/{experiment_id}"
+
+
+def counts(phases: list[str]) -> dict[str, int]:
+    by_phase = Counter(phases)
+    return {
+        "runs": len(phases),
+        "activeRuns": sum(by_phase[p] for p in ACTIVE),
+        "succeededRuns": by_phase["Succeeded"],
+        "failedRuns": sum(by_phase[p] for p in FAILED),
+    }
+
+
+def reconcile_identity(ctx: Context, namespace: str, name: str) -> None:
+    """Assign the id (once) and the artifact location."""
+    with ctx.locks.hold(f"experiment/{namespace}/{name}"), metrics.reconciling("Experiment"):
+        try:
+            experiment_id = ensure_experiment_id(
+                ctx.kube, ctx.settings.id_namespace, namespace, name
+            )
+            obj = ctx.kube.get(EXPERIMENT, namespace, name)
+        except NotFound:
+            return
+        status = obj.get("status") or {}
+        location = artifact_location(ctx, namespace, experiment_id, obj.get("spec") or {})
+        if status.get("artifactLocation") != location:
+            ctx.kube.patch(
+                EXPERIMENT, namespace, name, {"status": {"artifactLocation": location}}, status=True
+            )
+
+
+@kopf.index(RUN.group, RUN.version, RUN.plural)
+def runs_by_experiment(
+    namespace: str | None, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[tuple[str | None, str], str]:
+    return {(namespace, spec.get("experiment") or "default"): status.get("phase") or "Pending"}
+
+
+@kopf.on.event(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural)
+def experiment_event(
+    type: str, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
+) -> None:
+    if type != "DELETED" and namespace is not None:
+        reconcile_identity(memo["ctx"], namespace, name)
+
+
+@kopf.timer(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural, interval=5, initial_delay=2)
+def experiment_counts(
+    namespace: str | None,
+    name: str,
+    status: kopf.Status,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
+    if namespace is None:
+        return
+    index: kopf.Index[tuple[str | None, str], str] = kwargs["runs_by_experiment"]
+    phases = list(index.get((namespace, name), []))
+    wanted = counts(phases)
+    if any(status.get(key, 0) != value for key, value in wanted.items()):
+        ctx: Context = memo["ctx"]
+        with contextlib.suppress(NotFound):
+            ctx.kube.patch(EXPERIMENT, namespace, name, {"status": wanted}, status=True)

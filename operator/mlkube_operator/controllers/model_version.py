@@ -1,0 +1,301 @@
+"""ModelVersion controller: number the version, copy its files into the registry, check them.
+
+Registration is level-triggered and idempotent: the number is claimed on the RegisteredModel
+(kube/versions.py), the copy lands at a key derived from model and number (a retry overwrites it
+with the same bytes), and the phase ends Ready or FailedRegistration with a message that names what
+is missing. Deleting a ModelVersion deletes its registry copy (a finalizer).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+import kopf
+from minio import Minio
+from minio.error import S3Error
+
+from mlkube.api import ModelVersion, SpecError, parse
+from mlkube.api.common import ConditionStatus
+from mlkube.api.kinds import EXPERIMENT, MODEL_VERSION, REGISTERED_MODEL, RUN
+from mlkube.api.model_version import ModelVersionPhase
+from mlkube.storage import (
+    S3Location,
+    S3Settings,
+    StorageError,
+    copy_prefix,
+    delete_prefix,
+    read_text,
+)
+from mlkube_operator import metrics
+from mlkube_operator.controllers.context import Context, now, ready_condition
+from mlkube_operator.kube.errors import NotFound
+from mlkube_operator.kube.versions import claim_version
+from mlkube_operator.resources.registry import (
+    LoggedModelSource,
+    RegistrationError,
+    RunSource,
+    check_mlmodel,
+    logged_model_artifacts,
+    logged_model_document,
+    parse_source,
+    registry_location,
+    run_artifacts,
+)
+
+log = logging.getLogger(__name__)
+MODEL_LABEL = "mlkube.io/model"
+DONE = {ModelVersionPhase.READY.value, ModelVersionPhase.FAILED_REGISTRATION.value}
+
+
+def _body(obj: dict[str, Any]) -> kopf.Body:
+    return kopf.Body(cast(kopf.RawBody, obj))
+
+
+class Waiting(Exception):
+    """Registration cannot go on yet (e.g. the RegisteredModel is missing); try again later."""
+
+
+class ModelVersionReconciler:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        s = ctx.settings
+        self.storage = S3Settings(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket)
+        self._client: Minio | None = None
+
+    @property
+    def s3(self) -> Minio:
+        if self._client is None:
+            self._client = self.storage.client()
+        return self._client
+
+    def reconcile(self, namespace: str, name: str) -> None:
+        with self.ctx.locks.hold(f"mv/{namespace}/{name}"), metrics.reconciling("ModelVersion"):
+            self._reconcile(namespace, name)
+
+    def _reconcile(self, namespace: str, name: str) -> None:
+        kube = self.ctx.kube
+        try:
+            obj = kube.get(MODEL_VERSION, namespace, name)
+        except NotFound:
+            return
+        meta = obj["metadata"]
+        status = obj.get("status") or {}
+        if meta.get("deletionTimestamp") or status.get("phase") in DONE:
+            return
+        try:
+            version = parse(ModelVersion, obj)
+        except SpecError as err:
+            self._finish(obj, None, "; ".join(err.problems), "InvalidSpec")
+            return
+        model = version.spec.model
+        if (meta.get("labels") or {}).get(MODEL_LABEL) != model:
+            kube.patch(
+                MODEL_VERSION, namespace, name, {"metadata": {"labels": {MODEL_LABEL: model}}}
+            )
+        try:
+            number = claim_version(kube, namespace, model, meta["uid"])
+        except NotFound:
+            self._pending(
+                obj,
+                f"RegisteredModel {model!r} does not exist in {namespace}; create "
+                "it (kubectl apply, or MlflowClient.create_registered_model)",
+            )
+            return
+        if status.get("version") != number:
+            kube.patch(
+                MODEL_VERSION,
+                namespace,
+                name,
+                {
+                    "status": {
+                        "version": number,
+                        "phase": ModelVersionPhase.PENDING_REGISTRATION.value,
+                    }
+                },
+                status=True,
+            )
+        try:
+            source = self._source_location(namespace, version.spec.source)
+            target = registry_location(self.storage.bucket, namespace, model, number)
+            copied = copy_prefix(self.s3, source, target)
+            if copied == 0:
+                raise RegistrationError(f"no files at {version.spec.source} ({source})")
+            try:
+                text = read_text(self.s3, S3Location(target.bucket, target.key + "/MLmodel"))
+            except S3Error:
+                raise RegistrationError(
+                    f"no MLmodel file at {version.spec.source}: the source must be an MLflow "
+                    f"model directory (found {copied} other files)"
+                ) from None
+            info = check_mlmodel(text, version.spec.source)
+        except Waiting as wait:
+            self._pending(obj, str(wait))
+            return
+        except RegistrationError as err:
+            self._finish(obj, number, str(err), "FailedRegistration")
+            return
+        except StorageError as err:
+            self._pending(obj, f"object storage: {err}")
+            return
+        self._finish(
+            obj,
+            number,
+            "",
+            "Registered",
+            storage=str(target),
+            flavors=info.flavors,
+            signature=info.signature,
+        )
+
+    def _source_location(self, namespace: str, source: str) -> S3Location:
+        parsed = parse_source(source)
+        bucket = self.storage.bucket
+        if isinstance(parsed, S3Location):
+            return parsed
+        if isinstance(parsed, LoggedModelSource):
+            document = logged_model_document(bucket, namespace, parsed.model_id)
+            try:
+                text = read_text(self.s3, document)
+            except S3Error:
+                raise RegistrationError(
+                    f"logged model {parsed.model_id} not found in namespace {namespace}"
+                ) from None
+            return logged_model_artifacts(bucket, namespace, text, parsed.model_id)
+        assert isinstance(parsed, RunSource)
+        return run_artifacts(bucket, namespace, self._experiment_of_run(namespace, parsed), parsed)
+
+    def _experiment_of_run(self, namespace: str, source: RunSource) -> str:
+        runs, _ = self.ctx.kube.list(RUN, namespace)
+        for run in runs:
+            if (run.get("status") or {}).get("runId") == source.run_id:
+                experiment = (run.get("spec") or {}).get("experiment") or "default"
+                found = self.ctx.kube.get(EXPERIMENT, namespace, experiment)
+                experiment_id = (found.get("status") or {}).get("experimentId")
+                if not experiment_id:
+                    raise Waiting(f"experiment {experiment!r} has no id yet")
+                return str(experiment_id)
+        raise RegistrationError(f"run {source.run_id} not found in namespace {namespace}")
+
+    def _pending(self, obj: dict[str, Any], message: str) -> None:
+        status = obj.get("status") or {}
+        if status.get("message") == message:
+            return
+        meta = obj["metadata"]
+        self.ctx.kube.patch(
+            MODEL_VERSION,
+            meta["namespace"],
+            meta["name"],
+            {
+                "status": {
+                    "phase": ModelVersionPhase.PENDING_REGISTRATION.value,
+                    "message": message,
+                    "conditions": ready_condition(
+                        status.get("conditions") or [],
+                        ConditionStatus.FALSE,
+                        "Waiting",
+                        message,
+                        meta.get("generation"),
+                        now(),
+                    ),
+                }
+            },
+            status=True,
+        )
+        kopf.event(_body(obj), type="Normal", reason="Waiting", message=message)
+
+    def _finish(  # noqa: PLR0917
+        self,
+        obj: dict[str, Any],
+        number: int | None,
+        message: str,
+        reason: str,
+        storage: str | None = None,
+        flavors: list[str] | None = None,
+        signature: dict[str, str] | None = None,
+    ) -> None:
+        meta = obj["metadata"]
+        ok = storage is not None
+        phase = ModelVersionPhase.READY if ok else ModelVersionPhase.FAILED_REGISTRATION
+        new: dict[str, Any] = {
+            "phase": phase.value,
+            "message": message or None,
+            "observedGeneration": meta.get("generation"),
+            "conditions": ready_condition(
+                (obj.get("status") or {}).get("conditions") or [],
+                ConditionStatus.TRUE if ok else ConditionStatus.FALSE,
+                reason,
+                message or f"registered as version {number}",
+                meta.get("generation"),
+                now(),
+            ),
+        }
+        if number is not None:
+            new["version"] = number
+        if ok:
+            new.update(storageUri=storage, flavors=flavors, signature=signature or None)
+        self.ctx.kube.patch(
+            MODEL_VERSION, meta["namespace"], meta["name"], {"status": new}, status=True
+        )
+        if ok:
+            kopf.event(
+                _body(obj),
+                type="Normal",
+                reason="Registered",
+                message=f"version {number} registered in {storage}",
+            )
+        else:
+            kopf.event(_body(obj), type="Warning", reason=reason, message=message[:1000])
+
+    def remove_copy(self, obj: dict[str, Any]) -> None:
+        storage = (obj.get("status") or {}).get("storageUri")
+        if storage:
+            deleted = delete_prefix(self.s3, S3Location.parse(storage))
+            log.info("deleted %d objects of %s", deleted, storage)
+
+
+def _reconciler(memo: kopf.Memo) -> ModelVersionReconciler:
+    reconciler: ModelVersionReconciler = memo["versions"]
+    return reconciler
+
+
+@kopf.on.event(MODEL_VERSION.group, MODEL_VERSION.version, MODEL_VERSION.plural)
+def version_event(type: str, namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    if type != "DELETED" and namespace is not None:
+        _reconciler(memo).reconcile(namespace, name)
+
+
+@kopf.timer(
+    MODEL_VERSION.group, MODEL_VERSION.version, MODEL_VERSION.plural, interval=5, initial_delay=3
+)
+def version_retry(
+    namespace: str | None, name: str, status: kopf.Status, memo: kopf.Memo, **_: Any
+) -> None:
+    """Registration that waits (for its RegisteredModel, say) is retried here."""
+    if namespace is not None and status.get("phase") not in DONE:
+        _reconciler(memo).reconcile(namespace, name)
+
+
+@kopf.on.delete(MODEL_VERSION.group, MODEL_VERSION.version, MODEL_VERSION.plural)
+def version_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The registry copy goes with the version."""
+    _reconciler(memo).remove_copy(dict(body))
+
+
+@kopf.on.delete(REGISTERED_MODEL.group, REGISTERED_MODEL.version, REGISTERED_MODEL.plural)
+def model_deleted(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    """A registered model goes only once its versions have gone."""
+    if namespace is None:
+        return
+    ctx: Context = memo["ctx"]
+    versions, _version = ctx.kube.list(MODEL_VERSION, namespace)
+    remaining = sorted(
+        v["metadata"]["name"] for v in versions if (v.get("spec") or {}).get("model") == name
+    )
+    if remaining:
+        shown = ", ".join(remaining[:5]) + (" ..." if len(remaining) > 5 else "")
+        raise kopf.TemporaryError(
+            f"{len(remaining)} ModelVersions of {name} still exist ({shown}); delete them first: "
+            f"kubectl delete modelversions -n {namespace} -l {MODEL_LABEL}={name}",
+            delay=10,
+        )
