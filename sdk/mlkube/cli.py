@@ -40,6 +40,14 @@ def _project_run(args: argparse.Namespace) -> int:
     return run(args, os.environ)
 
 
+def _submit(args: argparse.Namespace) -> int:
+    import os
+
+    from mlkube.projects.submit import submit
+
+    return submit(args, os.environ)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlkube",
@@ -63,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch a project, check its parameters and run its entry point.",
     )
     runner_parser(run).set_defaults(func=_project_run)
+
+    from mlkube.projects.submit import add_arguments
+
+    submit = commands.add_parser(
+        "run",
+        help="upload a project and run it on the cluster as a Run",
+        description="Upload a local MLflow project (or name a remote one) and create a Run.",
+    )
+    add_arguments(submit)
+    submit.set_defaults(func=_submit)
     return parser
 
 

@@ -1,0 +1,117 @@
+"""`mlkube run`: upload a local project (or name a remote one) and create a Run for it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlkube.api import API_VERSION, Run, RunSpec, SpecError, parse
+from mlkube.api.kinds import RUN
+from mlkube.projects.archive import upload
+from mlkube.projects.mlproject import load_project
+from mlkube.projects.runner import parse_parameters
+from mlkube.storage import S3Settings
+
+TERMINAL = {"Succeeded", "Failed", "Killed"}
+
+
+def slug(text: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return (cleaned or "run")[:40].rstrip("-")
+
+
+def run_body(
+    name: str | None,
+    generate_name: str,
+    spec: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A Run manifest, checked against the model before it is sent."""
+    metadata: dict[str, Any] = {"name": name} if name else {"generateName": generate_name + "-"}
+    try:
+        checked = parse(RunSpec, dict(spec), "spec")
+    except SpecError as err:
+        raise SystemExit("error: " + "; ".join(err.problems)) from None
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Run",
+        "metadata": metadata,
+        "spec": checked.to_wire(),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", nargs="?", help="a local project directory to upload")
+    parser.add_argument("--uri", help="an s3:// project archive instead of a directory")
+    parser.add_argument("--git", help="a git URL instead of a directory")
+    parser.add_argument("--revision", default="HEAD", help="git revision (with --git)")
+    parser.add_argument("--path", dest="image_path", help="a project directory in the image")
+    parser.add_argument("-e", "--entry-point", default="main")
+    parser.add_argument("-P", "--param", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--experiment", default="default", help="Experiment name (default: default)"
+    )
+    parser.add_argument("--name", help="the Run's name (default: generated from the project's)")
+    parser.add_argument("-n", "--namespace", default=os.environ.get("MLKUBE_NAMESPACE", "default"))
+    parser.add_argument("--image", help="container image (default: the operator's runtime image)")
+    parser.add_argument("--wait", action="store_true", help="wait for the run to end")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait (--wait)")
+
+
+def submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from mlkube.client import ClientError, Resources
+
+    sources = [s for s in (args.project, args.uri, args.git, args.image_path) if s]
+    if len(sources) != 1:
+        print("error: give exactly one of PROJECT, --uri, --git, --path", file=sys.stderr)
+        return 2
+    project: dict[str, Any]
+    base = "run"
+    if args.project:
+        directory = Path(args.project)
+        base = load_project(directory).name
+        settings = S3Settings.from_env(env)
+        print(f"uploading {directory} ...", flush=True)
+        uri = upload(directory, settings.client(), settings.bucket, args.namespace)
+        print(f"  stored as {uri}")
+        project = {"uri": uri}
+    elif args.uri:
+        project = {"uri": args.uri}
+    elif args.git:
+        project = {"git": {"url": args.git, "revision": args.revision}}
+    else:
+        project = {"path": args.image_path}
+    spec: dict[str, Any] = {
+        "experiment": args.experiment,
+        "project": project,
+        "entryPoint": args.entry_point,
+        "parameters": parse_parameters(args.param),
+    }
+    if args.image:
+        spec["image"] = args.image
+    body = run_body(args.name, slug(base), spec)
+    resources = Resources.connect(env.get("KUBECONFIG"))
+    try:
+        created = resources.create(RUN, args.namespace, body)
+    except ClientError as err:
+        print(f"error: the API server refused the Run: {err}", file=sys.stderr)
+        return 1
+    name = created["metadata"]["name"]
+    print(f"run/{name} created in namespace {args.namespace}")
+    print(f"  watch it:  kubectl get run {name} -n {args.namespace} -w")
+    print(f"  its logs:  kubectl logs -n {args.namespace} job/{name} -f")
+    if not args.wait:
+        return 0
+    done = resources.wait_for(
+        RUN, args.namespace, name, field="phase", values=TERMINAL, timeout=args.timeout
+    )
+    run = parse(Run, done)
+    print(
+        f"run/{name}: {run.status.phase}"
+        + (f": {run.status.message}" if run.status.message else "")
+    )
+    return 0 if run.status.phase == "Succeeded" else 1
