@@ -9,14 +9,21 @@ from collections.abc import Iterator
 import pytest
 
 from e2e.cluster.cluster import LocalCluster
-from e2e.cluster.platform import start_operator, stop_operator
+from e2e.cluster.platform import start_platform, stop_platform
 
 
 @pytest.fixture(scope="session")
 def operator(cluster: LocalCluster) -> Iterator[LocalCluster]:
-    """The cluster with `mlkube-operator` running against it (stopped at the end)."""
-    start_operator(cluster, tracking_uri="http://127.0.0.1:1")  # no tracking server needed yet
+    """The cluster with mlkube's tracking server and operator running against it, as `make up`
+    runs them (stopped at the end of the session)."""
+    start_platform(cluster)
     try:
         yield cluster
     finally:
-        stop_operator(cluster)
+        stop_platform(cluster)
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(operator: LocalCluster) -> str:
+    """The tracking server's URL (what MLFLOW_TRACKING_URI is set to)."""
+    return (operator.state / "tracking-uri").read_text().strip()

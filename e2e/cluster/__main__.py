@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from e2e.cluster.cluster import ROOT, LocalCluster
+from e2e.cluster.platform import start_platform, stop_platform
 from e2e.cluster.processes import StartError
 
 
@@ -20,7 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     state: Path = args.state
     if args.command == "down":
         if state.exists():
-            LocalCluster(state, detach=True).stop()
+            cluster = LocalCluster(state, detach=True)
+            stop_platform(cluster)
+            cluster.stop()
             shutil.rmtree(state)
         print("[cluster] stopped; state removed")
         return 0
@@ -32,11 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if running else 1
     try:
         cluster.start()
+        print("[cluster] mlkube: starting the tracking server and the operator", file=sys.stderr)
+        tracking_uri = start_platform(cluster)
     except StartError as err:
         print(f"[cluster] {err}", file=sys.stderr)
         print("[cluster] run `make down` to clean up", file=sys.stderr)
         return 1
-    cluster.write_env_file(state / "env")
+    cluster.write_env_file(state / "env", {"MLFLOW_TRACKING_URI": tracking_uri})
+    print(f"[cluster] MLflow tracking server: {tracking_uri}")
     print(f"[cluster] up. Use it with:  source {state / 'env'}")
     return 0
 
