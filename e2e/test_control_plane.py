@@ -145,16 +145,18 @@ def test_helm_runs(cluster: LocalCluster) -> None:
 
 
 def harness_processes(state: Path) -> list[str]:
-    """Command lines of live processes that belong to the cluster in ``state``."""
+    """Command lines of live processes that belong to the stack in ``state``: its path is in
+    their command line (control plane) or their environment (mlkube's processes, via KUBECONFIG)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = (proc / "environ").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if str(state) in cmdline:
+        if str(state) in cmdline or f"KUBECONFIG={state}/" in environ:
             found.append(cmdline)
     return found
 
@@ -178,6 +180,7 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(tmp_path: Path) ->
             "MLKUBE_S3_ACCESS_KEY",
             "MLKUBE_S3_SECRET_KEY",
             "MLKUBE_S3_BUCKET",
+            "MLFLOW_TRACKING_URI",
             "PATH",
         ):
             assert f"export {name}=" in env
@@ -195,7 +198,8 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(tmp_path: Path) ->
         helm_line, readyz = shell.stdout.splitlines()
         assert helm_line.startswith(binaries.HELM_VERSION)
         assert readyz == "ok"
-        assert len(harness_processes(state)) == 4
+        # etcd, kube-apiserver, kube-controller-manager, MinIO, tracking server, operator
+        assert len(harness_processes(state)) == 6
     finally:
         subprocess.run(
             [sys.executable, "-m", "e2e.cluster", "down", "--state", str(state)],
