@@ -43,6 +43,7 @@ RESERVED_ENV = frozenset(
         "MLFLOW_TRACKING_URI",
         "MLFLOW_RUN_ID",
         "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_WORKSPACE",
         "MLKUBE_S3_ENDPOINT",
         "MLKUBE_S3_BUCKET",
         "MLKUBE_S3_ACCESS_KEY",
@@ -100,6 +101,8 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         {"name": "MLFLOW_TRACKING_URI", "value": settings.tracking_uri},
         {"name": "MLFLOW_RUN_ID", "value": ids.run_id},
         {"name": "MLFLOW_EXPERIMENT_ID", "value": ids.experiment_id},
+        # The run lives in this namespace: the client sends it as X-MLFLOW-WORKSPACE.
+        {"name": "MLFLOW_WORKSPACE", "value": run.metadata.namespace},
         {"name": "MLKUBE_S3_ENDPOINT", "value": settings.s3_endpoint},
         {"name": "MLKUBE_S3_BUCKET", "value": settings.s3_bucket},
         {
