@@ -41,6 +41,12 @@ def check_length(what: str, value: str, limit: int) -> None:
         )
 
 
+def truncated(value: str, limit: int) -> str:
+    """Param and run tag values past their limit are cut to it, as MLflow does by default
+    (MLFLOW_TRUNCATE_LONG_VALUES), rather than rejected."""
+    return value if len(value) <= limit else value[:limit]
+
+
 def check_key(kind: str, key: str) -> None:
     """A metric, param or tag name: non-empty, at most 250 characters, and path-safe, because
     names become file names in some stores and must not resolve to other names."""

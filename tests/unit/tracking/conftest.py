@@ -4,3 +4,8 @@ The REST layer runs in-process (Starlette's test client over the in-memory store
 object storage); the store contract (contract.py) runs against the in-memory store here and
 against the Kubernetes store in tests/integration/tracking.
 """
+
+import pytest
+
+# The shared contract suite is a helper module, not a test file: rewrite its asserts too.
+pytest.register_assert_rewrite("tests.unit.tracking.contract")

@@ -239,6 +239,7 @@ class StoreContract:
         assert math.isnan(history[-1].value)
         assert math.isnan(store.get_run(workspace, run_id).metrics["h"].value)
         assert store.get_metric_history(workspace, run_id, "other") == []
+        assert store.get_metric_history(workspace, "0" * 32, "h") == []
 
     def test_update_run_and_name(self, store: TrackingStore, workspace: str) -> None:
         _, run_id = self._run(store, workspace)

@@ -174,8 +174,18 @@ async def delete(workspace: str, services: Services, raw: str) -> Response:
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
+def _target(raw: str, fields: Fields) -> str:
+    """The artifact a multipart call is about: the URL names the directory, the body's ``path``
+    is the client's local file, whose base name is the artifact's (as MLflow's S3 store does)."""
+    local = fields.required_string("path")
+    name = re.split(r"[\\/]", local)[-1]
+    if name in ("", ".", ".."):
+        raise invalid(f"invalid path {local[:200]!r}: it must end with a file name")
+    return f"{raw.rstrip('/')}/{name}"
+
+
 def mpu_create(call: Call, raw: str, base_url: str) -> Json:
-    resolve(call.workspace, call.services, raw)
+    resolve(call.workspace, call.services, _target(raw, call.fields))
     num_parts = call.fields.integer("num_parts") or 1
     if not 1 <= num_parts <= MAX_PARTS:
         raise invalid(f"num_parts must be between 1 and {MAX_PARTS}, got {num_parts}")
@@ -221,7 +231,7 @@ async def mpu_part(workspace: str, services: Services, raw: str, request: Reques
 
 
 def mpu_complete(call: Call, raw: str) -> Json:
-    path = resolve(call.workspace, call.services, raw)
+    path = resolve(call.workspace, call.services, _target(raw, call.fields))
     upload_id = _upload_id(call.fields)
     numbers = sorted(
         {p.integer("part_number", required=True) or 0 for p in call.fields.messages("parts")}
@@ -240,7 +250,7 @@ def mpu_complete(call: Call, raw: str) -> Json:
 
 
 def mpu_abort(call: Call, raw: str) -> Json:
-    resolve(call.workspace, call.services, raw)
+    resolve(call.workspace, call.services, _target(raw, call.fields))
     prefix = keys.upload_prefix(call.workspace, _upload_id(call.fields))
     call.services.objects.delete([o.key for o in call.services.objects.list_all(prefix)])
     return {}

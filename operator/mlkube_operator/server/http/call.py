@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from mlkube_operator.server.artifacts.objects import ObjectStore
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.fields import Fields
-from mlkube_operator.server.limits import check_key, check_length
+from mlkube_operator.server.limits import check_key, check_length, truncated
 from mlkube_operator.server.store.base import TrackingStore
 
 
@@ -33,10 +33,15 @@ class Call:
         return self.services.store
 
 
-def checked_tags(pairs: list[tuple[str, str]], value_limit: int) -> dict[str, str]:
+def checked_tags(
+    pairs: list[tuple[str, str]], value_limit: int, *, truncate: bool = False
+) -> dict[str, str]:
+    """Tags with checked keys; values past ``value_limit`` are an error, or cut to it when
+    ``truncate`` (run tags, as MLflow does)."""
     tags: dict[str, str] = {}
-    for key, value in pairs:
+    for key, raw in pairs:
         check_key("tag", key)
+        value = truncated(raw, value_limit) if truncate else raw
         check_length(f"value of tag {key!r}", value, value_limit)
         tags[key] = value
     return tags

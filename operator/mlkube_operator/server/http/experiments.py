@@ -92,7 +92,7 @@ def restore(call: Call) -> Json:
 def set_tag(call: Call) -> Json:
     experiment_id = call.fields.required_string("experiment_id")
     key = call.fields.string("key", required=True) or ""
-    value = call.fields.string("value", required=True) or ""
+    value = call.fields.string("value") or ""  # MLflow takes a missing value as empty
     check_key("tag", key)
     check_length(f"value of tag {key!r}", value, MAX_EXPERIMENT_TAG_VALUE)
     call.store.set_experiment_tag(call.workspace, experiment_id, key, value)

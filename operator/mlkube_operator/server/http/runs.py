@@ -30,6 +30,7 @@ from mlkube_operator.server.limits import (
     MAX_SEARCH_RUNS,
     check_key,
     check_length,
+    truncated,
 )
 from mlkube_operator.server.search import evaluate, grammar
 from mlkube_operator.server.store import rules
@@ -54,10 +55,9 @@ def _metric(fields: Fields) -> Metric:
 
 
 def _params(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    for key, value in pairs:
+    for key, _ in pairs:
         check_key("param", key)
-        check_length(f"value of param {key!r}", value, MAX_PARAM_VALUE)
-    return rules.check_batch_params(pairs)
+    return rules.check_batch_params([(k, truncated(v, MAX_PARAM_VALUE)) for k, v in pairs])
 
 
 def create(call: Call) -> Json:
@@ -71,7 +71,7 @@ def create(call: Call) -> Json:
         user_id=fields.string("user_id") or "",
         run_name=run_name,
         start_time=fields.integer("start_time"),
-        tags=checked_tags(fields.key_values("tags"), MAX_RUN_TAG_VALUE),
+        tags=checked_tags(fields.key_values("tags"), MAX_RUN_TAG_VALUE, truncate=True),
     )
     return {"run": serialize.run(run)}
 
@@ -124,7 +124,7 @@ def set_tag(call: Call) -> Json:
     key = call.fields.string("key", required=True) or ""
     value = call.fields.string("value", required=True)
     assert value is not None
-    tags = checked_tags([(key, value)], MAX_RUN_TAG_VALUE)
+    tags = checked_tags([(key, value)], MAX_RUN_TAG_VALUE, truncate=True)
     call.store.log_batch(call.workspace, call.fields.run_id(), [], {}, tags)
     return {}
 
@@ -158,7 +158,7 @@ def log_batch(call: Call) -> Json:
         raise invalid(f"a batch may be at most {MAX_BATCH_BYTES} bytes, this one is {size}")
     metrics = [_metric(m) for m in metric_fields]
     params = _params(param_pairs)
-    tags = checked_tags(tag_pairs, MAX_RUN_TAG_VALUE)
+    tags = checked_tags(tag_pairs, MAX_RUN_TAG_VALUE, truncate=True)
     call.store.log_batch(call.workspace, fields.run_id(), metrics, params, tags)
     return {}
 

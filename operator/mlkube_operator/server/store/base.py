@@ -178,8 +178,8 @@ class TrackingStore(ABC):
     @abstractmethod
     def get_metric_history(self, workspace: str, run_id: str, key: str) -> list[Metric]:
         """Every value logged for ``key``, ordered by timestamp, step and value, identical points
-        collapsed (as MLflow's SQL stores do). Empty if none; RESOURCE_DOES_NOT_EXIST if the run
-        does not exist."""
+        collapsed (as MLflow's SQL stores do). Empty if none, also for a run that does not exist
+        (MLflow answers so too)."""
 
     # -- logged models (MLflow 3) -------------------------------------------------------------
 

@@ -337,7 +337,8 @@ class InMemoryStore(TrackingStore):
 
     def get_metric_history(self, workspace: str, run_id: str, key: str) -> list[Metric]:
         with self._lock:
-            self._run(workspace, run_id)
+            if run_id not in self._runs[workspace]:
+                return []
             return rules.history_order(self._history.get((run_id, key), []))
 
     # -- logged models ------------------------------------------------------------------------

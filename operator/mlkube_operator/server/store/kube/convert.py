@@ -173,7 +173,8 @@ def run_entity(
         return None
     phase = RunPhase(status.phase) if status.phase else RunPhase.PENDING
     tags = {**resource.spec.tags, **status.tags, **extra_tags}
-    run_name = resource.spec.run_name or tags.get("mlflow.runName") or resource.metadata.name
+    # The mlflow.runName tag follows renames; spec.runName is the name the run was created with.
+    run_name = tags.get("mlflow.runName") or resource.spec.run_name or resource.metadata.name
     info = RunInfo(
         run_id=status.run_id,
         experiment_id=experiment_id,

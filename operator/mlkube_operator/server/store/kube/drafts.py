@@ -57,7 +57,7 @@ class RunDraft:
 
     @property
     def dirty(self) -> bool:
-        return bool(self.patch) or self.extra_dirty
+        return bool(self.patch) or self.extra_dirty or bool(self.history)
 
     def _section(self, name: str) -> dict[str, Any]:
         section: dict[str, Any] = self.patch.setdefault(name, {})

@@ -364,14 +364,14 @@ class KubeStore(TrackingStore):
         """History first, then the extra document, then the status patch (compare-and-swap on
         the resourceVersion the draft started from): the status never points at data that is
         not durable yet."""
-        assert record.entity is not None
-        info = record.entity.info
         name = record.resource.metadata.name
-        run_prefix = keys.run_prefix(namespace, info.experiment_id, info.run_id)
+        run_prefix = ""
+        if draft.history or draft.extra_dirty:
+            assert record.entity is not None  # only started runs log values
+            info = record.entity.info
+            run_prefix = keys.run_prefix(namespace, info.experiment_id, info.run_id)
         if draft.history and not progress["history"]:
-            self.history.append(
-                keys.metrics_prefix(namespace, info.experiment_id, info.run_id), draft.history
-            )
+            self.history.append(run_prefix + "metrics/", draft.history)
             progress["history"] = True
         extra: Extra | None = None
         if draft.extra_dirty:
@@ -539,7 +539,10 @@ class KubeStore(TrackingStore):
         return out
 
     def get_metric_history(self, workspace: str, run_id: str, key: str) -> list[Metric]:
-        info = self.get_run(workspace, run_id).info
+        record = self.cache.run(workspace, run_id)
+        if record is None or record.entity is None:
+            return []
+        info = record.entity.info
         prefix = keys.metrics_prefix(workspace, info.experiment_id, info.run_id)
         try:
             return self.history.read(prefix, key)
