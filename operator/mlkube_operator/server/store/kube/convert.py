@@ -107,7 +107,7 @@ def experiment_entity(resource: ExperimentResource) -> Experiment | None:
 
 
 def new_experiment(
-    name: str, experiment_id: str, artifact_location: str | None, tags: dict[str, str]
+    name: str, artifact_location: str | None, tags: dict[str, str]
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     resource = experiment_resource_name(name)
@@ -123,17 +123,17 @@ def new_experiment(
     return {
         "apiVersion": "mlkube.io/v1alpha1",
         "kind": "Experiment",
-        "metadata": {"name": resource, "labels": {EXPERIMENT_ID_LABEL: experiment_id}},
+        "metadata": {"name": resource},
         "spec": spec,
     }
 
 
-def experiment_status(
-    experiment_id: str, location: str, created_ms: int, stage: ResourceStage
-) -> dict[str, Any]:
+def experiment_status(experiment_id: str, created_ms: int, stage: ResourceStage) -> dict[str, Any]:
+    """The status fields the server writes when it gives an Experiment its id. The operator
+    may assign the id first (kube/ids.py, the same compare-and-swap); status.artifactLocation is
+    the operator's alone."""
     return {
         "experimentId": experiment_id,
-        "artifactLocation": location,
         "lifecycleStage": stage.value,
         "creationTime": from_ms(created_ms),
         "lastUpdateTime": from_ms(created_ms),

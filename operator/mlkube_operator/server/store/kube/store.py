@@ -5,10 +5,8 @@
   tags, dataset inputs and logged models in object storage (layout in artifacts/keys.py).
 - Reads come from a watch-fed cache (cache.py) that the store's own write responses update too,
   so a client reads its own writes.
-- Writes to a run go through its lane (lanes.py): concurrent writes are coalesced into one patch,
-  and each caller returns once its write is durable. Patches carry the resourceVersion they were
-  computed from; a 409 means someone else (the operator, another replica) wrote in between: the
-  store re-reads and re-applies the writes.
+- Writes to a run go through run_writer.py: concurrent writes are coalesced into one patch, and
+  each caller returns once its write is durable; a 409 makes it re-read and re-apply.
 - One writer per status field: for project runs (spec.project) the operator owns phase and
   times; the store then only writes params, metrics, tags, inputs, outputs and lifecycleStage.
 """
@@ -70,8 +68,8 @@ from mlkube_operator.server.store.kube.cache import (
 from mlkube_operator.server.store.kube.drafts import RunDraft, extra_from_json
 from mlkube_operator.server.store.kube.history import MetricHistory
 from mlkube_operator.server.store.kube.ids import ExperimentIds
-from mlkube_operator.server.store.kube.lanes import Lanes, Write
 from mlkube_operator.server.store.kube.models import LoggedModels
+from mlkube_operator.server.store.kube.run_writer import RunWriter
 
 log = logging.getLogger("mlkube.server.store")
 Obj = dict[str, Any]
@@ -100,7 +98,7 @@ class KubeStore(TrackingStore):
         self.history = MetricHistory(objects)
         self.models = LoggedModels(objects)
         self.ids = ExperimentIds(client, id_namespace, lambda: self.cache.max_experiment_id)
-        self.lanes: Lanes[tuple[str, str]] = Lanes(self._flush_run)
+        self.writer = RunWriter(client, self.cache, objects, self.history)
         self.informers = [Informer(client, kind, self.cache) for kind in (EXPERIMENT, RUN)]
 
     def start(self, timeout: float = 60.0) -> None:
@@ -127,21 +125,17 @@ class KubeStore(TrackingStore):
 
     # -- experiments -------------------------------------------------------------------------
 
-    def _status_location(self, namespace: str, experiment_id: str) -> str:
-        return f"s3://{self.bucket}/{keys.experiment_prefix(namespace, experiment_id)}".rstrip("/")
-
     def _assign_id(
         self, namespace: str, record: ExperimentRecord, experiment_id: str | None
     ) -> ExperimentRecord:
         """Give an Experiment made outside the MLflow API (kubectl, the operator) its id."""
         name = record.resource.metadata.name
+        new_id = experiment_id
         for _ in range(ATTEMPTS):
             if record.entity is not None:
                 return record
-            new_id = experiment_id or self.ids.allocate()
-            status = convert.experiment_status(
-                new_id, self._status_location(namespace, new_id), now_ms(), Stage.ACTIVE
-            )
+            new_id = new_id or self.ids.allocate()
+            status = convert.experiment_status(new_id, now_ms(), Stage.ACTIVE)
             patch = {"metadata": {"resourceVersion": str(record.version)}, "status": status}
             try:
                 obj = self.client.patch(EXPERIMENT, namespace, name, patch, status=True)
@@ -157,7 +151,7 @@ class KubeStore(TrackingStore):
     def _default(self, namespace: str) -> ExperimentRecord:
         record = self.cache.experiment_by_resource(namespace, convert.DEFAULT_RESOURCE)
         if record is None:
-            body = convert.new_experiment(DEFAULT_EXPERIMENT_NAME, DEFAULT_EXPERIMENT_ID, None, {})
+            body = convert.new_experiment(DEFAULT_EXPERIMENT_NAME, None, {})
             try:
                 obj = self.client.create(EXPERIMENT, namespace, body)
             except AlreadyExists:
@@ -198,7 +192,7 @@ class KubeStore(TrackingStore):
         if self.cache.experiment_by_name(workspace, name) is not None:
             raise already_exists(f"an experiment named {name!r} already exists")
         experiment_id = self.ids.allocate()
-        body = convert.new_experiment(name, experiment_id, artifact_location, tags)
+        body = convert.new_experiment(name, artifact_location, tags)
         try:
             obj = self.client.create(EXPERIMENT, workspace, body)
         except AlreadyExists:
@@ -216,20 +210,11 @@ class KubeStore(TrackingStore):
             raise not_found(f"the workspace {workspace!r} does not exist") from None
         except KubeError as err:
             raise unavailable(err) from None
-        status = convert.experiment_status(
-            experiment_id,
-            self._status_location(workspace, experiment_id),
-            now_ms(),
-            Stage.ACTIVE,
-        )
-        try:
-            obj = self.client.patch(
-                EXPERIMENT, workspace, obj["metadata"]["name"], {"status": status}, status=True
-            )
-        except KubeError as err:
-            raise unavailable(err) from None
-        self.cache.put_experiment(obj)
-        return experiment_id
+        record = self.cache.put_experiment(obj)
+        if record is None:
+            raise MlflowError(ErrorCode.INTERNAL_ERROR, f"the new experiment {name!r} is invalid")
+        # The operator may have given it an id first; then that one is its id (a gap remains).
+        return self._entity(self._assign_id(workspace, record, experiment_id)).experiment_id
 
     def get_experiment(self, workspace: str, experiment_id: str) -> Experiment:
         return self._entity(self._experiment(workspace, experiment_id))
@@ -314,77 +299,11 @@ class KubeStore(TrackingStore):
         return record
 
     def _submit(self, workspace: str, name: str, apply: Callable[[RunDraft], Any]) -> Any:
-        return self.lanes.submit((workspace, name), Write(apply))
+        return self.writer.submit(workspace, name, apply)
 
     def _write(self, workspace: str, run_id: str, apply: Callable[[RunDraft], Any]) -> Any:
         record = self._record(workspace, run_id)
         return self._submit(workspace, record.resource.metadata.name, apply)
-
-    def _flush_run(self, key: tuple[str, str], writes: list[Write]) -> None:
-        """Apply a group of writes to one Run and make them durable (see lanes.py)."""
-        namespace, name = key
-        progress = {"history": False}  # survives a retry: points are written once
-        for _ in range(ATTEMPTS):
-            record = self.cache.run_by_name(namespace, name)
-            if record is None:
-                raise not_found(f"no run {name!r} in workspace {namespace!r}")
-            draft = RunDraft(record)
-            accepted: list[Write] = []
-            for write in writes:
-                if write.done:
-                    continue
-                try:
-                    write.result = write.apply(draft)
-                    accepted.append(write)
-                except MlflowError as err:
-                    write.error, write.done = err, True
-            if draft.dirty:
-                try:
-                    self._persist(namespace, record, draft, progress)
-                except Conflict:
-                    try:
-                        self.cache.put_run(self.client.get(RUN, namespace, name), None)
-                    except NotFound:
-                        raise not_found(f"the run {name} was deleted") from None
-                    continue
-                except NotFound:
-                    raise not_found(f"the run {name} was deleted") from None
-                except (KubeError, OSError) as err:
-                    raise unavailable(err) from None
-            for write in accepted:
-                write.done = True
-            return
-        raise MlflowError(
-            ErrorCode.RESOURCE_CONFLICT, f"the run {name} kept changing under concurrent writers"
-        )
-
-    def _persist(
-        self, namespace: str, record: RunRecord, draft: RunDraft, progress: dict[str, bool]
-    ) -> None:
-        """History first, then the extra document, then the status patch (compare-and-swap on
-        the resourceVersion the draft started from): the status never points at data that is
-        not durable yet."""
-        name = record.resource.metadata.name
-        run_prefix = ""
-        if draft.history or draft.extra_dirty:
-            assert record.entity is not None  # only started runs log values
-            info = record.entity.info
-            run_prefix = keys.run_prefix(namespace, info.experiment_id, info.run_id)
-        if draft.history and not progress["history"]:
-            self.history.append(run_prefix + "metrics/", draft.history)
-            progress["history"] = True
-        extra: Extra | None = None
-        if draft.extra_dirty:
-            extra, content = draft.new_extra()
-            self.objects.put(run_prefix + str(extra.object), content)
-        body = {"metadata": {"resourceVersion": str(record.version)}, "status": draft.patch}
-        obj = self.client.patch(RUN, namespace, name, body, status=True)
-        self.cache.put_run(obj, extra)
-        if extra is not None and draft.extra_object:
-            try:
-                self.objects.delete([run_prefix + draft.extra_object])
-            except OSError:
-                log.warning("could not delete the replaced %s of %s", draft.extra_object, name)
 
     def create_run(
         self,

@@ -1,0 +1,119 @@
+"""Making a run's writes durable: group commit through lanes, compare-and-swap patches.
+
+Writes to one Run wait in its lane (lanes.py); the flusher applies the group to a RunDraft and
+persists it in a fixed order: metric points to the history, then the extra document, then the
+status merge patch carrying the resourceVersion the draft was computed from. The status never
+points at data that is not durable yet. A 409 means someone else (the operator, another
+replica) wrote in between: re-read the Run and re-apply the group; the points already written
+are not written again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from mlkube.api.kinds import RUN
+from mlkube_operator.kube import Conflict, KubeClient, KubeError, NotFound
+from mlkube_operator.server.artifacts import keys
+from mlkube_operator.server.artifacts.objects import ObjectStore
+from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
+from mlkube_operator.server.store.kube.cache import Extra, RunRecord, TrackingCache
+from mlkube_operator.server.store.kube.drafts import RunDraft
+from mlkube_operator.server.store.kube.history import MetricHistory
+from mlkube_operator.server.store.kube.lanes import Lanes, Write
+
+log = logging.getLogger("mlkube.server.runs")
+ATTEMPTS = 8
+
+
+def unavailable(err: Exception) -> MlflowError:
+    return MlflowError(
+        ErrorCode.TEMPORARILY_UNAVAILABLE, f"the cluster or object storage failed: {err}; retry"
+    )
+
+
+class RunWriter:
+    def __init__(
+        self,
+        client: KubeClient,
+        cache: TrackingCache,
+        objects: ObjectStore,
+        history: MetricHistory,
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.objects = objects
+        self.history = history
+        self.lanes: Lanes[tuple[str, str]] = Lanes(self._flush_run)
+
+    def submit(self, namespace: str, name: str, apply: Callable[[RunDraft], Any]) -> Any:
+        """Apply ``apply`` to the Run ``name``; return its result once durable."""
+        return self.lanes.submit((namespace, name), Write(apply))
+
+    def _flush_run(self, key: tuple[str, str], writes: list[Write]) -> None:
+        """Apply a group of writes to one Run and make them durable (see lanes.py)."""
+        namespace, name = key
+        progress = {"history": False}  # survives a retry: points are written once
+        for _ in range(ATTEMPTS):
+            record = self.cache.run_by_name(namespace, name)
+            if record is None:
+                raise not_found(f"no run {name!r} in workspace {namespace!r}")
+            draft = RunDraft(record)
+            accepted: list[Write] = []
+            for write in writes:
+                if write.done:
+                    continue
+                try:
+                    write.result = write.apply(draft)
+                    accepted.append(write)
+                except MlflowError as err:
+                    write.error, write.done = err, True
+            if draft.dirty:
+                try:
+                    self._persist(namespace, record, draft, progress)
+                except Conflict:
+                    try:
+                        self.cache.put_run(self.client.get(RUN, namespace, name), None)
+                    except NotFound:
+                        raise not_found(f"the run {name} was deleted") from None
+                    continue
+                except NotFound:
+                    raise not_found(f"the run {name} was deleted") from None
+                except (KubeError, OSError) as err:
+                    raise unavailable(err) from None
+            for write in accepted:
+                write.done = True
+            return
+        raise MlflowError(
+            ErrorCode.RESOURCE_CONFLICT, f"the run {name} kept changing under concurrent writers"
+        )
+
+    def _persist(
+        self, namespace: str, record: RunRecord, draft: RunDraft, progress: dict[str, bool]
+    ) -> None:
+        """History first, then the extra document, then the status patch (compare-and-swap on
+        the resourceVersion the draft started from): the status never points at data that is
+        not durable yet."""
+        name = record.resource.metadata.name
+        run_prefix = ""
+        if draft.history or draft.extra_dirty:
+            assert record.entity is not None  # only started runs log values
+            info = record.entity.info
+            run_prefix = keys.run_prefix(namespace, info.experiment_id, info.run_id)
+        if draft.history and not progress["history"]:
+            self.history.append(run_prefix + "metrics/", draft.history)
+            progress["history"] = True
+        extra: Extra | None = None
+        if draft.extra_dirty:
+            extra, content = draft.new_extra()
+            self.objects.put(run_prefix + str(extra.object), content)
+        body = {"metadata": {"resourceVersion": str(record.version)}, "status": draft.patch}
+        obj = self.client.patch(RUN, namespace, name, body, status=True)
+        self.cache.put_run(obj, extra)
+        if extra is not None and draft.extra_object:
+            try:
+                self.objects.delete([run_prefix + draft.extra_object])
+            except OSError:
+                log.warning("could not delete the replaced %s of %s", draft.extra_object, name)

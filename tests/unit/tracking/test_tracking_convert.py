@@ -1,0 +1,82 @@
+"""Resources to entities and back: names, times, non-finite values, the params budget."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from mlkube.api.common import LABEL_NAME_PATTERN
+from mlkube.api.errors import parse
+from mlkube.api.run import Run as RunResource
+from mlkube_operator.server.entities import Metric, RunStatus
+from mlkube_operator.server.store.kube import convert
+from mlkube_operator.server.store.kube.cache import Extra, RunRecord
+from mlkube_operator.server.store.kube.drafts import STATUS_BUDGET, RunDraft
+
+
+def test_experiment_resource_names_are_valid_stable_and_distinct() -> None:
+    assert convert.experiment_resource_name("churn") == "churn"
+    assert convert.experiment_resource_name("Default") == "default"
+    odd = convert.experiment_resource_name("/Users/ada/Churn Model")
+    assert re.fullmatch(LABEL_NAME_PATTERN, odd)
+    assert odd.startswith("users-ada-churn-model-")
+    assert odd == convert.experiment_resource_name("/Users/ada/Churn Model")
+    assert odd != convert.experiment_resource_name("/users/ada/churn model")
+    assert convert.experiment_resource_name("default") != "default"
+    assert re.fullmatch(LABEL_NAME_PATTERN, convert.experiment_resource_name("x" * 500))
+    assert re.fullmatch(LABEL_NAME_PATTERN, convert.experiment_resource_name("!!!"))
+
+
+def test_times_keep_milliseconds() -> None:
+    assert convert.from_ms(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
+    run = resource({"startTime": convert.from_ms(1_700_000_000_123)})
+    assert convert.to_ms(run.status.start_time) == 1_700_000_000_123
+
+
+def test_non_finite_metric_values_round_trip() -> None:
+    for value in (math.inf, -math.inf, 1.5):
+        stored = convert.metric_value(Metric("m", value, 1, 2))
+        parsed = resource({"metrics": {"m": stored}}).status.metrics["m"]
+        assert convert.metric_of("m", parsed).value == value
+    stored = convert.metric_value(Metric("m", math.nan, 1, 2))
+    assert stored == {"value": 0.0, "nonFinite": "NaN", "timestamp": 1, "step": 2}
+
+
+def resource(status: dict[str, Any], spec: dict[str, Any] | None = None) -> RunResource:
+    body = {"metadata": {"name": "r", "namespace": "ns"}, "spec": spec or {}, "status": status}
+    return parse(RunResource, body)
+
+
+def test_run_entity_maps_phases_and_prefers_the_name_tag() -> None:
+    run = resource(
+        {"runId": "a" * 32, "phase": "Succeeded", "tags": {"mlflow.runName": "renamed"}},
+        {"runName": "original"},
+    )
+    entity = convert.run_entity(run, "7", {}, {}, ())
+    assert entity is not None
+    assert entity.info.status is RunStatus.FINISHED
+    assert entity.info.run_name == "renamed"
+    assert entity.info.artifact_uri == f"mlflow-artifacts:/7/{'a' * 32}/artifacts"
+    assert convert.run_entity(resource({}), "7", {}, {}, ()) is None  # not started yet
+
+
+def test_params_past_the_budget_go_to_the_extra_document() -> None:
+    run = resource({"runId": "a" * 32, "phase": "Running"})
+    record = RunRecord(run, 1, Extra(), convert.run_entity(run, "1", {}, {}, ()))
+    draft = RunDraft(record)
+    value = "v" * 6000
+    count = STATUS_BUDGET // 6000 + 20
+    draft.put_params({f"p{i:04d}": value for i in range(count)})
+    assert 0 < len(draft.params) < count
+    assert len(draft.params) + len(draft.extra_params) == count
+    assert draft.extra_dirty
+    assert len(draft.patch["params"]) == len(draft.params)
+    extra, content = draft.new_extra()
+    assert draft.patch["extra"] == {
+        "object": extra.object,
+        "params": len(draft.extra_params),
+        "tags": 0,
+        "datasets": 0,
+    }
+    assert len(content) > 6000 * len(draft.extra_params)
