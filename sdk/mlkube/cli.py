@@ -48,6 +48,17 @@ def _submit(args: argparse.Namespace) -> int:
     return submit(args, os.environ)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        from mlkube.serving.command import run
+    except ImportError as err:
+        print(f"mlkube serve needs the serve extra (pip install 'mlkube[serve]'): {err}")
+        return 2
+    return run(args, os.environ)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlkube",
@@ -81,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(submit)
     submit.set_defaults(func=_submit)
+
+    from mlkube.serving.command import add_arguments as serve_arguments
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a model over HTTP (MLflow's scoring protocol)",
+        description="Score a model over HTTP: /invocations, /ping, /health, /version, /metrics.",
+    )
+    serve_arguments(serve).set_defaults(func=_serve)
     return parser
 
 

@@ -1,0 +1,193 @@
+"""Model sources: local directories, s3:// prefixes and models:/ URIs (through MLflow's REST
+API), with the object store and the tracking server as in-memory fakes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlkube.serving.source import SourceError, fetch_model
+
+
+@dataclass
+class Item:
+    object_name: str
+
+
+class FakeStore:
+    """list_objects/fget_object over a dict of keys, as a Minio client answers them."""
+
+    def __init__(self, bucket: str, objects: dict[str, bytes]) -> None:
+        self.bucket = bucket
+        self.objects = objects
+
+    def list_objects(
+        self, bucket_name: str, prefix: str | None = None, recursive: bool = False
+    ) -> list[Item]:
+        assert (bucket_name, recursive) == (self.bucket, True)
+        return [Item(k) for k in sorted(self.objects) if k.startswith(prefix or "")]
+
+    def fget_object(self, bucket_name: str, object_name: str, file_path: str) -> None:
+        Path(file_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(file_path).write_bytes(self.objects[object_name])
+
+
+class FakeTracking:
+    """The MLflow REST answers fetch_model asks for; records each call."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, str, Any, dict[str, str]]] = []
+
+    def __call__(self, method: str, url: str, body: Any, headers: dict[str, str]) -> bytes:
+        self.calls.append((method, url, body, headers))
+        path = url.removeprefix("http://tracking:5000/")
+        answer = self.answers[path]
+        return answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+
+
+MODEL_FILES = {"MLmodel": b"flavors: {}\n", "model.pkl": b"x", "sub/file.txt": b"y"}
+
+
+def store_with_model(prefix: str) -> FakeStore:
+    objects = {f"{prefix}/{name}": data for name, data in MODEL_FILES.items()}
+    objects["ns/other/MLmodel"] = b"not this one"
+    objects[f"{prefix}-sibling/MLmodel"] = b"nor this"
+    return FakeStore("mlkube", objects)
+
+
+def downloaded(directory: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_a_local_directory_is_used_in_place(tmp_path: Path) -> None:
+    (tmp_path / "MLmodel").write_text("flavors: {}\n")
+    assert fetch_model(str(tmp_path), tmp_path / "cache", {}) == tmp_path
+    assert fetch_model(f"file://{tmp_path}", tmp_path / "cache", {}) == tmp_path
+
+
+def test_a_directory_without_mlmodel_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not a model directory"):
+        fetch_model(str(tmp_path), tmp_path / "cache", {})
+
+
+def test_an_s3_prefix_is_downloaded(tmp_path: Path) -> None:
+    store = store_with_model("ns/models/iris/1")
+    target = tmp_path / "cache"
+    assert fetch_model("s3://mlkube/ns/models/iris/1", target, {}, store=store) == target
+    assert downloaded(target) == MODEL_FILES
+
+
+def test_an_empty_prefix_and_missing_settings_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no objects under this prefix"):
+        fetch_model("s3://mlkube/nothing", tmp_path, {}, store=FakeStore("mlkube", {}))
+    with pytest.raises(SourceError, match="MLKUBE_S3_ENDPOINT"):
+        fetch_model("s3://mlkube/x", tmp_path, {})
+
+
+ENV = {"MLFLOW_TRACKING_URI": "http://tracking:5000/", "MLFLOW_TRACKING_TOKEN": "t0k"}
+DOWNLOAD_URI = "api/2.0/mlflow/model-versions/get-download-uri?name=iris&version=3"
+
+
+def test_a_version_uri_resolves_to_its_download_location(tmp_path: Path) -> None:
+    tracking = FakeTracking({DOWNLOAD_URI: {"artifact_uri": "s3://mlkube/ns/models/iris/3"}})
+    store = store_with_model("ns/models/iris/3")
+    fetch_model("models:/iris/3", tmp_path / "m", ENV, store=store, transport=tracking)
+    assert downloaded(tmp_path / "m") == MODEL_FILES
+    (method, _, _, headers) = tracking.calls[0]
+    assert (method, headers["Authorization"]) == ("GET", "Bearer t0k")
+
+
+def test_an_alias_is_followed(tmp_path: Path) -> None:
+    tracking = FakeTracking(
+        {
+            "api/2.0/mlflow/registered-models/alias?name=iris&alias=champion": {
+                "model_version": {"name": "iris", "version": "3"}
+            },
+            DOWNLOAD_URI: {"artifact_uri": "s3://mlkube/ns/models/iris/3"},
+        }
+    )
+    env = {"MLFLOW_TRACKING_URI": "http://tracking:5000", "MLFLOW_WORKSPACE": "team-a"}
+    store = store_with_model("ns/models/iris/3")
+    fetch_model("models:/iris@champion", tmp_path / "m", env, store=store, transport=tracking)
+    assert [c[1].split("?")[0].rsplit("/", 1)[1] for c in tracking.calls] == [
+        "alias",
+        "get-download-uri",
+    ]
+    assert tracking.calls[0][3] == {"X-MLFLOW-WORKSPACE": "team-a"}
+
+
+def test_a_stage_takes_its_latest_version(tmp_path: Path) -> None:
+    tracking = FakeTracking(
+        {
+            "api/2.0/mlflow/registered-models/get-latest-versions": {
+                "model_versions": [{"version": "2"}, {"version": "3"}]
+            },
+            DOWNLOAD_URI: {"artifact_uri": "s3://mlkube/ns/models/iris/3"},
+        }
+    )
+    store = store_with_model("ns/models/iris/3")
+    fetch_model("models:/iris/Production", tmp_path / "m", ENV, store=store, transport=tracking)
+    assert tracking.calls[0][:3] == (
+        "POST",
+        "http://tracking:5000/api/2.0/mlflow/registered-models/get-latest-versions",
+        {"name": "iris", "stages": ["Production"]},
+    )
+
+
+def test_proxied_artifacts_are_listed_and_downloaded(tmp_path: Path) -> None:
+    listing = "api/2.0/mlflow-artifacts/artifacts?path="
+    tracking = FakeTracking(
+        {
+            DOWNLOAD_URI: {"artifact_uri": "mlflow-artifacts:/1/models/m-1/artifacts"},
+            f"{listing}1%2Fmodels%2Fm-1%2Fartifacts": {
+                "files": [
+                    {"path": "MLmodel", "is_dir": False},
+                    {"path": "sub", "is_dir": True},
+                ]
+            },
+            f"{listing}1%2Fmodels%2Fm-1%2Fartifacts%2Fsub": {
+                "files": [{"path": "file.txt", "is_dir": False}]
+            },
+            "api/2.0/mlflow-artifacts/artifacts/1/models/m-1/artifacts/MLmodel": b"flavors: {}\n",
+            "api/2.0/mlflow-artifacts/artifacts/1/models/m-1/artifacts/sub/file.txt": b"y",
+        }
+    )
+    fetch_model("models:/iris/3", tmp_path / "m", ENV, transport=tracking)
+    assert downloaded(tmp_path / "m") == {"MLmodel": b"flavors: {}\n", "sub/file.txt": b"y"}
+
+
+def test_unsafe_artifact_names_are_refused(tmp_path: Path) -> None:
+    tracking = FakeTracking(
+        {
+            DOWNLOAD_URI: {"artifact_uri": "mlflow-artifacts:/x"},
+            "api/2.0/mlflow-artifacts/artifacts?path=x": {
+                "files": [{"path": "..", "is_dir": True}]
+            },
+        }
+    )
+    with pytest.raises(SourceError, match="refusing the artifact name"):
+        fetch_model("models:/iris/3", tmp_path / "m", ENV, transport=tracking)
+
+
+@pytest.mark.parametrize(
+    ("uri", "env", "message"),
+    [
+        ("models:/iris/3", {}, "set MLFLOW_TRACKING_URI"),
+        ("models:/iris/3", {"MLFLOW_TRACKING_URI": "sqlite:///x.db"}, "set MLFLOW_TRACKING_URI"),
+        ("models:/", ENV, "expected models:/<name>/<version>"),
+        ("models:/a/b/c", ENV, "expected models:/<name>/<version>"),
+    ],
+)
+def test_bad_model_uris(tmp_path: Path, uri: str, env: dict[str, str], message: str) -> None:
+    with pytest.raises(SourceError, match=None) as err:
+        fetch_model(uri, tmp_path, env, transport=FakeTracking({}))
+    assert message in str(err.value)
