@@ -12,6 +12,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from mlkube_operator.controllers.context import Context
+from mlkube_operator.controllers.model_deployment import DeploymentReconciler
 from mlkube_operator.controllers.model_version import ModelVersionReconciler
 from mlkube_operator.controllers.run import RunReconciler
 from mlkube_operator.settings import Settings
@@ -49,7 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=settings.liveness_endpoint,
-        memo=kopf.Memo(ctx=ctx, runs=RunReconciler(ctx), versions=ModelVersionReconciler(ctx)),
+        memo=kopf.Memo(
+            ctx=ctx,
+            runs=RunReconciler(ctx),
+            versions=ModelVersionReconciler(ctx),
+            deployments=DeploymentReconciler(ctx),
+        ),
         standalone=True,
     )
     return 0

@@ -54,6 +54,10 @@ class Settings(BaseModel):
         description="MLKUBE_S3_SECRET: the Secret (accessKey, secretKey) that run pods read the "
         "credentials from; the operator creates it in each namespace that has runs.",
     )
+    serving_image: str = Field(
+        default=f"mlkube/runtime:{__version__}",
+        description="MLKUBE_SERVING_IMAGE: the image of model-serving pods (runs `mlkube serve`).",
+    )
     run_service_account: str = Field(
         default="default", description="MLKUBE_RUN_SERVICE_ACCOUNT: ServiceAccount of run pods."
     )
@@ -66,6 +70,7 @@ class Settings(BaseModel):
             "KUBECONFIG": "kubeconfig",
             "MLKUBE_ID_NAMESPACE": "id_namespace",
             "MLKUBE_RUNTIME_IMAGE": "runtime_image",
+            "MLKUBE_SERVING_IMAGE": "serving_image",
             "MLKUBE_TRACKING_URI": "tracking_uri",
             "MLKUBE_S3_ENDPOINT": "s3_endpoint",
             "MLKUBE_S3_BUCKET": "s3_bucket",

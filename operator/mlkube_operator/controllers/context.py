@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import kopf
 
 from mlkube.api.common import ConditionStatus
 from mlkube_operator.kube.client import KubeClient
-from mlkube_operator.kube.workloads import Workloads
+from mlkube_operator.kube.errors import AlreadyExists, NotFound
+from mlkube_operator.kube.workloads import Serving
 from mlkube_operator.settings import Settings
 
 
@@ -34,13 +38,36 @@ class KeyedLocks:
 class Context:
     settings: Settings
     kube: KubeClient
-    workloads: Workloads
+    workloads: Serving
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+    def ensure_s3_secret(self, namespace: str) -> None:
+        """The Secret that pods of ``namespace`` read object-store credentials from."""
+        s = self.settings
+        try:
+            self.workloads.get_secret(namespace, s.s3_secret)
+            return
+        except NotFound:
+            pass
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": s.s3_secret, "labels": {"app.kubernetes.io/managed-by": "mlkube"}},
+            "type": "Opaque",
+            "stringData": {"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key},
+        }
+        with contextlib.suppress(AlreadyExists):
+            self.workloads.create_secret(namespace, body)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
         kube = KubeClient.from_config(settings.kubeconfig)
-        return cls(settings=settings, kube=kube, workloads=Workloads(kube.api_client))
+        return cls(settings=settings, kube=kube, workloads=Serving(kube.api_client))
+
+
+def body_of(obj: dict[str, Any]) -> kopf.Body:
+    """A fetched object as Kopf's Body, for posting Events about it."""
+    return kopf.Body(cast(kopf.RawBody, obj))
 
 
 def now() -> datetime:

@@ -9,7 +9,7 @@ is missing. Deleting a ModelVersion deletes its registry copy (a finalizer).
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
 import kopf
 from minio import Minio
@@ -28,7 +28,7 @@ from mlkube.storage import (
     read_text,
 )
 from mlkube_operator import metrics
-from mlkube_operator.controllers.context import Context, now, ready_condition
+from mlkube_operator.controllers.context import Context, body_of, now, ready_condition
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.kube.versions import claim_version
 from mlkube_operator.resources.registry import (
@@ -46,10 +46,6 @@ from mlkube_operator.resources.registry import (
 log = logging.getLogger(__name__)
 MODEL_LABEL = "mlkube.io/model"
 DONE = {ModelVersionPhase.READY.value, ModelVersionPhase.FAILED_REGISTRATION.value}
-
-
-def _body(obj: dict[str, Any]) -> kopf.Body:
-    return kopf.Body(cast(kopf.RawBody, obj))
 
 
 class Waiting(Exception):
@@ -202,7 +198,7 @@ class ModelVersionReconciler:
             },
             status=True,
         )
-        kopf.event(_body(obj), type="Normal", reason="Waiting", message=message)
+        kopf.event(body_of(obj), type="Normal", reason="Waiting", message=message)
 
     def _finish(  # noqa: PLR0917
         self,
@@ -239,13 +235,13 @@ class ModelVersionReconciler:
         )
         if ok:
             kopf.event(
-                _body(obj),
+                body_of(obj),
                 type="Normal",
                 reason="Registered",
                 message=f"version {number} registered in {storage}",
             )
         else:
-            kopf.event(_body(obj), type="Warning", reason=reason, message=message[:1000])
+            kopf.event(body_of(obj), type="Warning", reason=reason, message=message[:1000])
 
     def remove_copy(self, obj: dict[str, Any]) -> None:
         storage = (obj.get("status") or {}).get("storageUri")

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
@@ -21,7 +21,7 @@ from mlkube.api import Run, RunPhase, SpecError, parse
 from mlkube.api.common import ConditionStatus
 from mlkube.api.kinds import EXPERIMENT, RUN
 from mlkube_operator import metrics
-from mlkube_operator.controllers.context import Context, iso, now, ready_condition
+from mlkube_operator.controllers.context import Context, body_of, iso, now, ready_condition
 from mlkube_operator.controllers.run_status import TERMINAL, Observed, observe
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
 from mlkube_operator.kube.ids import ensure_experiment_id
@@ -41,11 +41,6 @@ READY_BY_PHASE = {
     RunPhase.FAILED: ConditionStatus.FALSE,
     RunPhase.KILLED: ConditionStatus.FALSE,
 }
-
-
-def _body(obj: dict[str, Any]) -> kopf.Body:
-    """A fetched object as Kopf's Body, for posting Events about it."""
-    return kopf.Body(cast(kopf.RawBody, obj))
 
 
 def run_id_of(obj: dict[str, Any]) -> str:
@@ -110,7 +105,7 @@ class RunReconciler:
 
         experiment_id, artifact_location = self._experiment(namespace, run.spec.experiment)
         ids = RunIdentity(run_id=run_id_of(obj), experiment_id=experiment_id)
-        self._ensure_s3_secret(namespace)
+        self.ctx.ensure_s3_secret(namespace)
         job = self._job(run, ids, obj)
         pods = self.ctx.workloads.list_pods(namespace, f"job-name={job_name(name)}") if job else []
         seen = observe(phase, run.spec.suspend, job, pods, now())
@@ -146,23 +141,6 @@ class RunReconciler:
         )
         return experiment_id, location
 
-    def _ensure_s3_secret(self, namespace: str) -> None:
-        s = self.ctx.settings
-        try:
-            self.ctx.workloads.get_secret(namespace, s.s3_secret)
-            return
-        except NotFound:
-            pass
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": s.s3_secret, "labels": dict(MANAGED_BY)},
-            "type": "Opaque",
-            "stringData": {"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key},
-        }
-        with contextlib.suppress(AlreadyExists):
-            self.ctx.workloads.create_secret(namespace, body)
-
     def _job(self, run: Run, ids: RunIdentity, obj: dict[str, Any]) -> dict[str, Any] | None:
         namespace, name = run.metadata.namespace or "default", run.metadata.name
         workloads = self.ctx.workloads
@@ -189,7 +167,7 @@ class RunReconciler:
         except AlreadyExists:
             job = workloads.get_job(namespace, job_name(name))
         kopf.event(
-            _body(obj),
+            body_of(obj),
             type="Normal",
             reason="JobCreated",
             message=f"created Job {job_name(name)}",
@@ -237,7 +215,7 @@ class RunReconciler:
         if status.get("phase") != seen.phase.value:
             log.info("run %s/%s: %s", run.metadata.namespace, run.metadata.name, seen.phase.value)
             for kind, reason, message in seen.events:
-                kopf.event(_body(obj), type=kind, reason=reason, message=message)
+                kopf.event(body_of(obj), type=kind, reason=reason, message=message)
 
     def _invalid(self, obj: dict[str, Any], problems: list[str]) -> None:
         message = "; ".join(problems)
@@ -269,7 +247,7 @@ class RunReconciler:
             },
             status=True,
         )
-        kopf.event(_body(obj), type="Warning", reason="InvalidSpec", message=message[:1000])
+        kopf.event(body_of(obj), type="Warning", reason="InvalidSpec", message=message[:1000])
 
 
 # -- Kopf handlers: thin, they only route events to the reconciler ------------------------------

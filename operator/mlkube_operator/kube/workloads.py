@@ -21,6 +21,8 @@ class Workloads:
         self.api_client = api_client
         self.batch = k8s.BatchV1Api(api_client)
         self.core = k8s.CoreV1Api(api_client)
+        self.apps = k8s.AppsV1Api(api_client)
+        self.autoscaling = k8s.AutoscalingV2Api(api_client)
 
     @staticmethod
     def _plain(response: Any) -> Obj:
@@ -101,6 +103,93 @@ class Workloads:
                     _request_timeout=TIMEOUT,
                     _preload_content=False,
                 )
+            )
+        except ApiException as err:
+            raise _error(err) from None
+
+
+# -- server-side apply: the operator states the whole object it wants; the API server merges. ---
+
+APPLY = "application/apply-patch+yaml"
+FIELD_MANAGER = "mlkube-operator"
+
+
+def _apply_kwargs() -> dict[str, Any]:
+    return {
+        "field_manager": FIELD_MANAGER,
+        "force": True,
+        "_content_type": APPLY,
+        "_request_timeout": TIMEOUT,
+        "_preload_content": False,
+    }
+
+
+class Serving(Workloads):
+    """Deployments, Services and autoscalers of model deployments."""
+
+    def apply_deployment(self, body: Obj) -> Obj:
+        meta = body["metadata"]
+        try:
+            return self._plain(
+                self.apps.patch_namespaced_deployment(
+                    meta["name"], meta["namespace"], body, **_apply_kwargs()
+                )
+            )
+        except ApiException as err:
+            raise _error(err) from None
+
+    def get_deployment(self, namespace: str, name: str) -> Obj:
+        try:
+            return self._plain(
+                self.apps.read_namespaced_deployment(
+                    name, namespace, _request_timeout=TIMEOUT, _preload_content=False
+                )
+            )
+        except ApiException as err:
+            raise _error(err) from None
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        try:
+            self.apps.delete_namespaced_deployment(name, namespace, _request_timeout=TIMEOUT)
+        except ApiException as err:
+            raise _error(err) from None
+
+    def apply_service(self, body: Obj) -> Obj:
+        meta = body["metadata"]
+        try:
+            return self._plain(
+                self.core.patch_namespaced_service(
+                    meta["name"], meta["namespace"], body, **_apply_kwargs()
+                )
+            )
+        except ApiException as err:
+            raise _error(err) from None
+
+    def get_service(self, namespace: str, name: str) -> Obj:
+        try:
+            return self._plain(
+                self.core.read_namespaced_service(
+                    name, namespace, _request_timeout=TIMEOUT, _preload_content=False
+                )
+            )
+        except ApiException as err:
+            raise _error(err) from None
+
+    def apply_autoscaler(self, body: Obj) -> Obj:
+        meta = body["metadata"]
+        try:
+            return self._plain(
+                self.autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+                    meta["name"], meta["namespace"], body, **_apply_kwargs()
+                )
+            )
+        except ApiException as err:
+            raise _error(err) from None
+
+    def delete_autoscaler(self, namespace: str, name: str) -> None:
+        try:
+            self.autoscaling.delete_namespaced_horizontal_pod_autoscaler(
+                name, namespace, _request_timeout=TIMEOUT
             )
         except ApiException as err:
             raise _error(err) from None

@@ -1,0 +1,99 @@
+"""The serving objects of a ModelDeployment, against golden manifests, and the canary split.
+
+Regenerate after an intended change: `MLKUBE_UPDATE_GOLDEN=1 pytest tests/unit/controllers`.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlkube.api import ModelDeployment, parse
+from mlkube_operator.resources.model_deployment import (
+    ServingSettings,
+    Track,
+    build_autoscaler,
+    build_deployment,
+    build_service,
+    replica_split,
+    service_url,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+SETTINGS = ServingSettings(
+    image="mlkube/runtime:0.1.0",
+    s3_endpoint="http://minio.mlkube.svc:9000",
+    s3_bucket="mlkube",
+    s3_secret="mlkube-s3",
+)
+
+
+def deployment(spec: dict[str, Any]) -> ModelDeployment:
+    return parse(
+        ModelDeployment,
+        {"metadata": {"name": "iris", "namespace": "ml", "uid": "md-uid"}, "spec": spec},
+    )
+
+
+def check(name: str, built: dict[str, Any] | None) -> None:
+    golden = GOLDEN / f"{name}.yaml"
+    if os.environ.get("MLKUBE_UPDATE_GOLDEN"):
+        golden.write_text(yaml.safe_dump(built, sort_keys=False, width=100))
+    assert built == yaml.safe_load(golden.read_text())
+
+
+def test_stable_track_by_alias() -> None:
+    md = deployment({"model": {"name": "iris", "alias": "champion"}, "replicas": 2})
+    track = Track("stable", 3, "s3://mlkube/ml/models/iris/3", 2)
+    check("serving-stable", build_deployment(md, track, SETTINGS))
+    check("serving-service", build_service(md))
+    assert build_autoscaler(md) is None
+    assert service_url(md) == "http://iris.ml.svc:80"
+
+
+def test_canary_track_with_resources_env_and_autoscaling() -> None:
+    md = deployment(
+        {
+            "model": {"name": "iris", "stage": "Production"},
+            "canary": {"model": {"name": "iris", "version": 4}, "trafficPercent": 20},
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 6},
+            "resources": {"requests": {"cpu": "250m"}},
+            "env": [{"name": "OMP_NUM_THREADS", "value": "1"}],
+            "server": {"workers": 2, "port": 9000},
+        }
+    )
+    track = Track("canary", 4, "s3://mlkube/ml/models/iris/4", 1)
+    check("serving-canary", build_deployment(md, track, SETTINGS))
+    check("serving-hpa", build_autoscaler(md))
+
+
+@pytest.mark.parametrize(
+    ("replicas", "percent", "expected"),
+    [
+        (1, 20, (4, 1)),
+        (2, 20, (4, 1)),
+        (5, 20, (4, 1)),
+        (6, 20, (8, 2)),
+        (1, 50, (1, 1)),
+        (1, 25, (3, 1)),
+        (1, 0, (1, 0)),
+        (3, 100, (0, 3)),
+        (1, 5, (9, 1)),
+    ],
+)
+def test_replica_split(replicas: int, percent: int, expected: tuple[int, int]) -> None:
+    stable, canary = replica_split(replicas, percent)
+    assert (stable, canary) == expected
+    assert stable + canary >= replicas
+
+
+def test_split_share_is_within_the_granularity_of_ten_pods() -> None:
+    for percent in range(1, 100):
+        stable, canary = replica_split(1, percent)
+        share = Fraction(canary, stable + canary)
+        assert abs(share - Fraction(percent, 100)) <= Fraction(1, 10), percent
