@@ -257,3 +257,35 @@ def test_a_model_with_versions_goes_only_with_them(
         s3(operator).list_objects("mlkube", prefix=f"{namespace}/models/old/", recursive=True)
     )
     assert leftover == []
+
+
+def test_a_model_logged_by_mlflow_registers_from_its_runs_uri(
+    operator: LocalCluster, namespace: str, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow 3 keeps a model logged in a run as a logged model: runs:/<id>/model finds it."""
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    monkeypatch.setenv("MLFLOW_WORKSPACE", namespace)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("registry-e2e")
+    features = np.arange(20, dtype=float).reshape(10, 2)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(
+            LinearRegression().fit(features, features.sum(axis=1)), name="model"
+        )
+    apply(
+        operator,
+        namespace,
+        {"kind": "RegisteredModel", "metadata": {"name": "linear"}},
+        {
+            "kind": "ModelVersion",
+            "metadata": {"name": "linear-1"},
+            "spec": {"model": "linear", "source": f"runs:/{run.info.run_id}/model"},
+        },
+    )
+    eventually(lambda: phase_of(operator, namespace, "linear-1"), timeout=60, what="registration")
+    status = get(operator, namespace, "modelversion", "linear-1")["status"]
+    assert status["phase"] == "Ready", status
+    assert "sklearn" in status["flavors"]

@@ -8,6 +8,7 @@ is missing. Deleting a ModelVersion deletes its registry copy (a finalizer).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -25,6 +26,7 @@ from mlkube.storage import (
     StorageError,
     copy_prefix,
     delete_prefix,
+    list_keys,
     read_text,
 )
 from mlkube_operator import metrics
@@ -150,28 +152,46 @@ class ModelVersionReconciler:
         if isinstance(parsed, S3Location):
             return parsed
         if isinstance(parsed, LoggedModelSource):
-            document = logged_model_document(bucket, namespace, parsed.model_id)
-            try:
-                text = read_text(self.s3, document)
-            except S3Error:
-                raise RegistrationError(
-                    f"logged model {parsed.model_id} not found in namespace {namespace}"
-                ) from None
-            return logged_model_artifacts(bucket, namespace, text, parsed.model_id)
+            return self._logged_model(namespace, parsed.model_id)[1]
         assert isinstance(parsed, RunSource)
-        return run_artifacts(bucket, namespace, self._experiment_of_run(namespace, parsed), parsed)
+        run = self._run(namespace, parsed)
+        location = run_artifacts(bucket, namespace, self._experiment_of(namespace, run), parsed)
+        if list_keys(self.s3, location):
+            return location
+        # MLflow 3 keeps a model logged in a run as a logged model of its own: runs:/<id>/<name>
+        # means the logged model of that name among the run's outputs.
+        for output in (run.get("status") or {}).get("modelOutputs") or []:
+            document, artifacts = self._logged_model(namespace, str(output.get("modelId")))
+            if document.get("name") == parsed.path:
+                return artifacts
+        return location
 
-    def _experiment_of_run(self, namespace: str, source: RunSource) -> str:
-        runs, _ = self.ctx.kube.list(RUN, namespace)
+    def _logged_model(self, namespace: str, model_id: str) -> tuple[dict[str, Any], S3Location]:
+        """A logged model's record and where its files are."""
+        bucket = self.storage.bucket
+        try:
+            text = read_text(self.s3, logged_model_document(bucket, namespace, model_id))
+        except S3Error:
+            raise RegistrationError(
+                f"logged model {model_id} not found in namespace {namespace}"
+            ) from None
+        record = json.loads(text)
+        return record, logged_model_artifacts(bucket, namespace, text, model_id)
+
+    def _run(self, namespace: str, source: RunSource) -> dict[str, Any]:
+        runs, _version = self.ctx.kube.list(RUN, namespace)
         for run in runs:
             if (run.get("status") or {}).get("runId") == source.run_id:
-                experiment = (run.get("spec") or {}).get("experiment") or "default"
-                found = self.ctx.kube.get(EXPERIMENT, namespace, experiment)
-                experiment_id = (found.get("status") or {}).get("experimentId")
-                if not experiment_id:
-                    raise Waiting(f"experiment {experiment!r} has no id yet")
-                return str(experiment_id)
+                return run
         raise RegistrationError(f"run {source.run_id} not found in namespace {namespace}")
+
+    def _experiment_of(self, namespace: str, run: dict[str, Any]) -> str:
+        experiment = (run.get("spec") or {}).get("experiment") or "default"
+        found = self.ctx.kube.get(EXPERIMENT, namespace, experiment)
+        experiment_id = (found.get("status") or {}).get("experimentId")
+        if not experiment_id:
+            raise Waiting(f"experiment {experiment!r} has no id yet")
+        return str(experiment_id)
 
     def _pending(self, obj: dict[str, Any], message: str) -> None:
         status = obj.get("status") or {}
