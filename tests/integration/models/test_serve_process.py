@@ -1,0 +1,94 @@
+"""`mlkube serve` as a real process: MLflow's predictions over HTTP, several workers with
+summed metrics, and a graceful stop that finishes in-flight requests."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import httpx
+import pandas as pd
+import pytest
+
+from mlkube.models import PythonModel, infer_signature
+from mlkube.models import python_model as mk_python
+from tests.integration.models.conftest import STOP_TIMEOUT, Served, rows_and_predictions
+
+Serve = Callable[..., Served]
+
+
+def invoke(served: Served, body: dict[str, Any], timeout: float = 30) -> httpx.Response:
+    return httpx.post(f"{served.url}/invocations", json=body, timeout=timeout)
+
+
+def test_predictions_over_http_equal_mlflow_local_ones(mlflow_models: Path, serve: Serve) -> None:
+    rows, expected = rows_and_predictions(mlflow_models)
+    served = serve(mlflow_models / "skops", "--workers", "2")
+    answers = [invoke(served, {"dataframe_split": rows}) for _ in range(6)]
+    assert {a.status_code for a in answers} == {200}
+    for answer in answers:
+        assert answer.json() == {"predictions": expected["skops"]}
+    records = pd.DataFrame(rows["data"], columns=rows["columns"]).to_dict(orient="records")
+    assert invoke(served, {"dataframe_records": records}).json()["predictions"] == expected["skops"]
+    # Every worker writes its samples to a shared directory; any worker's /metrics sums them.
+    text = httpx.get(f"{served.url}/metrics", timeout=10).text
+    match = re.search(
+        r'^mlkube_serve_requests_total\{path="/invocations",status="200"\} (\S+)$', text, re.M
+    )
+    assert match is not None, text
+    assert float(match.group(1)) == 7
+
+
+def test_custom_models_with_params(mlflow_models: Path, serve: Serve) -> None:
+    rows, expected = rows_and_predictions(mlflow_models)
+    served = serve(mlflow_models / "custom")
+    answer = invoke(served, {"dataframe_split": rows, "params": {"shift": 1.5}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"predictions": expected["custom"]}
+    bad = invoke(served, {"dataframe_split": rows, "params": {"shift": "x"}})
+    assert bad.status_code == 400
+    assert "params.shift" in bad.json()["message"]
+
+
+class Sleepy(PythonModel):
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        time.sleep(float((params or {}).get("sleep", 0.0)))
+        return model_input
+
+
+@pytest.fixture
+def sleepy(tmp_path: Path) -> Path:
+    # By value: the server process need not import this test module.
+    module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        signature = infer_signature(pd.DataFrame({"x": [1.0]}), params={"sleep": 0.0})
+        mk_python.save_model(tmp_path / "sleepy", Sleepy(), signature=signature)
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+    return tmp_path / "sleepy"
+
+
+def test_sigterm_drains_then_finishes_in_flight_requests(sleepy: Path, serve: Serve) -> None:
+    served = serve(sleepy, "--shutdown-delay", "1.5", "--graceful-timeout", "10")
+    slow: dict[str, httpx.Response] = {}
+    body = {"inputs": {"x": [1.0]}, "params": {"sleep": 2.5}}
+    worker = threading.Thread(target=lambda: slow.update(answer=invoke(served, body)))
+    worker.start()
+    time.sleep(0.5)  # the slow request is in flight
+    served.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    # Draining: health says go away, scoring still works.
+    assert httpx.get(f"{served.url}/health", timeout=5).status_code == 503
+    assert invoke(served, {"inputs": {"x": [2.0]}}).json() == {"predictions": [{"x": 2.0}]}
+    worker.join(timeout=STOP_TIMEOUT)
+    assert slow["answer"].status_code == 200
+    assert slow["answer"].json() == {"predictions": [{"x": 1.0}]}
+    assert served.process.wait(timeout=STOP_TIMEOUT) == 0, served.output()
