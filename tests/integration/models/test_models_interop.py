@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import ElasticNet
+from tests.integration.models.conftest import rows_and_predictions, subprocess_env
 
 from mlkube.models import PythonModel, load_model
 from mlkube.models import python_model as mk_python
 from mlkube.models import sklearn as mk_sklearn
-from tests.integration.models.conftest import rows_and_predictions, subprocess_env
 
 # Loads every model with mlkube while any import of mlflow raises; prints the predictions.
 LOAD_WITHOUT_MLFLOW = textwrap.dedent(

@@ -16,10 +16,10 @@ import cloudpickle
 import httpx
 import pandas as pd
 import pytest
+from tests.integration.models.conftest import STOP_TIMEOUT, Served, rows_and_predictions
 
 from mlkube.models import PythonModel, infer_signature
 from mlkube.models import python_model as mk_python
-from tests.integration.models.conftest import STOP_TIMEOUT, Served, rows_and_predictions
 
 Serve = Callable[..., Served]
 
