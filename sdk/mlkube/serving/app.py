@@ -1,7 +1,8 @@
 """The scoring server's ASGI application: MLflow's scoring protocol, metrics and health.
 
-- ``GET /ping``, ``GET /health``: 200 once the model is loaded (the app exists only then); 503
-  while draining before shutdown.
+- ``GET /ping``, ``GET /health``: 200 once the model is loaded (the app exists only then).
+  While draining before shutdown, ``/health`` (readiness) answers 503 and ``/ping`` (liveness)
+  stays 200, so a liveness probe never restarts a pod that is stopping cleanly.
 - ``GET /version``: mlkube's version.
 - ``GET /metrics``: Prometheus metrics.
 - ``POST /invocations``: ``application/json`` or ``text/csv`` in, ``{"predictions": ...}`` out.
@@ -102,7 +103,7 @@ class ScoringApp:
             elif method not in ("GET", "HEAD"):
                 raise HttpError(405, "BAD_REQUEST", f"Use GET for {path}.")
             elif path in ("/ping", "/health"):
-                status = 503 if self.draining else 200
+                status = 503 if self.draining and path == "/health" else 200
                 await _respond(send, status, b"\n")
             elif path == "/version":
                 status = 200

@@ -3,7 +3,7 @@
 One worker runs in this process. Several workers are spawned processes sharing one listening
 socket (bound here); each loads the model itself. On SIGTERM (or SIGINT) each worker:
 
-1. answers 503 on ``/health`` and ``/ping`` for ``shutdown_delay`` seconds while still scoring,
+1. answers 503 on ``/health`` for ``shutdown_delay`` seconds while still scoring,
    so a load balancer (a Kubernetes Service) stops routing to it first;
 2. stops accepting connections, finishes the requests in flight (up to ``graceful_timeout``
    seconds) and exits.

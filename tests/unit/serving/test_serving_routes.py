@@ -14,8 +14,8 @@ def test_health_answers_once_loaded_and_503_while_draining(client: TestClient) -
         assert client.get(path).status_code == 200
     app = client.app
     app.draining = True  # type: ignore[attr-defined]
-    assert client.get("/health").status_code == 503
-    assert client.get("/ping").status_code == 503
+    assert client.get("/health").status_code == 503  # readiness: take me out of the Service
+    assert client.get("/ping").status_code == 200  # liveness: do not restart me
 
 
 def test_version(client: TestClient) -> None:
