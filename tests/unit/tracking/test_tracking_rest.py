@@ -280,3 +280,11 @@ def test_artifact_paths_cannot_escape(client: TestClient) -> None:
         response = client.put(f"{ARTIFACTS}/artifacts/{path}", content=b"x")
         assert 400 <= response.status_code < 500, f"{path}: {response.status_code}"
         assert "error_code" in response.json()
+
+
+def test_the_ui_prefix_serves_the_same_api(client: TestClient) -> None:
+    created = client.post("/ajax-api/2.0/mlflow/experiments/create", json={"name": "ui"})
+    experiment_id = created.json()["experiment_id"]
+    got = client.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": experiment_id})
+    assert got.json()["experiment"]["name"] == "ui"
+    assert client.get("/ajax-api/3.0/mlflow/server-info").status_code == 200
