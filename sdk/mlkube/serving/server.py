@@ -68,8 +68,9 @@ class _DrainingServer(uvicorn.Server):
         timer.start()
 
 
-def run_worker(options: ServeOptions, sockets: list[socket.socket] | None = None) -> None:
-    """Load the model and serve it until told to stop (in this process)."""
+def run_worker(options: ServeOptions, sockets: list[socket.socket] | None = None) -> bool:
+    """Load the model and serve it until told to stop (in this process); False when the
+    server could not start (the port is taken, for one)."""
     from mlkube.models.pyfunc import load_model
     from mlkube.serving.app import ScoringApp
 
@@ -90,6 +91,7 @@ def run_worker(options: ServeOptions, sockets: list[socket.socket] | None = None
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     server.run(sockets=sockets)
+    return bool(server.started)
 
 
 def _worker_main(options: ServeOptions, sock: socket.socket) -> None:
@@ -97,7 +99,8 @@ def _worker_main(options: ServeOptions, sock: socket.socket) -> None:
 
     logging.basicConfig(level=options.log_level.upper())
     try:
-        run_worker(options, [sock])
+        if not run_worker(options, [sock]):
+            raise SystemExit(1)
     except ModelError as err:
         logger.error("cannot load the model in %s: %s", options.model_dir, err)
         raise SystemExit(1) from None
@@ -106,8 +109,7 @@ def _worker_main(options: ServeOptions, sock: socket.socket) -> None:
 def serve(options: ServeOptions) -> int:
     """Serve until SIGTERM/SIGINT; the exit status of the server."""
     if options.workers <= 1:
-        run_worker(options)
-        return 0
+        return 0 if run_worker(options) else 1
     return _supervise(options)
 
 
