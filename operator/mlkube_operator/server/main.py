@@ -47,9 +47,7 @@ def tracking_store(settings: ServerSettings, objects: ObjectStore) -> TrackingSt
     from mlkube_operator.server.store.kube.store import KubeStore
 
     client = KubeClient.from_config(settings.kubeconfig)
-    store = KubeStore(
-        client, objects, settings.s3_bucket, settings.id_namespace or settings.namespace
-    )
+    store = KubeStore(client, objects, settings.id_namespace or settings.namespace)
     store.start()
     return store
 

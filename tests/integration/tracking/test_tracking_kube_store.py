@@ -20,7 +20,7 @@ def store(cluster: LocalCluster) -> Iterator[KubeStore]:
     objects = S3Objects(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket)
     objects.ensure_bucket()
     client = KubeClient.from_config(str(cluster.kubeconfig))
-    kube_store = KubeStore(client, objects, s3.bucket, "default")
+    kube_store = KubeStore(client, objects, "default")
     kube_store.start(timeout=60)
     try:
         yield kube_store

@@ -71,13 +71,12 @@ class Fields:
         value = self._raw(name, required)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | str | float):
-            raise invalid(f"parameter '{self._name(name)}' must be an integer, got {value!r:.80}")
-        try:
-            number = int(value) if not isinstance(value, float) else None
-        except ValueError:
-            number = None
-        if isinstance(value, float) and value.is_integer():
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif (isinstance(value, float) and value.is_integer()) or (
+            isinstance(value, str) and value.strip().lstrip("+-").isdigit()
+        ):
             number = int(value)
         if number is None or not INT64[0] <= number <= INT64[1]:
             raise invalid(f"parameter '{self._name(name)}' must be an integer, got {value!r:.80}")

@@ -28,7 +28,7 @@ from mlkube_operator.server.entities import (
     RunInfo,
     RunStatus,
 )
-from mlkube_operator.server.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
+from mlkube_operator.server.store.base import DEFAULT_EXPERIMENT_NAME
 
 DEFAULT_RESOURCE = "default"
 EXPERIMENT_ID_LABEL = "mlkube.io/experiment-id"
@@ -196,7 +196,3 @@ def run_entity(
         model_inputs=tuple(status.model_inputs),
         model_outputs=tuple(ModelOutput(o.model_id, o.step) for o in status.model_outputs),
     )
-
-
-def default_experiment_id_of(resource_name: str) -> str | None:
-    return DEFAULT_EXPERIMENT_ID if resource_name == DEFAULT_RESOURCE else None

@@ -26,7 +26,6 @@ class Write:
     done: bool = False
     result: Any = None
     error: BaseException | None = None
-    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

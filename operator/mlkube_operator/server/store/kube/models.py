@@ -19,7 +19,7 @@ from typing import Any
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.entities import LoggedModel, LoggedModelStatus, Metric
-from mlkube_operator.server.errors import not_found
+from mlkube_operator.server.errors import MlflowError, not_found
 from mlkube_operator.server.store.kube.history import decode_value, encode_value
 
 
@@ -68,7 +68,7 @@ class LoggedModels:
             return known
         try:
             key = keys.logged_model_key(namespace, model_id)
-        except Exception:
+        except MlflowError:  # not an id this server could have made
             raise not_found(f"no logged model with id {model_id!r}") from None
         try:
             model = from_json(self.objects.get(key))

@@ -88,12 +88,9 @@ def unavailable(err: Exception) -> MlflowError:
 
 
 class KubeStore(TrackingStore):
-    def __init__(
-        self, client: KubeClient, objects: ObjectStore, bucket: str, id_namespace: str
-    ) -> None:
+    def __init__(self, client: KubeClient, objects: ObjectStore, id_namespace: str) -> None:
         self.client = client
         self.objects = objects
-        self.bucket = bucket
         self.cache = TrackingCache(self._load_extra)
         self.history = MetricHistory(objects)
         self.models = LoggedModels(objects)
