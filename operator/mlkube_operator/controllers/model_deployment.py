@@ -152,17 +152,23 @@ class DeploymentReconciler:
         if canary is None:
             with contextlib.suppress(NotFound):
                 workloads.delete_deployment(namespace, names(name)["canary"])
-        workloads.apply_service(build_service(md))
+        service = workloads.apply_service(build_service(md))
         autoscaler = build_autoscaler(md)
         if autoscaler is not None:
             workloads.apply_autoscaler(autoscaler)
         else:
             with contextlib.suppress(NotFound):
                 workloads.delete_autoscaler(namespace, names(name)["hpa"])
-        self._observe(obj, md, stable, canary)
+        cluster_ip = (service.get("spec") or {}).get("clusterIP")
+        self._observe(obj, md, stable, canary, service_url(cluster_ip, md))
 
     def _observe(
-        self, obj: dict[str, Any], md: ModelDeployment, stable: Resolved, canary: Resolved | None
+        self,
+        obj: dict[str, Any],
+        md: ModelDeployment,
+        stable: Resolved,
+        canary: Resolved | None,
+        url: str,
     ) -> None:
         """Phase and versions from the Deployments' rollout state."""
         namespace, name = md.metadata.namespace or "default", md.metadata.name
@@ -184,7 +190,7 @@ class DeploymentReconciler:
         previous = obj.get("status") or {}
         extra: dict[str, Any] = {
             "readyReplicas": ready,
-            "url": service_url(md),
+            "url": url,
             "canaryVersion": canary.version if canary else None,
         }
         if done:

@@ -150,5 +150,8 @@ def build_autoscaler(md: ModelDeployment) -> dict[str, Any] | None:
     )
 
 
-def service_url(md: ModelDeployment) -> str:
-    return f"http://{names(md.metadata.name)['service']}.{md.metadata.namespace}.svc:{SERVICE_PORT}"
+def service_url(cluster_ip: str | None, md: ModelDeployment) -> str:
+    """The Service's URL by ClusterIP: it answers from any pod, and on the local stack also from
+    the host, where cluster DNS names do not resolve."""
+    host = cluster_ip or f"{names(md.metadata.name)['service']}.{md.metadata.namespace}.svc"
+    return f"http://{host}:{SERVICE_PORT}"

@@ -53,7 +53,8 @@ def test_stable_track_by_alias() -> None:
     check("serving-stable", build_deployment(md, track, SETTINGS))
     check("serving-service", build_service(md))
     assert build_autoscaler(md) is None
-    assert service_url(md) == "http://iris.ml.svc:80"
+    assert service_url("127.10.0.7", md) == "http://127.10.0.7:80"
+    assert service_url(None, md) == "http://iris.ml.svc:80"
 
 
 def test_canary_track_with_resources_env_and_autoscaling() -> None:
