@@ -18,6 +18,10 @@ class ObjectNotFound(KeyError):
     """No object at that key."""
 
 
+class ObjectStoreError(OSError):
+    """The object store failed or could not be reached (worth a retry)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     key: str

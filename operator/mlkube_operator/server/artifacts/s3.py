@@ -6,8 +6,10 @@ stream is in memory at a time whatever the artifact's size; downloads stream the
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import urllib3
@@ -21,12 +23,31 @@ from mlkube_operator.server.artifacts.objects import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
+    ObjectStoreError,
 )
 
 PART_SIZE = 16 * 1024 * 1024
 MIN_COMPOSE_PART = 5 * 1024 * 1024
 CHUNK = 256 * 1024
 _MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _failures_as_store_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """The client's own error types stay in this module: callers see ObjectNotFound, or
+    ObjectStoreError for everything that a retry might cure."""
+
+    @functools.wraps(method)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (ObjectNotFound, ObjectStoreError):
+            raise
+        except (S3Error, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+            raise ObjectStoreError(f"object storage: {err}") from err
+
+    return wrapped
 
 
 class ChunkReader(io.RawIOBase):
@@ -81,6 +102,7 @@ class S3Objects(ObjectStore):
             http_client=http,
         )
 
+    @_failures_as_store_errors
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
             try:
@@ -89,9 +111,11 @@ class S3Objects(ObjectStore):
                 if err.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
 
+    @_failures_as_store_errors
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(self.bucket, key, io.BytesIO(data), len(data))
 
+    @_failures_as_store_errors
     def put_stream(self, key: str, chunks: Iterable[bytes], length: int | None) -> int:
         reader = ChunkReader(chunks)
         self.client.put_object(
@@ -103,6 +127,7 @@ class S3Objects(ObjectStore):
         )
         return reader.total
 
+    @_failures_as_store_errors
     def get(self, key: str) -> bytes:
         try:
             response = self.client.get_object(self.bucket, key)
@@ -116,6 +141,7 @@ class S3Objects(ObjectStore):
             response.close()
             response.release_conn()
 
+    @_failures_as_store_errors
     def open(self, key: str) -> tuple[int, Iterator[bytes]]:
         try:
             response = self.client.get_object(self.bucket, key)
@@ -134,6 +160,7 @@ class S3Objects(ObjectStore):
 
         return size, chunks()
 
+    @_failures_as_store_errors
     def list_dir(self, prefix: str) -> Listing:
         objects: list[ObjectInfo] = []
         prefixes: list[str] = []
@@ -145,17 +172,20 @@ class S3Objects(ObjectStore):
                 objects.append(ObjectInfo(name, item.size or 0))
         return Listing(objects, prefixes)
 
+    @_failures_as_store_errors
     def list_all(self, prefix: str) -> list[ObjectInfo]:
         return [
             ObjectInfo(item.object_name or "", item.size or 0)
             for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
         ]
 
+    @_failures_as_store_errors
     def delete(self, keys: Iterable[str]) -> None:
         errors = list(self.client.remove_objects(self.bucket, (DeleteObject(k) for k in keys)))
         if errors:
-            raise OSError(f"could not delete {len(errors)} objects, first: {errors[0]}")
+            raise ObjectStoreError(f"could not delete {len(errors)} objects, first: {errors[0]}")
 
+    @_failures_as_store_errors
     def compose(self, key: str, sources: list[str]) -> None:
         sizes = [self.client.stat_object(self.bucket, s).size or 0 for s in sources]
         if all(size >= MIN_COMPOSE_PART for size in sizes[:-1]):

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mlkube_operator.kube import KubeError
 from mlkube_operator.server.artifacts.keys import NAMESPACE
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
 from mlkube_operator.server.http import artifacts, experiments, logged_models, runs
@@ -77,6 +78,12 @@ def guarded(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except MlflowError as err:
             return error_response(err)
+        except (OSError, KubeError) as err:
+            # A backend (object storage, the API server) failed: the client may retry.
+            log.warning("%s %s: backend failure: %s", request.method, request.url.path, err)
+            return error_response(
+                MlflowError(ErrorCode.TEMPORARILY_UNAVAILABLE, f"a backend failed: {err}; retry")
+            )
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return error_response(
