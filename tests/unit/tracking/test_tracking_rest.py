@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from mlkube_operator.server.artifacts.objects import MemoryObjects
+from mlkube_operator.server.artifacts.objects import MemoryObjects, ObjectStoreError
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.store.memory import InMemoryStore
@@ -288,3 +288,20 @@ def test_the_ui_prefix_serves_the_same_api(client: TestClient) -> None:
     got = client.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": experiment_id})
     assert got.json()["experiment"]["name"] == "ui"
     assert client.get("/ajax-api/3.0/mlflow/server-info").status_code == 200
+
+
+class BrokenObjects(MemoryObjects):
+    def put_stream(self, key: str, chunks: Iterable[bytes], length: int | None) -> int:
+        raise ObjectStoreError("connection refused")
+
+
+def test_a_failing_backend_answers_503_for_a_retry() -> None:
+    store = InMemoryStore()
+    services = Services(store, BrokenObjects(), "default", "0.1.0")
+    with TestClient(build_app(services), raise_server_exceptions=False) as broken:
+        experiment_id = post(broken, "/experiments/create", {"name": "b"})["experiment_id"]
+        run = post(broken, "/runs/create", {"experiment_id": experiment_id})["run"]["info"]
+        path = f"{experiment_id}/{run['run_id']}/artifacts/f.txt"
+        response = broken.put(f"{ARTIFACTS}/artifacts/{path}", content=b"x")
+    assert response.status_code == 503
+    assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
