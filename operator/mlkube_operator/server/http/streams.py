@@ -32,11 +32,15 @@ async def drain_into(body: AsyncIterator[bytes], sink: Callable[[Iterator[bytes]
                     await send.send(chunk)
 
     result = 0
-    async with anyio.create_task_group() as group:
-        group.start_soon(produce)
-        try:
-            result = await anyio.to_thread.run_sync(sink, chunks())
-        finally:
-            receive.close()
-            group.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(produce)
+            try:
+                result = await anyio.to_thread.run_sync(sink, chunks())
+            finally:
+                receive.close()
+                group.cancel_scope.cancel()
+    except BaseExceptionGroup as group_error:
+        # The task group wraps what failed; callers map errors by type, so hand on the first.
+        raise group_error.exceptions[0] from None
     return result
