@@ -184,6 +184,7 @@ MALFORMED: list[tuple[str, str, Any]] = [
     ("POST", "/experiments/create", {"name": "x" * 501}),
     ("POST", "/experiments/create", "not an object"),
     ("POST", "/experiments/create", b"{not json"),
+    ("POST", "/experiments/create", b"[" * 100_000),
     ("POST", "/experiments/create", {"name": "t", "tags": [{"key": "../x", "value": "v"}]}),
     ("POST", "/experiments/create", {"name": "t", "tags": "nope"}),
     ("GET", "/experiments/get", {}),
@@ -270,6 +271,7 @@ ARTIFACT_ATTACKS = [
     "{exp}/models/not-a-model/artifacts/x",
     "abc/{run}/artifacts/x",
     "{exp}/{run}/artifacts/a\\b",
+    "{exp}/{run}/artifacts/" + "d/" * 600 + "f",
 ]
 
 

@@ -18,6 +18,8 @@ EXPERIMENT_ID = re.compile(r"[0-9]{1,19}")
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+# S3 keys are at most 1024 bytes.
+MAX_KEY_BYTES = 1024
 
 
 def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -113,7 +115,10 @@ class ArtifactPath:
             prefix = run_artifacts_prefix(namespace, self.experiment_id, self.owner_id)
         else:
             prefix = model_artifacts_prefix(namespace, self.experiment_id, self.owner_id)
-        return prefix + self.rest
+        key = prefix + self.rest
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise invalid(f"the artifact path {self.rest[:80]!r}... is too long for object storage")
+        return key
 
     def prefix(self, namespace: str) -> str:
         key = self.key(namespace)

@@ -63,7 +63,7 @@ async def fields_of(request: Request) -> Fields:
         return Fields({})
     try:
         data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise MlflowError(
             ErrorCode.BAD_REQUEST, f"the request body is not valid JSON: {err}"
         ) from None
