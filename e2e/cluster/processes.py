@@ -55,6 +55,8 @@ class Service:
     healthy: Callable[[], bool]
     env: dict[str, str] = field(default_factory=dict)
     start_timeout: float = 60.0
+    # Runs just before the process starts (e.g. to grant the permissions it needs).
+    prepare: Callable[[], None] | None = None
 
 
 class StartError(RuntimeError):
@@ -67,6 +69,19 @@ def _alive(pid: int, argv0: str) -> bool:
     except OSError:
         return False
     return cmdline == argv0
+
+
+def running_in(state: Path) -> dict[str, int]:
+    """Name -> pid of every process recorded in ``state`` that is still alive."""
+    alive = {}
+    for pidfile in (state / "pids").glob("*.pid"):
+        try:
+            record = json.loads(pidfile.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(record["pid"], record["argv0"]):
+            alive[pidfile.stem] = int(record["pid"])
+    return alive
 
 
 class Supervisor:
@@ -85,6 +100,8 @@ class Supervisor:
 
     def start(self, service: Service) -> None:
         """Start ``service`` and wait until it is healthy; raise with its log tail otherwise."""
+        if service.prepare is not None:
+            service.prepare()
         log = self.log_path(service.name)
         with log.open("ab") as out:
             proc = subprocess.Popen(
@@ -120,12 +137,7 @@ class Supervisor:
 
     def running(self) -> dict[str, int]:
         """Name -> pid of every recorded process that is still alive."""
-        alive = {}
-        for pidfile in self.pids.glob("*.pid"):
-            record = json.loads(pidfile.read_text())
-            if _alive(record["pid"], record["argv0"]):
-                alive[pidfile.stem] = int(record["pid"])
-        return alive
+        return running_in(self.state)
 
     def stop(self, names: Sequence[str], grace: float = 10.0) -> None:
         """Stop the named processes in order: SIGTERM to the group, then SIGKILL after ``grace``."""
