@@ -199,7 +199,7 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(tmp_path: Path) ->
         assert helm_line.startswith(binaries.HELM_VERSION)
         assert readyz == "ok"
         # etcd, kube-apiserver, kube-controller-manager, MinIO, tracking server, operator
-        assert len(harness_processes(state)) == 6
+        assert len(harness_processes(state)) == 7
     finally:
         subprocess.run(
             [sys.executable, "-m", "e2e.cluster", "down", "--state", str(state)],

@@ -11,24 +11,29 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import yaml
 
 from e2e.cluster import binaries
+from e2e.cluster.agent import ranges
 from e2e.cluster.certs import PKI, KeyPair
-from e2e.cluster.processes import Service, Supervisor, http_ok
+from e2e.cluster.processes import Service, Supervisor, http_ok, running_in
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
-# Services get ClusterIPs from a loopback range, so the node agent (issue 5) can serve them here
-# without touching any other network; the first address is the `kubernetes` Service.
-SERVICE_CIDR = "127.10.0.0/16"
-KUBERNETES_SERVICE_IP = "127.10.0.1"
+AGENT_RBAC = ROOT / "e2e" / "cluster" / "agent" / "rbac.yaml"
+# Services get ClusterIPs from a loopback range, so the node agent (issue 5) serves them here
+# without touching any other network. Each cluster has its own slot of that range (and of the pod
+# range), so clusters running side by side on one machine never share an address: see
+# e2e/cluster/agent/ranges.py. The first address of a service range is the `kubernetes` Service.
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
+NODE_NAME = "mlkube-node"
 # Start order; stopped in reverse.
-ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "minio")
+ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "node-agent", "minio")
+# Which cluster uses which loopback ranges, machine-wide.
+NETWORK_SLOTS = binaries.cache_dir() / "network-slots"
 
 
 def free_port() -> int:
@@ -54,10 +59,14 @@ class Ports:
     controller_manager: int
     minio: int
     minio_console: int
+    kubelet: int
+    kubelet_healthz: int
 
     @classmethod
-    def pick(cls) -> Ports:
-        return cls(*(free_port() for _ in range(6)))
+    def pick(cls, saved: dict[str, int] | None = None) -> Ports:
+        """The ``saved`` ports, and fresh ones for any not saved (a state from an older version)."""
+        saved = saved or {}
+        return cls(**{f.name: saved.get(f.name) or free_port() for f in fields(cls)})
 
 
 def _progress(message: str) -> None:
@@ -74,18 +83,22 @@ class LocalCluster:
         self.pki = PKI(self.state / "pki")
         self.kubeconfig = self.state / "kubeconfig"
         config = self.state / "cluster.json"
-        if config.exists():
-            saved = json.loads(config.read_text())
-            self.ports = Ports(**saved["ports"])
+        saved = json.loads(config.read_text()) if config.exists() else {}
+        self.ports = Ports.pick(saved.get("ports"))
+        if "s3" in saved:
             self.s3 = S3(**saved["s3"])
         else:
-            self.ports = Ports.pick()
             self.s3 = S3(
                 endpoint=f"http://127.0.0.1:{self.ports.minio}",
                 access_key="mlkube",
                 secret_key=os.urandom(12).hex(),
             )
-            config.write_text(json.dumps({"ports": asdict(self.ports), "s3": asdict(self.s3)}))
+        self.ranges = self._claim_ranges(saved.get("slot"))
+        config.write_text(
+            json.dumps(
+                {"ports": asdict(self.ports), "s3": asdict(self.s3), "slot": self.ranges.slot}
+            )
+        )
 
     @property
     def server(self) -> str:
@@ -96,20 +109,22 @@ class LocalCluster:
     def start(self) -> None:
         """Start whatever is not running yet, apply the CRDs and create the bucket."""
         started = time.monotonic()
+        self.ranges = self._claim_ranges(self.ranges.slot)  # again, if stop() released it
         running = self.supervisor.running()
+        self._write_kubeconfig()
         for name, service in self._services().items():
             if name in running:
                 _progress(f"{name}: already running (pid {running[name]})")
                 continue
             _progress(f"{name}: starting")
             self.supervisor.start(service)
-        self._write_kubeconfig()
         self.apply_crds()
         self._ensure_bucket()
         _progress(f"ready in {time.monotonic() - started:.1f}s; KUBECONFIG={self.kubeconfig}")
 
     def stop(self) -> None:
         self.supervisor.stop(list(reversed(ORDER)))
+        ranges.release(NETWORK_SLOTS, self.state, self.ranges)
 
     def running(self) -> dict[str, int]:
         return self.supervisor.running()
@@ -166,6 +181,10 @@ class LocalCluster:
 
     # -- internals ------------------------------------------------------------------------------
 
+    def _claim_ranges(self, slot: int | None) -> ranges.Ranges:
+        """This cluster's loopback ranges, exclusive on this machine while it runs."""
+        return ranges.claim(NETWORK_SLOTS, self.state, lambda o: bool(running_in(o)), slot)
+
     def _services(self) -> dict[str, Service]:
         p = self.ports
         ca = self.pki.ca
@@ -175,7 +194,7 @@ class LocalCluster:
             hosts=(
                 "127.0.0.1",
                 "localhost",
-                KUBERNETES_SERVICE_IP,
+                self.ranges.kubernetes_ip,
                 "kubernetes",
                 "kubernetes.default",
                 "kubernetes.default.svc",
@@ -222,7 +241,7 @@ class LocalCluster:
                     f"--tls-cert-file={serving.cert}",
                     f"--tls-private-key-file={serving.key}",
                     f"--client-ca-file={ca.cert}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--service-cluster-ip-range={self.ranges.service_cidr}",
                     f"--service-account-issuer={SA_ISSUER}",
                     f"--service-account-key-file={sa.cert}",
                     f"--service-account-signing-key-file={sa.key}",
@@ -231,6 +250,12 @@ class LocalCluster:
                     "--allow-privileged=true",
                     f"--kubelet-client-certificate={kubelet_client.cert}",
                     f"--kubelet-client-key={kubelet_client.key}",
+                    # The node agent's kubelet endpoint: the node's InternalIP, a CA-signed cert.
+                    "--kubelet-preferred-address-types=InternalIP",
+                    f"--kubelet-certificate-authority={ca.cert}",
+                    # Endpoints cannot hold loopback addresses (API validation), so the node
+                    # agent serves the `kubernetes` Service's endpoint itself.
+                    "--endpoint-reconciler-type=none",
                     "--profiling=false",
                     "--v=1",
                 ],
@@ -251,13 +276,18 @@ class LocalCluster:
                     f"--cluster-signing-cert-file={ca.cert}",
                     f"--cluster-signing-key-file={ca.key}",
                     "--use-service-account-credentials=true",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--service-cluster-ip-range={self.ranges.service_cidr}",
+                    # They would try to write pods' loopback IPs into Endpoints(Slices), which the
+                    # API refuses; the node agent computes Service endpoints from pods instead.
+                    "--controllers=*,-endpoints-controller,-endpointslice-controller,"
+                    "-endpointslice-mirroring-controller",
                     "--leader-elect=false",
                     "--v=1",
                 ],
                 http_ok(f"https://127.0.0.1:{p.controller_manager}/healthz", insecure=True),
                 start_timeout=60,
             ),
+            "node-agent": self._node_agent(),
             "minio": Service(
                 "minio",
                 [
@@ -277,6 +307,48 @@ class LocalCluster:
                 },
             ),
         }
+
+    def _node_agent(self) -> Service:
+        """The node agent (issue 5): kubelet, scheduler and service proxy of one node."""
+        client = self.pki.issue(
+            "node-agent", f"system:node:{NODE_NAME}", organization="system:nodes", client=True
+        )
+        serving = self.pki.issue(
+            "node-agent-serving",
+            NODE_NAME,
+            hosts=("127.0.0.1", "localhost", NODE_NAME),
+            server=True,
+        )
+        kubeconfig = self._client_kubeconfig("node-agent.kubeconfig", client)
+        minio = binaries.MINIO.path("minio")
+        pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        return Service(
+            "node-agent",
+            [
+                sys.executable,
+                "-m",
+                "e2e.cluster.agent",
+                f"--root={self.state / 'agent'}",
+                f"--kubeconfig={kubeconfig}",
+                f"--node-name={NODE_NAME}",
+                f"--pod-cidr={self.ranges.pod_cidr}",
+                f"--cluster-dns={self.ranges.dns_ip}",
+                f"--port={self.ports.kubelet}",
+                f"--healthz-port={self.ports.kubelet_healthz}",
+                f"--tls-cert={serving.cert}",
+                f"--tls-key={serving.key}",
+                f"--client-ca={self.pki.ca.cert}",
+                f"--kubelet-version={binaries.KUBERNETES_VERSION}",
+                *([f"--minio={minio}"] if minio.is_file() else []),
+            ],
+            http_ok(f"http://127.0.0.1:{self.ports.kubelet_healthz}/healthz"),
+            env={"PYTHONPATH": pythonpath},
+            start_timeout=90,
+            prepare=self._grant_node_agent,
+        )
+
+    def _grant_node_agent(self) -> None:
+        self.kubectl("apply", "-f", str(AGENT_RBAC))
 
     def _client_kubeconfig(self, name: str, pair: KeyPair) -> Path:
         path = self.state / name
