@@ -158,10 +158,13 @@ class RunExtra(Model):
         min_length=1,
         pattern=r"^extra-[0-9a-f]{16}\.json$",
         description="Name of the JSON document beside the run's artifacts (under "
-        "<namespace>/experiments/<experimentId>/<runId>/) holding the params and tags that did "
-        "not fit in this object, and the run's dataset inputs.",
+        "<namespace>/experiments/<experimentId>/<runId>/) holding the params, tags and latest "
+        "metric values that did not fit in this object, and the run's dataset inputs.",
     )
     params: int = Field(default=0, ge=0, description="Params kept there.")
+    metrics: int = Field(
+        default=0, ge=0, description="Latest metric values kept there (runs with very many keys)."
+    )
     tags: int = Field(default=0, ge=0, description="Tags kept there.")
     datasets: int = Field(default=0, ge=0, description="Dataset inputs kept there.")
 
@@ -207,8 +210,8 @@ class RunStatus(Model):
     )
     extra: RunExtra | None = Field(
         default=None,
-        description="Set when params or tags overflowed the object size the API server accepts, "
-        "or the run has dataset inputs: where those are kept.",
+        description="Set when params, tags or metrics overflowed the object size the API server "
+        "accepts, or the run has dataset inputs: where those are kept.",
     )
     conditions: list[Condition] = conditions_field()
     observed_generation: int | None = observed_generation_field()

@@ -329,6 +329,20 @@ class StoreContract:
             ErrorCode.INVALID_PARAMETER_VALUE
         )
 
+    def test_many_metric_keys_are_all_kept(self, store: TrackingStore, workspace: str) -> None:
+        _, run_id = self._run(store, workspace)
+        keys = [f"{i:04d}-" + "k" * 240 for i in range(4000)]
+        for start in range(0, len(keys), 1000):
+            batch = [Metric(k, float(i), 1, 0) for i, k in enumerate(keys[start : start + 1000])]
+            store.log_batch(workspace, run_id, batch, {}, {})
+        store.log_batch(workspace, run_id, [Metric(keys[-1], 42.0, 2, 1)], {}, {})
+        metrics = store.get_run(workspace, run_id).metrics
+        assert len(metrics) == 4000
+        assert metrics[keys[0]].value == 0.0
+        assert metrics[keys[-1]].value == 42.0
+        history = store.get_metric_history(workspace, run_id, keys[-1])
+        assert [m.value for m in history] == [999.0, 42.0]
+
     def test_list_runs_by_experiment(self, store: TrackingStore, workspace: str) -> None:
         first, run_a = self._run(store, workspace)
         second, run_b = self._run(store, workspace)

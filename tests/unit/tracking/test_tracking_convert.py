@@ -11,8 +11,10 @@ from mlkube.api.errors import parse
 from mlkube.api.run import Run as RunResource
 from mlkube_operator.server.entities import Metric, RunStatus
 from mlkube_operator.server.store.kube import convert
-from mlkube_operator.server.store.kube.cache import Extra, RunRecord
+from mlkube_operator.server.store.kube.cache import RunRecord
 from mlkube_operator.server.store.kube.drafts import STATUS_BUDGET, RunDraft
+from mlkube_operator.server.store.kube.extra import Extra, extra_from_json
+from mlkube_operator.server.store.kube.values import from_ms, metric_of, metric_value, to_ms
 
 
 def test_experiment_resource_names_are_valid_stable_and_distinct() -> None:
@@ -29,17 +31,17 @@ def test_experiment_resource_names_are_valid_stable_and_distinct() -> None:
 
 
 def test_times_keep_milliseconds() -> None:
-    assert convert.from_ms(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
-    run = resource({"startTime": convert.from_ms(1_700_000_000_123)})
-    assert convert.to_ms(run.status.start_time) == 1_700_000_000_123
+    assert from_ms(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
+    run = resource({"startTime": from_ms(1_700_000_000_123)})
+    assert to_ms(run.status.start_time) == 1_700_000_000_123
 
 
 def test_non_finite_metric_values_round_trip() -> None:
     for value in (math.inf, -math.inf, 1.5):
-        stored = convert.metric_value(Metric("m", value, 1, 2))
+        stored = metric_value(Metric("m", value, 1, 2))
         parsed = resource({"metrics": {"m": stored}}).status.metrics["m"]
-        assert convert.metric_of("m", parsed).value == value
-    stored = convert.metric_value(Metric("m", math.nan, 1, 2))
+        assert metric_of("m", parsed).value == value
+    stored = metric_value(Metric("m", math.nan, 1, 2))
     assert stored == {"value": 0.0, "nonFinite": "NaN", "timestamp": 1, "step": 2}
 
 
@@ -53,17 +55,17 @@ def test_run_entity_maps_phases_and_prefers_the_name_tag() -> None:
         {"runId": "a" * 32, "phase": "Succeeded", "tags": {"mlflow.runName": "renamed"}},
         {"runName": "original"},
     )
-    entity = convert.run_entity(run, "7", {}, {}, ())
+    entity = convert.run_entity(run, "7")
     assert entity is not None
     assert entity.info.status is RunStatus.FINISHED
     assert entity.info.run_name == "renamed"
     assert entity.info.artifact_uri == f"mlflow-artifacts:/7/{'a' * 32}/artifacts"
-    assert convert.run_entity(resource({}), "7", {}, {}, ()) is None  # not started yet
+    assert convert.run_entity(resource({}), "7") is None  # not started yet
 
 
 def test_params_past_the_budget_go_to_the_extra_document() -> None:
     run = resource({"runId": "a" * 32, "phase": "Running"})
-    record = RunRecord(run, 1, Extra(), convert.run_entity(run, "1", {}, {}, ()))
+    record = RunRecord(run, 1, Extra(), convert.run_entity(run, "1"))
     draft = RunDraft(record)
     value = "v" * 6000
     count = STATUS_BUDGET // 6000 + 20
@@ -77,6 +79,24 @@ def test_params_past_the_budget_go_to_the_extra_document() -> None:
         "object": extra.object,
         "params": len(draft.extra_params),
         "tags": 0,
+        "metrics": 0,
         "datasets": 0,
     }
-    assert len(content) > 6000 * len(draft.extra_params)
+    assert extra_from_json(str(extra.object), content).params == draft.extra_params
+
+
+def test_metric_keys_past_the_budget_go_to_the_extra_document() -> None:
+    run = resource({"runId": "a" * 32, "phase": "Running"})
+    record = RunRecord(run, 1, Extra(), convert.run_entity(run, "1"))
+    draft = RunDraft(record)
+    count = STATUS_BUDGET // 250 + 100
+    draft.add_metrics([Metric(f"{i:0200d}", float(i), 1, 0) for i in range(count)])
+    spilled = draft.extra_metrics
+    assert 0 < len(spilled) < count
+    assert len(draft.patch["metrics"]) + len(spilled) == count
+    key = next(iter(spilled))
+    draft.add_metrics([Metric(key, -1.0, 2, 1)])  # an update stays where the key lives
+    assert draft.extra_metrics[key].value == -1.0
+    assert key not in draft.patch["metrics"]
+    extra, content = draft.new_extra()
+    assert extra_from_json(str(extra.object), content).metrics[key].value == -1.0

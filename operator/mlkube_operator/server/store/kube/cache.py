@@ -12,28 +12,19 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mlkube.api.errors import SpecError, parse
 from mlkube.api.experiment import Experiment as ExperimentResource
 from mlkube.api.kinds import EXPERIMENT, RUN, Kind
 from mlkube.api.run import Run as RunResource
-from mlkube_operator.server.entities import DatasetInput, Experiment, Run, ViewType
+from mlkube_operator.server.entities import Experiment, Run, ViewType
 from mlkube_operator.server.store.kube import convert
+from mlkube_operator.server.store.kube.extra import Extra
 
 log = logging.getLogger("mlkube.server.cache")
 Obj = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Extra:
-    """A run's values kept in object storage (``RunStatus.extra``), as loaded."""
-
-    object: str | None = None
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    datasets: tuple[DatasetInput, ...] = ()
 
 
 # (namespace, experimentId, runId, object name) -> the document's content
@@ -190,13 +181,7 @@ class TrackingCache:
         return "0" if resource.spec.experiment == convert.DEFAULT_RESOURCE else ""
 
     def _run_entity(self, namespace: str, resource: RunResource, extra: Extra) -> Run | None:
-        return convert.run_entity(
-            resource,
-            self._experiment_id_of(namespace, resource),
-            extra.params,
-            extra.tags,
-            extra.datasets,
-        )
+        return convert.run_entity(resource, self._experiment_id_of(namespace, resource), extra)
 
     def _upsert_run(self, obj: Obj, known_extra: Extra | None) -> RunRecord | None:
         try:

@@ -8,27 +8,25 @@ resources and milliseconds in MLflow. Metric values JSON cannot hold (NaN, ±Inf
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from mlkube.api.common import LABEL_NAME_PATTERN
 from mlkube.api.experiment import Experiment as ExperimentResource
 from mlkube.api.experiment import LifecycleStage as ResourceStage
-from mlkube.api.run import MetricValue, NonFinite, RunPhase
 from mlkube.api.run import Run as RunResource
+from mlkube.api.run import RunPhase
 from mlkube_operator.server.entities import (
-    DatasetInput,
     Experiment,
     LifecycleStage,
-    Metric,
     ModelOutput,
     Run,
     RunInfo,
     RunStatus,
 )
 from mlkube_operator.server.store.base import DEFAULT_EXPERIMENT_NAME
+from mlkube_operator.server.store.kube.extra import Extra
+from mlkube_operator.server.store.kube.values import from_ms, metric_of, to_ms
 
 DEFAULT_RESOURCE = "default"
 EXPERIMENT_ID_LABEL = "mlkube.io/experiment-id"
@@ -44,20 +42,6 @@ PHASE_TO_STATUS = {
     RunPhase.KILLED: RunStatus.KILLED,
 }
 STATUS_TO_PHASE = {status: phase for phase, status in PHASE_TO_STATUS.items()}
-
-
-def to_ms(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)
-
-
-def from_ms(ms: int) -> str:
-    """An RFC 3339 time with millisecond precision, as the status fields hold it."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -140,39 +124,15 @@ def experiment_status(experiment_id: str, created_ms: int, stage: ResourceStage)
     }
 
 
-def metric_value(metric: Metric) -> dict[str, Any]:
-    if math.isnan(metric.value):
-        return {"value": 0.0, "nonFinite": NonFinite.NAN.value, **_when(metric)}
-    if math.isinf(metric.value):
-        kind = NonFinite.INFINITY if metric.value > 0 else NonFinite.NEGATIVE_INFINITY
-        return {"value": 0.0, "nonFinite": kind.value, **_when(metric)}
-    return {"value": metric.value, **_when(metric)}
-
-
-def _when(metric: Metric) -> dict[str, int]:
-    return {"timestamp": metric.timestamp, "step": metric.step}
-
-
-def metric_of(key: str, stored: MetricValue) -> Metric:
-    value = stored.value
-    if stored.non_finite is not None:
-        value = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[stored.non_finite]
-    return Metric(key=key, value=value, timestamp=stored.timestamp, step=stored.step)
-
-
-def run_entity(
-    resource: RunResource,
-    experiment_id: str,
-    extra_params: dict[str, str],
-    extra_tags: dict[str, str],
-    datasets: tuple[DatasetInput, ...],
-) -> Run | None:
-    """The MLflow run, or None while the Run has no run id (a project run not yet started)."""
+def run_entity(resource: RunResource, experiment_id: str, extra: Extra | None = None) -> Run | None:
+    """The MLflow run, or None while the Run has no run id (a project run not yet started);
+    ``extra`` is what the run keeps in object storage (cache.Extra)."""
     status = resource.status
     if status.run_id is None:
         return None
     phase = RunPhase(status.phase) if status.phase else RunPhase.PENDING
-    tags = {**resource.spec.tags, **status.tags, **extra_tags}
+    extra = extra or Extra()
+    tags = {**resource.spec.tags, **status.tags, **extra.tags}
     # The mlflow.runName tag follows renames; spec.runName is the name the run was created with.
     run_name = tags.get("mlflow.runName") or resource.spec.run_name or resource.metadata.name
     info = RunInfo(
@@ -189,10 +149,13 @@ def run_entity(
     )
     return Run(
         info=info,
-        metrics={key: metric_of(key, value) for key, value in status.metrics.items()},
-        params={**status.params, **extra_params},
+        metrics={
+            **{key: metric_of(key, value) for key, value in status.metrics.items()},
+            **extra.metrics,
+        },
+        params={**status.params, **extra.params},
         tags=tags,
-        datasets=datasets,
+        datasets=extra.datasets,
         model_inputs=tuple(status.model_inputs),
         model_outputs=tuple(ModelOutput(o.model_id, o.step) for o in status.model_outputs),
     )

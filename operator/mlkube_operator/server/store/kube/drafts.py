@@ -5,15 +5,13 @@ no trace. The draft records the status merge patch (only the fields these writes
 metric points, and whether the extra document (params and tags that do not fit in the object,
 dataset inputs) must be rewritten.
 
-Params and tags stay in the Run's status while they fit a budget well under the API server's
-object size limit; the rest go to the extra document in object storage. Nothing logged within
-MLflow's limits is dropped, however many params a run logs.
+Params, tags and latest metric values stay in the Run's status while they fit a budget well under
+the API server's object size limit; the rest go to the extra document in object storage. Nothing
+logged within MLflow's limits is dropped, however many params, tags or metric keys a run has.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -22,16 +20,23 @@ from mlkube.api.experiment import LifecycleStage as Stage
 from mlkube_operator.server.entities import DatasetInput, LifecycleStage, Metric, ModelOutput
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
 from mlkube_operator.server.store import rules
-from mlkube_operator.server.store.kube import convert
-from mlkube_operator.server.store.kube.cache import Extra, RunRecord
+from mlkube_operator.server.store.kube.cache import RunRecord
+from mlkube_operator.server.store.kube.extra import Extra, extra_json
+from mlkube_operator.server.store.kube.values import metric_value
 
-# Bytes of params and tags kept in the Run object; etcd's default request limit is 1.5 MiB and
-# latest metrics, conditions and metadata need room too.
-STATUS_BUDGET = 512 * 1024
+# Bytes of params, tags and latest metrics kept in the Run object; etcd's default request limit
+# is 1.5 MiB, and metadata, spec, conditions and JSON overhead need room too.
+STATUS_BUDGET = 768 * 1024
+# What one latest-metric entry costs besides its key: value, timestamp, step and JSON syntax.
+METRIC_ENTRY = 72
 
 
 def _size(key: str, value: str) -> int:
     return len(key.encode()) + len(value.encode()) + 8
+
+
+def _metric_size(key: str) -> int:
+    return len(key.encode()) + METRIC_ENTRY
 
 
 class RunDraft:
@@ -47,10 +52,13 @@ class RunDraft:
         self.datasets = list(record.extra.datasets)
         self.extra_object = record.extra.object
         self.metrics = dict(record.entity.metrics) if record.entity else {}
+        self.status_metrics = set(status.metrics)
+        self.extra_metrics = dict(record.extra.metrics)
         self.model_inputs = list(status.model_inputs)
         self.model_outputs = [ModelOutput(o.model_id, o.step) for o in status.model_outputs]
         self.stage = LifecycleStage(status.lifecycle_stage)
         self.used = sum(_size(k, v) for k, v in (*self.params.items(), *self.tags.items()))
+        self.used += sum(_metric_size(k) for k in self.status_metrics)
         self.patch: dict[str, Any] = {}
         self.history: list[Metric] = []
         self.extra_dirty = False
@@ -128,10 +136,18 @@ class RunDraft:
     def add_metrics(self, metrics: Sequence[Metric]) -> None:
         changed = rules.latest_metrics(self.metrics, metrics)
         self.metrics.update(changed)
-        section = self._section("metrics") if changed else None
         for key, metric in changed.items():
-            assert section is not None
-            section[key] = convert.metric_value(metric)
+            if key in self.extra_metrics:
+                self.extra_metrics[key] = metric
+                self.extra_dirty = True
+            elif key in self.status_metrics or self.used + _metric_size(key) <= STATUS_BUDGET:
+                if key not in self.status_metrics:
+                    self.status_metrics.add(key)
+                    self.used += _metric_size(key)
+                self._section("metrics")[key] = metric_value(metric)
+            else:
+                self.extra_metrics[key] = metric
+                self.extra_dirty = True
         self.history.extend(metrics)
 
     def set_fields(self, fields: dict[str, Any]) -> None:
@@ -167,30 +183,18 @@ class RunDraft:
         """The extra document to write (under a new name) and its content; also records the
         status field that points at it."""
         name = f"extra-{secrets.token_hex(8)}.json"
-        extra = Extra(name, dict(self.extra_params), dict(self.extra_tags), tuple(self.datasets))
+        extra = Extra(
+            name,
+            dict(self.extra_params),
+            dict(self.extra_tags),
+            tuple(self.datasets),
+            dict(self.extra_metrics),
+        )
         self.patch["extra"] = {
             "object": name,
             "params": len(extra.params),
             "tags": len(extra.tags),
+            "metrics": len(extra.metrics),
             "datasets": len(extra.datasets),
         }
         return extra, extra_json(extra)
-
-
-def extra_json(extra: Extra) -> bytes:
-    body = {
-        "params": extra.params,
-        "tags": extra.tags,
-        "datasets": [dataclasses.asdict(d) for d in extra.datasets],
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def extra_from_json(name: str, data: bytes) -> Extra:
-    body = json.loads(data)
-    return Extra(
-        name,
-        dict(body.get("params", {})),
-        dict(body.get("tags", {})),
-        tuple(DatasetInput(**d) for d in body.get("datasets", [])),
-    )

@@ -19,8 +19,9 @@ from mlkube_operator.kube import Conflict, KubeClient, KubeError, NotFound
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.artifacts.objects import ObjectStore
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
-from mlkube_operator.server.store.kube.cache import Extra, RunRecord, TrackingCache
+from mlkube_operator.server.store.kube.cache import RunRecord, TrackingCache
 from mlkube_operator.server.store.kube.drafts import RunDraft
+from mlkube_operator.server.store.kube.extra import Extra
 from mlkube_operator.server.store.kube.history import MetricHistory
 from mlkube_operator.server.store.kube.lanes import Lanes, Write
 

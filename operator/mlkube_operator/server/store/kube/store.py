@@ -61,15 +61,16 @@ from mlkube_operator.server.store.base import (
 from mlkube_operator.server.store.kube import convert
 from mlkube_operator.server.store.kube.cache import (
     ExperimentRecord,
-    Extra,
     RunRecord,
     TrackingCache,
 )
-from mlkube_operator.server.store.kube.drafts import RunDraft, extra_from_json
+from mlkube_operator.server.store.kube.drafts import RunDraft
+from mlkube_operator.server.store.kube.extra import Extra, extra_from_json
 from mlkube_operator.server.store.kube.history import MetricHistory
 from mlkube_operator.server.store.kube.ids import ExperimentIds
 from mlkube_operator.server.store.kube.models import LoggedModels
 from mlkube_operator.server.store.kube.run_writer import RunWriter
+from mlkube_operator.server.store.kube.values import from_ms
 
 log = logging.getLogger("mlkube.server.store")
 Obj = dict[str, Any]
@@ -239,7 +240,7 @@ class KubeStore(TrackingStore):
             if spec is not None:
                 obj = self.client.patch(EXPERIMENT, workspace, name, {"spec": spec})
                 self.cache.put_experiment(obj)
-            touched = {"lastUpdateTime": convert.from_ms(now_ms()), **(status or {})}
+            touched = {"lastUpdateTime": from_ms(now_ms()), **(status or {})}
             obj = self.client.patch(EXPERIMENT, workspace, name, {"status": touched}, status=True)
             self.cache.put_experiment(obj)
         except NotFound:
@@ -334,7 +335,7 @@ class KubeStore(TrackingStore):
         fields = {
             "runId": run_id,
             "phase": RunPhase.RUNNING.value,
-            "startTime": convert.from_ms(start_time if start_time is not None else now_ms()),
+            "startTime": from_ms(start_time if start_time is not None else now_ms()),
             "artifactUri": rules.run_artifact_uri(experiment, run_id),
             "lifecycleStage": Stage.ACTIVE.value,
             "userId": user_id,
@@ -370,7 +371,7 @@ class KubeStore(TrackingStore):
             if status is not None:
                 fields["phase"] = convert.STATUS_TO_PHASE[status].value
             if end_time is not None:
-                fields["endTime"] = convert.from_ms(end_time)
+                fields["endTime"] = from_ms(end_time)
             draft.set_fields(fields)
 
         self._write(workspace, run_id, update)
