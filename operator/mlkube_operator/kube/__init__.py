@@ -6,7 +6,7 @@ keeps a handler fed with list+watch. Parsing into the resource models is the cal
 """
 
 from mlkube_operator.kube.client import KubeClient
-from mlkube_operator.kube.errors import AlreadyExists, Conflict, Gone, KubeError, NotFound
+from mlkube_operator.kube.errors import AlreadyExists, Conflict, Gone, Invalid, KubeError, NotFound
 from mlkube_operator.kube.informer import Informer, InformerHandler
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Gone",
     "Informer",
     "InformerHandler",
+    "Invalid",
     "KubeClient",
     "KubeError",
     "NotFound",

@@ -184,3 +184,12 @@ def test_project_runs_keep_the_operators_fields(
     resource = kubectl_json(cluster, "get", "run", name, "-n", namespace)
     assert resource["status"]["phase"] == "Running"  # still the operator's to change
     assert resource["status"]["metrics"]["loss"]["value"] == 0.5
+
+
+def test_what_the_crd_refuses_is_a_400_naming_it(mlkube: TrackingServer) -> None:
+    """Experiment tags live in spec.tags, which the CRD caps at 1000 entries."""
+    tags = {f"t{i}": "v" for i in range(1001)}
+    with pytest.raises(MlflowException) as caught:
+        MlflowClient().create_experiment(f"many-tags-{uuid.uuid4().hex[:6]}", tags=tags)
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "spec.tags" in caught.value.message

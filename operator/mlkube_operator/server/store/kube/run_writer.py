@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlkube.api.kinds import RUN
-from mlkube_operator.kube import Conflict, KubeClient, KubeError, NotFound
+from mlkube_operator.kube import Conflict, Invalid, KubeClient, KubeError, NotFound
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.artifacts.objects import ObjectStore
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
@@ -30,6 +30,12 @@ ATTEMPTS = 8
 
 
 def unavailable(err: Exception) -> MlflowError:
+    """The MLflow error for a backend failure: the API server refusing the object as invalid is
+    the request's fault (400); anything else is worth a retry (503)."""
+    if isinstance(err, Invalid):
+        return MlflowError(
+            ErrorCode.INVALID_PARAMETER_VALUE, f"rejected by the cluster: {err.message}"
+        )
     return MlflowError(
         ErrorCode.TEMPORARILY_UNAVAILABLE, f"the cluster or object storage failed: {err}; retry"
     )

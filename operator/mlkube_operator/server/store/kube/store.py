@@ -69,7 +69,7 @@ from mlkube_operator.server.store.kube.extra import Extra, extra_from_json
 from mlkube_operator.server.store.kube.history import MetricHistory
 from mlkube_operator.server.store.kube.ids import ExperimentIds
 from mlkube_operator.server.store.kube.models import LoggedModels
-from mlkube_operator.server.store.kube.run_writer import RunWriter
+from mlkube_operator.server.store.kube.run_writer import RunWriter, unavailable
 from mlkube_operator.server.store.kube.values import from_ms
 
 log = logging.getLogger("mlkube.server.store")
@@ -80,12 +80,6 @@ ATTEMPTS = 8
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def unavailable(err: Exception) -> MlflowError:
-    return MlflowError(
-        ErrorCode.TEMPORARILY_UNAVAILABLE, f"the cluster or object storage failed: {err}; retry"
-    )
 
 
 class KubeStore(TrackingStore):

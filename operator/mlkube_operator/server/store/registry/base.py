@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from mlkube_operator.server.errors import not_found
 from mlkube_operator.server.store.registry import rules
 from mlkube_operator.server.store.registry.entities import (
     ModelVersion,
@@ -153,7 +154,7 @@ class RegistryStore(ABC):
         if alias.lower() == rules.LATEST_ALIAS:
             versions = self.list_model_versions(workspace, name)
             if not versions:
-                raise rules.version_not_found(name, 1)
+                raise not_found(f"Latest version not found for model {name}.")
             return max(versions, key=lambda v: v.version)
         number = model.aliases.get(alias)
         if number is None:
