@@ -1,2 +1,0 @@
-"""The model registry's storage: entities, the store contract, an in-memory and a Kubernetes
-implementation (issue 7)."""
