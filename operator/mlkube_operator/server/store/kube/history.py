@@ -145,19 +145,30 @@ class MetricHistory:
                 self._compacting.discard(prefix)
 
     def compact(self, prefix: str) -> None:
-        """Regroup the log chunks into per-key segments, then delete the chunks."""
+        """Regroup the log chunks into per-key segments, then delete the chunks. A chunk gone
+        meanwhile was compacted by someone else (another replica): its points are in segments."""
         log_keys = [o.key for o in self.objects.list_all(f"{prefix}log/")]
-        if not log_keys:
-            return
         by_key: dict[str, list[Metric]] = defaultdict(list)
-        for data in self._pool.map(self.objects.get, log_keys):
+        compacted = []
+        for key, data in zip(log_keys, self._pool.map(self._get_or_none, log_keys), strict=True):
+            if data is None:
+                continue
+            compacted.append(key)
             for point in decode(data):
                 by_key[point.key].append(point)
+        if not compacted:
+            return
         name = _chunk_name()
         for key, points in by_key.items():
             segment = f"{prefix}keys/{keys.metric_key_segment(key)}/{name}"
             self.objects.put(segment, encode(points))
-        self.objects.delete(log_keys)
+        self.objects.delete(compacted)
+
+    def _get_or_none(self, key: str) -> bytes | None:
+        try:
+            return self.objects.get(key)
+        except ObjectNotFound:
+            return None
 
     def _merge_segments(self, segment: str, segment_keys: list[str]) -> None:
         try:
