@@ -198,7 +198,8 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(tmp_path: Path) ->
         helm_line, readyz = shell.stdout.splitlines()
         assert helm_line.startswith(binaries.HELM_VERSION)
         assert readyz == "ok"
-        # etcd, kube-apiserver, kube-controller-manager, MinIO, tracking server, operator
+        # etcd, kube-apiserver, kube-controller-manager, node agent, MinIO, tracking server,
+        # operator
         assert len(harness_processes(state)) == 7
     finally:
         subprocess.run(

@@ -243,9 +243,25 @@ class NodeAgent:
     def _ensure_dns_service(self) -> None:
         """Reserve the cluster DNS address as the ``kube-system/kube-dns`` Service, as a cluster's
         DNS add-on does, so no other Service is given it."""
+        path = "/api/v1/namespaces/kube-system/services"
+        try:
+            existing = self.client.get(f"{path}/kube-dns")
+        except ApiError as err:
+            if err.status != 404:
+                log.warning("reading the kube-dns Service: %s", err)
+                return
+        else:
+            ip = existing.get("spec", {}).get("clusterIP")
+            if ip != self.config.cluster_dns:
+                log.warning(
+                    "kube-system/kube-dns has %s, not the cluster DNS %s",
+                    ip,
+                    self.config.cluster_dns,
+                )
+            return
         try:
             self.client.create(
-                "/api/v1/namespaces/kube-system/services",
+                path,
                 {
                     "apiVersion": "v1",
                     "kind": "Service",
@@ -265,8 +281,7 @@ class NodeAgent:
                 },
             )
         except ApiError as err:
-            if err.status != 409:
-                log.warning("reserving the DNS address: %s", err)
+            log.warning("reserving the cluster DNS address: %s", err)
 
     def shutdown(self) -> None:
         """Stop everything; every container is stopped (SIGTERM, then SIGKILL) before returning."""

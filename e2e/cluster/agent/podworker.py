@@ -420,35 +420,38 @@ class PodWorker:
                     slot.retry_at = float("inf")
 
     def _start_or_wait(self, pod: Pod, slot: Slot) -> None:
+        """Start the container unless it is backing off; say so while it is."""
         now = time.monotonic()
         if slot.retry_at == float("inf"):
             return
-        if now < slot.retry_at:
-            if slot.last_terminated is not None and slot.record.state.waiting is None:
-                meta = pod.metadata
-                slot.record.state = ContainerState(
-                    waiting=ContainerStateWaiting(
-                        reason="CrashLoopBackOff",
-                        message=(
-                            f"back-off {slot.crash_wait:.0f}s "
-                            f"restarting failed container={slot.name} "
-                            f"pod={meta.name}_{meta.namespace}({meta.uid})"
-                        ),
-                    )
-                )
-                slot.record.last_state = slot.last_terminated
-            elif (
-                slot.record.state.waiting is not None
-                and slot.record.state.waiting.reason == "ErrImagePull"
-            ):
-                slot.record.state = ContainerState(
-                    waiting=ContainerStateWaiting(
-                        reason="ImagePullBackOff",
-                        message=f'Back-off pulling image "{slot.container.image}"',
-                    )
-                )
+        if now >= slot.retry_at:
+            self._start(pod, slot)
             return
-        self._start(pod, slot)
+        meta = pod.metadata
+        waiting = slot.record.state.waiting
+        if slot.last_terminated is not None and waiting is None:
+            slot.record.state = ContainerState(
+                waiting=ContainerStateWaiting(
+                    reason="CrashLoopBackOff",
+                    message=(
+                        f"back-off {slot.crash_wait:.0f}s restarting failed container={slot.name} "
+                        f"pod={meta.name}_{meta.namespace}({meta.uid})"
+                    ),
+                )
+            )
+            slot.record.last_state = slot.last_terminated
+            self.ctx.recorder.warning(
+                self._involved(slot),
+                "BackOff",
+                f"Back-off restarting failed container {slot.name} in pod "
+                f"{meta.name}_{meta.namespace}({meta.uid})",
+            )
+        elif waiting is not None and waiting.reason == "ErrImagePull":
+            message = f'Back-off pulling image "{slot.container.image}"'
+            slot.record.state = ContainerState(
+                waiting=ContainerStateWaiting(reason="ImagePullBackOff", message=message)
+            )
+            self.ctx.recorder.normal(self._involved(slot), "BackOff", message)
 
     def _start(self, pod: Pod, slot: Slot) -> None:
         ctx = self.ctx

@@ -80,6 +80,8 @@ class Network:
         self._turns: dict[Frontend, itertools.count[int]] = {}
         self._failed: set[Frontend] = set()
         self._dns_transport: asyncio.DatagramTransport | None = None
+        self._dirty = False
+        self._syncing: asyncio.Task[None] | None = None
         self.ready = threading.Event()
         self.error: Exception | None = None
         self._thread = threading.Thread(target=self._run, name="network", daemon=True)
@@ -100,9 +102,20 @@ class Network:
         self._thread.join(timeout=10)
 
     def refresh(self) -> None:
-        """Re-read Services and EndpointSlices (call on every change; cheap)."""
+        """Re-read Services and endpoints (call on every change: bursts are coalesced)."""
         if self.loop.is_running():
-            self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self._sync()))
+            self.loop.call_soon_threadsafe(self._request_sync)
+
+    def _request_sync(self) -> None:
+        self._dirty = True
+        # One sync at a time: two would both see a listener missing and both try to bind it.
+        if self._syncing is None or self._syncing.done():
+            self._syncing = self.loop.create_task(self._sync_until_clean())
+
+    async def _sync_until_clean(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await self._sync()
 
     # -- the loop -------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from e2e.cluster.agent.runtime import Handle
 
 log = logging.getLogger(__name__)
 FOLLOW_POLL = 0.2
+NOT_SERVED = "not served by the mlkube node agent (it serves /containerLogs: kubectl logs)"
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,13 @@ def _handler(server: KubeletServer, *, secure: bool) -> type[BaseHTTPRequestHand
             elif url.path.startswith("/containerLogs/"):
                 self._logs(url.path, parse_qs(url.query))
             else:
-                self._reply(404, f"{url.path} is not served by the mlkube node agent")
+                self._reply(404, f"{url.path}: {NOT_SERVED}")
+
+        def do_POST(self) -> None:
+            # exec, attach and port-forward (SPDY/WebSocket upgrades).
+            self._reply(501, f"{urlsplit(self.path).path}: {NOT_SERVED}")
+
+        do_PUT = do_DELETE = do_PATCH = do_POST
 
         def _logs(self, path: str, query: dict[str, list[str]]) -> None:
             parts = [unquote(p) for p in path.split("/")[2:]]

@@ -8,10 +8,11 @@ The agent starts ``python -m e2e.cluster.agent.shim <spec.json>`` (stdlib only, 
 3. builds the container's root: an overlay whose lower layer is the host's ``/`` and whose upper
    layer is a fresh directory of this container (writes stay private and vanish with it), a fresh
    ``/proc``, a read-only ``/sys``, a minimal ``/dev`` (null, zero, random, urandom, tty, ptmx,
-   pts, the pod's shared ``shm``), a private ``/tmp``; it pivots into it and bind-mounts the pod's
+   pts, the pod's shared ``shm``), a private ``/tmp`` and ``/run``, and the host's other
+   filesystems (whatever is mounted on ``/``) as they are; it pivots into it and mounts the pod's
    volumes, ``/etc/hosts``, ``/etc/resolv.conf``, ``/etc/hostname`` and the termination-message
-   file at the paths the container asks for (creating mount points inside the overlay only: the
-   host filesystem is never written);
+   file at the paths the container asks for (mount points are created in the overlay, so the
+   host's root filesystem is never written);
 4. forks the namespace's init (PID 1): it forwards signals to the container's process and reaps
    orphans; when it exits, the kernel kills everything left in the PID namespace, so a container
    can never leave a process behind (double forks and daemons included);
@@ -32,6 +33,7 @@ import errno
 import json
 import os
 import platform
+import re
 import select
 import selectors
 import signal
@@ -63,6 +65,7 @@ FORWARDED = (
     signal.SIGUSR1,
     signal.SIGUSR2,
 )
+PRIVATE_TOPS = ("/proc", "/sys", "/dev", "/tmp", "/run")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = {
     "fd": "/proc/self/fd",
@@ -135,6 +138,7 @@ def build_root(spec: dict[str, Any]) -> None:
             raise OSError(errno.EINVAL, f"overlay path {path!r} contains ',' or ':'")
     # Nothing mounted from here on may propagate back to the host.
     mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    shared = host_submounts()
     mount(
         "overlay",
         new_root,
@@ -142,6 +146,11 @@ def build_root(spec: dict[str, Any]) -> None:
         0,
         f"lowerdir=/,upperdir={root['upper']},workdir={root['work']}",
     )
+    # The overlay shows the root filesystem only: other filesystems (a /home, a bind-mounted
+    # checkout) are the host's own, as they are.
+    for path in shared:
+        if os.path.isdir(path):
+            bind(path, new_root + path)
     bind("/sys", f"{new_root}/sys")
     # Read-only /sys as in a container; a host that refuses the remount keeps it read-write.
     with contextlib.suppress(OSError):
@@ -165,6 +174,7 @@ def build_root(spec: dict[str, Any]) -> None:
     os.mkdir(f"{dev}/shm")
     bind(spec["shm"], f"{dev}/shm")
     bind(root["tmp"], f"{new_root}/tmp")
+    mount("tmpfs", f"{new_root}/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k")
 
     os.chdir(new_root)
     os.mkdir(".oldroot")
@@ -195,6 +205,27 @@ def build_root(spec: dict[str, Any]) -> None:
                     mode = step.stat().st_mode
                     if not mode & 0o001:
                         step.chmod((mode & 0o7777) | 0o001)
+
+
+def host_submounts() -> list[str]:
+    """Mount points directly on the host's root mount, except those a container gets its own of
+    (/proc, /sys, /dev, /tmp, /run)."""
+    entries = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        # Mount points escape blanks and the like as octal (\040).
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        entries.append((fields[0], fields[1], point))
+    roots = [mount_id for mount_id, _, point in entries if point == "/"]
+    if not roots:
+        return []
+    root_id = roots[-1]  # the topmost of the mounts stacked on /
+    found = []
+    for _, parent, point in entries:
+        top = "/" + point.strip("/").split("/", 1)[0]
+        if parent == root_id and point != "/" and top not in PRIVATE_TOPS:
+            found.append(point)
+    return found
 
 
 # -- the namespace's init and the container's process -----------------------------------------
