@@ -2,12 +2,15 @@
 
 Layout (ARCHITECTURE.md): ``<namespace>/experiments/<experimentId>/<runId>/artifacts/...`` with the
 run's metric histories beside them (``.../<runId>/metrics/...``), logged models' files under
-``<namespace>/experiments/<experimentId>/models/<modelId>/artifacts/...``.
+``<namespace>/experiments/<experimentId>/models/<modelId>/artifacts/...``, and the registry's
+immutable copies of model versions under ``<namespace>/models/<model>/<version>/...`` (written by
+the operator, read-only here; ``<model>`` is the RegisteredModel's metadata.name).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +21,11 @@ EXPERIMENT_ID = re.compile(r"[0-9]{1,19}")
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+# A RegisteredModel's metadata.name (a DNS-1123 subdomain).
+MODEL_RESOURCE = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,18}")
 # S3 keys are at most 1024 bytes.
 MAX_KEY_BYTES = 1024
 
@@ -88,6 +96,20 @@ def logged_models_prefix(namespace: str) -> str:
     return f"{namespace}/logged-models/"
 
 
+def registry_path(model: str, version: int) -> str:
+    """The artifact path (after ``mlflow-artifacts:/``) of a version's registry copy."""
+    _checked(MODEL_RESOURCE, model, "registered model resource name")
+    _checked(VERSION_NUMBER, str(version), "version number")
+    return f"models/{model}/{version}"
+
+
+def registry_prefix(namespace: str, model: str, version: int) -> str:
+    """The registry copy of a model version (where the operator's ModelVersion controller puts
+    it: ``<namespace>/models/<model>/<version>/``)."""
+    _checked(NAMESPACE, namespace, "namespace")
+    return f"{namespace}/{registry_path(model, version)}/"
+
+
 def upload_prefix(namespace: str, upload_id: str) -> str:
     """Parts of a multipart upload in progress, composed into the artifact on completion."""
     _checked(NAMESPACE, namespace, "namespace")
@@ -98,21 +120,27 @@ def upload_prefix(namespace: str, upload_id: str) -> str:
 class Owner(StrEnum):
     RUN = "run"
     MODEL = "model"
+    REGISTRY = "registered model version"
 
 
 @dataclass(frozen=True)
 class ArtifactPath:
-    """A path of the mlflow-artifacts API: ``<exp>/<runId>/artifacts/<rest>`` or
-    ``<exp>/models/<modelId>/artifacts/<rest>``; ``rest`` may be empty (the root)."""
+    """A path of the mlflow-artifacts API: ``<exp>/<runId>/artifacts/<rest>``,
+    ``<exp>/models/<modelId>/artifacts/<rest>`` or, for a registry copy, ``models/<model>/
+    <version>/<rest>`` (``experiment_id`` empty, ``owner_id`` the model); ``rest`` may be empty
+    (the root)."""
 
     experiment_id: str
     owner: Owner
     owner_id: str
     rest: str
+    version: int = 0
 
     def key(self, namespace: str) -> str:
         if self.owner is Owner.RUN:
             prefix = run_artifacts_prefix(namespace, self.experiment_id, self.owner_id)
+        elif self.owner is Owner.REGISTRY:
+            prefix = registry_prefix(namespace, self.owner_id, self.version)
         else:
             prefix = model_artifacts_prefix(namespace, self.experiment_id, self.owner_id)
         key = prefix + self.rest
@@ -126,15 +154,17 @@ class ArtifactPath:
 
     def child(self, object_key: str, namespace: str) -> str:
         """The path (relative to the artifacts root) of an object key under this owner."""
-        root = ArtifactPath(self.experiment_id, self.owner, self.owner_id, "").key(namespace)
+        root = dataclasses.replace(self, rest="").key(namespace)
         return object_key[len(root) :].rstrip("/")
 
 
 def parse_artifact_path(path: str) -> ArtifactPath | None:
     """The artifact path's parts; None when it is shallower than an artifacts root (a listing
-    there is empty); INVALID_PARAMETER_VALUE when it is not of either shape."""
+    there is empty); INVALID_PARAMETER_VALUE when it is of none of the shapes."""
     clean = safe_relative(path)
     parts = clean.split("/") if clean else []
+    if parts and parts[0] == "models":
+        return _registry_path(parts)
     if len(parts) < 3 or (parts[1] == "models" and len(parts) < 4):
         if parts:
             _checked(EXPERIMENT_ID, parts[0], "experiment id in the artifact path")
@@ -149,3 +179,14 @@ def parse_artifact_path(path: str) -> ArtifactPath | None:
     if parts[2] != "artifacts":
         raise invalid(f"invalid artifact path {clean!r}: expected <exp>/<runId>/artifacts/")
     return ArtifactPath(experiment_id, Owner.RUN, run_id, "/".join(parts[3:]))
+
+
+def _registry_path(parts: list[str]) -> ArtifactPath | None:
+    """``models/<model>/<version>/<rest>``: a registry copy (no experiment id starts so)."""
+    if len(parts) < 3:
+        if len(parts) == 2:
+            _checked(MODEL_RESOURCE, parts[1], "registered model in the artifact path")
+        return None
+    model = _checked(MODEL_RESOURCE, parts[1], "registered model in the artifact path")
+    version = int(_checked(VERSION_NUMBER, parts[2], "version number in the artifact path"))
+    return ArtifactPath("", Owner.REGISTRY, model, "/".join(parts[3:]), version)

@@ -26,7 +26,10 @@ from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
 from mlkube_operator.server.http import artifacts, experiments, logged_models, runs
 from mlkube_operator.server.http.call import Call, Services
 from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHandler
+from mlkube_operator.server.http.registry_routes import REGISTRY_API
 from mlkube_operator.server.http.serialize import Json, JsonResponse
+from mlkube_operator.server.store.registry.base import RegistryStore
 
 log = logging.getLogger("mlkube.server")
 
@@ -53,10 +56,13 @@ def workspace_of(request: Request, services: Services) -> str:
 
 
 async def fields_of(request: Request) -> Fields:
-    if request.method in ("GET", "DELETE"):
-        query = request.query_params
+    query = request.query_params
+    if request.method == "GET":
         return Fields.from_query({k: query.getlist(k) for k in query})
     body = await request.body()
+    if request.method == "DELETE" and not body.strip():
+        # MLflow's clients send a DELETE's fields as a JSON body; bare DELETEs use the query.
+        return Fields.from_query({k: query.getlist(k) for k in query})
     if len(body) > MAX_JSON_BODY:
         raise invalid(f"the request body is {len(body)} bytes, more than {MAX_JSON_BODY}")
     if not body.strip():
@@ -203,7 +209,27 @@ def api_routes(services: Services) -> list[BaseRoute]:
     return routes
 
 
-def build_app(services: Services) -> Starlette:
+def registry_routes(services: Services, registry: RegistryStore) -> list[BaseRoute]:
+    """The model registry's endpoints (issue 7): handlers of a RegistryCall."""
+
+    def endpoint(handler: RegistryHandler) -> Endpoint:
+        async def run(request: Request) -> Response:
+            workspace = workspace_of(request, services)
+            call = RegistryCall(workspace, await fields_of(request), services, registry)
+            return JsonResponse(await anyio.to_thread.run_sync(handler, call))
+
+        return guarded(run)
+
+    return [
+        Route(root + path, endpoint(handler), methods=[method])
+        for method, path, handler in REGISTRY_API
+        for root in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+    ]
+
+
+def build_app(services: Services, registry: RegistryStore | None = None) -> Starlette:
+    """The whole API; the registry's endpoints only when a registry store is given."""
+
     async def health(request: Request) -> Response:
         return PlainTextResponse("OK")
 
@@ -242,6 +268,7 @@ def build_app(services: Services) -> Starlette:
         Route("/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         *api_routes(services),
+        *(registry_routes(services, registry) if registry is not None else []),
         *artifact_endpoints(services),
     ]
     return Starlette(

@@ -32,8 +32,14 @@ MAX_PARTS = 10000
 
 
 def _owned(call_workspace: str, services: Services, path: ArtifactPath) -> None:
-    """The run or logged model of ``path`` exists in the workspace, in that experiment."""
+    """The run or logged model of ``path`` exists in the workspace, in that experiment.
+
+    Registry copies need no check: their key is derived from a validated model name and number
+    under the workspace's prefix, and a version that is not there simply has no files.
+    """
     store = services.store
+    if path.owner is Owner.REGISTRY:
+        return
     if path.owner is Owner.RUN:
         experiment_id = store.get_run(call_workspace, path.owner_id).info.experiment_id
     else:
@@ -44,12 +50,18 @@ def _owned(call_workspace: str, services: Services, path: ArtifactPath) -> None:
         )
 
 
-def resolve(workspace: str, services: Services, raw: str) -> ArtifactPath:
+def resolve(workspace: str, services: Services, raw: str, *, writing: bool = True) -> ArtifactPath:
     path = keys.parse_artifact_path(raw)
     if path is None:
         raise invalid(
             f"invalid artifact path {raw[:200]!r}: expected <experimentId>/<runId>/artifacts/... "
             "or <experimentId>/models/<modelId>/artifacts/..."
+        )
+    if writing and path.owner is Owner.REGISTRY:
+        # The registry's copies are immutable and the operator's to write (issue 7).
+        raise invalid(
+            f"{raw[:200]!r} is a registered model version's immutable copy; register a new "
+            "version instead of changing its files"
         )
     _owned(workspace, services, path)
     return path
@@ -105,7 +117,7 @@ def list_for_model(call: Call) -> Json:
 
 
 async def download(workspace: str, services: Services, raw: str) -> Response:
-    path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
+    path = await anyio.to_thread.run_sync(lambda: resolve(workspace, services, raw, writing=False))
     if not path.rest:
         raise invalid("name a file to download, not the artifacts root")
     try:

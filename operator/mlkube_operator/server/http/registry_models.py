@@ -1,0 +1,113 @@
+"""registered-models/*: create, get, search, rename, update, delete, latest versions, tags and
+aliases (MLflow's model registry API, issue 7)."""
+
+from __future__ import annotations
+
+from mlkube_operator.server.http import registry_serialize as serialize
+from mlkube_operator.server.http.call import positive_max_results
+from mlkube_operator.server.http.registry_call import RegistryCall
+from mlkube_operator.server.http.serialize import Json
+from mlkube_operator.server.search import evaluate
+from mlkube_operator.server.search import registry as search
+from mlkube_operator.server.store.registry import rules
+
+DEFAULT_SEARCH = 100
+MAX_SEARCH = 1000
+
+
+def create(call: RegistryCall) -> Json:
+    name = call.name()
+    description = rules.check_description(call.text("description"))
+    model = call.registry.create_registered_model(call.workspace, name, description, call.tags())
+    return {"registered_model": serialize.registered_model(model)}
+
+
+def get(call: RegistryCall) -> Json:
+    model = call.registry.get_registered_model(call.workspace, call.name())
+    return {"registered_model": serialize.registered_model(model)}
+
+
+def search_models(call: RegistryCall) -> Json:
+    fields = call.fields
+    max_results = positive_max_results(fields.integer("max_results"), DEFAULT_SEARCH, MAX_SEARCH)
+    comparisons, prompts = search.split_prompt_filter(
+        search.parse_model_filter(fields.string("filter"))
+    )
+    orders = search.model_orders(fields.strings("order_by"))
+    token = fields.string("page_token")
+    evaluate.decode_token(token)  # a bad token is an error even when nothing matches
+    found = [
+        m
+        for m in call.registry.list_registered_models(call.workspace)
+        if rules.is_prompt(m.tags) == prompts
+        and evaluate.matches(m, comparisons, search.model_value)
+    ]
+    ordered = evaluate.order(found, orders, search.model_value)
+    items, next_token = evaluate.page(ordered, max_results, token)
+    out: Json = {"registered_models": [serialize.registered_model(m) for m in items]}
+    if next_token:
+        out["next_page_token"] = next_token
+    return out
+
+
+def rename(call: RegistryCall) -> Json:
+    name = call.name()
+    new_name = call.name("new_name")
+    model = call.registry.rename_registered_model(call.workspace, name, new_name)
+    return {"registered_model": serialize.registered_model(model)}
+
+
+def update(call: RegistryCall) -> Json:
+    name = call.name()
+    description = rules.check_description(call.text("description"))
+    model = call.registry.update_registered_model(call.workspace, name, description)
+    return {"registered_model": serialize.registered_model(model)}
+
+
+def delete(call: RegistryCall) -> Json:
+    call.registry.delete_registered_model(call.workspace, call.name())
+    return {}
+
+
+def latest_versions(call: RegistryCall) -> Json:
+    name = call.name()
+    stages = [rules.canonical_stage(s) for s in call.fields.strings("stages")]
+    versions = call.registry.get_latest_versions(call.workspace, name, stages)
+    return {"model_versions": [serialize.model_version(v) for v in versions]}
+
+
+def set_tag(call: RegistryCall) -> Json:
+    name = call.name()
+    key, value = call.key(), call.text("value")
+    rules.check_tag(key, value)
+    call.registry.set_registered_model_tag(call.workspace, name, key, value)
+    return {}
+
+
+def delete_tag(call: RegistryCall) -> Json:
+    name = call.name()
+    key = call.key()
+    rules.check_tag(key, "")
+    call.registry.delete_registered_model_tag(call.workspace, name, key)
+    return {}
+
+
+def set_alias(call: RegistryCall) -> Json:
+    name = call.name()
+    alias = rules.check_settable_alias(call.fields.string("alias"))
+    call.registry.set_registered_model_alias(call.workspace, name, alias, call.version())
+    return {}
+
+
+def delete_alias(call: RegistryCall) -> Json:
+    name = call.name()
+    alias = rules.check_alias(call.fields.string("alias"))
+    call.registry.delete_registered_model_alias(call.workspace, name, alias)
+    return {}
+
+
+def get_by_alias(call: RegistryCall) -> Json:
+    name = call.name()
+    alias = rules.check_alias(call.fields.string("alias"))
+    version = call.registry.get_model_version_by_alias(call.workspace, name, alias)
+    return {"model_version": serialize.model_version(version)}

@@ -1,0 +1,119 @@
+"""model-versions/*: create, get, search, update, delete, stage transitions, download URI and
+tags (MLflow's model registry API, issue 7)."""
+
+from __future__ import annotations
+
+from mlkube_operator.server.http import registry_serialize as serialize
+from mlkube_operator.server.http import registry_sources
+from mlkube_operator.server.http.call import positive_max_results
+from mlkube_operator.server.http.registry_call import RegistryCall
+from mlkube_operator.server.http.serialize import Json
+from mlkube_operator.server.search import evaluate
+from mlkube_operator.server.search import registry as search
+from mlkube_operator.server.search.grammar import Comparison, Entity
+from mlkube_operator.server.store.registry import rules
+from mlkube_operator.server.store.registry.entities import NewVersion
+
+DEFAULT_SEARCH = 10_000
+MAX_SEARCH = 200_000
+
+
+def create(call: RegistryCall) -> Json:
+    fields = call.fields
+    name = call.name()
+    source = fields.required_string("source")
+    resolved = registry_sources.resolve(
+        call, source, fields.string("run_id") or None, fields.string("model_id") or None
+    )
+    new = NewVersion(
+        source=resolved.source,
+        storage_source=resolved.storage_source,
+        run_id=resolved.run_id,
+        model_id=resolved.model_id,
+        run_link=fields.string("run_link") or None,
+        description=rules.check_description(call.text("description")),
+        tags=call.tags(),
+    )
+    version = call.registry.create_model_version(call.workspace, name, new)
+    return {"model_version": serialize.model_version(version)}
+
+
+def get(call: RegistryCall) -> Json:
+    version = call.registry.get_model_version(call.workspace, call.name(), call.version())
+    return {"model_version": serialize.model_version(version)}
+
+
+def _only_model(comparisons: tuple[Comparison, ...]) -> str | None:
+    """The model a filter is limited to (``name = '...'``), so only its versions are read."""
+    for c in comparisons:
+        if c.entity is Entity.ATTRIBUTE and c.key == "name" and c.op == "=":
+            return c.value if isinstance(c.value, str) else None
+    return None
+
+
+def search_versions(call: RegistryCall) -> Json:
+    fields = call.fields
+    max_results = positive_max_results(fields.integer("max_results"), DEFAULT_SEARCH, MAX_SEARCH)
+    comparisons, prompts = search.split_prompt_filter(
+        search.parse_version_filter(fields.string("filter"))
+    )
+    orders = search.version_orders(fields.strings("order_by"))
+    token = fields.string("page_token")
+    evaluate.decode_token(token)
+    candidates = call.registry.list_model_versions(call.workspace, _only_model(comparisons))
+    found = [
+        v
+        for v in candidates
+        if rules.is_prompt(v.tags) == prompts
+        and evaluate.matches(v, comparisons, search.version_value)
+    ]
+    ordered = evaluate.order(found, orders, search.version_value)
+    items, next_token = evaluate.page(ordered, max_results, token)
+    out: Json = {"model_versions": [serialize.model_version(v) for v in items]}
+    if next_token:
+        out["next_page_token"] = next_token
+    return out
+
+
+def update(call: RegistryCall) -> Json:
+    name, number = call.name(), call.version()
+    description = rules.check_description(call.text("description"))
+    version = call.registry.update_model_version(call.workspace, name, number, description)
+    return {"model_version": serialize.model_version(version)}
+
+
+def delete(call: RegistryCall) -> Json:
+    call.registry.delete_model_version(call.workspace, call.name(), call.version())
+    return {}
+
+
+def transition_stage(call: RegistryCall) -> Json:
+    name, number = call.name(), call.version()
+    stage = rules.canonical_stage(call.fields.required_string("stage"))
+    archive = bool(call.fields.boolean("archive_existing_versions"))
+    rules.check_archiving(stage, archive)
+    version = call.registry.transition_model_version_stage(
+        call.workspace, name, number, stage, archive
+    )
+    return {"model_version": serialize.model_version(version)}
+
+
+def download_uri(call: RegistryCall) -> Json:
+    uri = call.registry.get_model_version_download_uri(call.workspace, call.name(), call.version())
+    return {"artifact_uri": uri}
+
+
+def set_tag(call: RegistryCall) -> Json:
+    name, number = call.name(), call.version()
+    key, value = call.key(), call.text("value")
+    rules.check_tag(key, value)
+    call.registry.set_model_version_tag(call.workspace, name, number, key, value)
+    return {}
+
+
+def delete_tag(call: RegistryCall) -> Json:
+    name, number = call.name(), call.version()
+    key = call.key()
+    rules.check_tag(key, "")
+    call.registry.delete_model_version_tag(call.workspace, name, number, key)
+    return {}

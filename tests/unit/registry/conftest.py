@@ -1,0 +1,34 @@
+"""Unit tests of the model registry's REST layer and stores: pure code, no services.
+
+The REST layer runs in-process (Starlette's test client over the in-memory tracking and registry
+stores and in-memory object storage); the registry store contract (contract.py) runs against the
+in-memory store here and against the Kubernetes store in tests/integration/registry.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from mlkube_operator.server.artifacts.objects import MemoryObjects
+from mlkube_operator.server.http.app import build_app
+from mlkube_operator.server.http.call import Services
+from mlkube_operator.server.store.memory import InMemoryStore
+from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
+
+# The shared helper modules are not test files: rewrite their asserts too.
+pytest.register_assert_rewrite("tests.unit.registry.contract", "tests.unit.registry.rest")
+
+
+@pytest.fixture
+def objects() -> MemoryObjects:
+    return MemoryObjects()
+
+
+@pytest.fixture
+def client(objects: MemoryObjects) -> Iterator[TestClient]:
+    """The whole app over in-memory tracking and registry stores."""
+    services = Services(InMemoryStore(), objects, "default", "0.1.0")
+    app = build_app(services, InMemoryRegistryStore())
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
