@@ -290,6 +290,9 @@ spec:
         - name: POD_IP
           valueFrom: {fieldRef: {fieldPath: status.podIP}}
         ports: [{name: http, containerPort: 8080}]
+        startupProbe:
+          tcpSocket: {port: http}
+          periodSeconds: 1
         readinessProbe:
           httpGet: {path: /, port: http}
           periodSeconds: 1

@@ -86,7 +86,7 @@ class NodeAgent:
             name="node",
         )
         self.informers = (self.node, self.node_pods, self.pending, self.services, self.slices)
-        self.images = ImageTable(Path(sys.executable).parent, self._minio_dir())
+        self.images = ImageTable(Path(sys.executable).parent, c.minio)
         self.registration = NodeRegistration(
             client,
             NodeConfig(
@@ -156,19 +156,6 @@ class NodeAgent:
             healthy=self._healthy,
             stopping=self.stopping,
         )
-
-    def _minio_dir(self) -> Path | None:
-        """A directory with a program named ``minio`` (the cached binary is versioned)."""
-        if self.config.minio is None or not self.config.minio.is_file():
-            return None
-        directory = self.config.root / "images" / "minio" / "bin"
-        directory.mkdir(parents=True, exist_ok=True)
-        link = directory / "minio"
-        if link.is_symlink() and link.resolve() != self.config.minio.resolve():
-            link.unlink()
-        if not link.is_symlink():
-            link.symlink_to(self.config.minio)
-        return directory
 
     def _container_changed(self, pod_uid: str) -> None:
         self.pods.wake(pod_uid)

@@ -230,6 +230,8 @@ def configure(
         target = _mount_target(mount.mount_path)
         targets.add(target)
         mounts.append(Mount(source, target, mount.read_only))
+    for path, program in image.files.items():
+        mounts.append(Mount(program, path, read_only=True))
     for path, source in (
         ("/etc/hosts", files.hosts),
         ("/etc/resolv.conf", files.resolv),

@@ -12,10 +12,13 @@ image (after normalisation, first match)  ENTRYPOINT / CMD           PATH starts
 ``mlkube/server[:tag]``                   ``mlkube``                 the project's Python env
 ``mlkube/<other>[:tag]``                  none: give ``command``     the project's Python env
 ``python``, ``python:3*``                 CMD ``python3``            the project's Python env
-``minio/minio[:tag]``                     minio's entrypoint script  the cached MinIO binary
+``minio/minio[:tag]``                     minio's entrypoint script  (``/usr/bin/minio`` is the
+                                                                     cached MinIO binary)
 =======================================  =========================  ==========================
 
-"The project's Python env" is the interpreter that runs the agent (``sys.executable``): its
+An image adds files the way a layer would: the MinIO binary appears at ``/usr/bin/minio`` in the
+container (a read-only bind mount), nowhere on the host. "The project's Python env" is the
+interpreter that runs the agent (``sys.executable``): its
 ``bin`` directory holds ``python``, ``pip``, ``mlkube`` and ``mlkube-operator``, so
 ``command: [python, -c, ...]`` or ``[mlkube, project, run]`` resolve through ``PATH`` exactly as in
 the real images. A ``python:3.12`` pod still runs this interpreter: the tag is not checked.
@@ -57,15 +60,18 @@ class Image:
     cmd: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     working_dir: str = "/"
+    # Programs the image adds: container path -> host file (bind-mounted read-only).
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class _Row:
     patterns: tuple[str, ...]
-    path_dir: Path | None
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    path: Path | None = None  # put first on PATH
+    files: tuple[tuple[str, Path | None], ...] = ()
 
 
 def normalise(reference: str) -> str:
@@ -82,20 +88,23 @@ def normalise(reference: str) -> str:
 class ImageTable:
     """Resolves image references to the programs of this machine."""
 
-    def __init__(self, python_bin: Path, minio_bin: Path | None) -> None:
-        """``python_bin``: the project env's bin directory; ``minio_bin``: a directory holding a
-        program named ``minio``, or None where MinIO is not installed."""
+    def __init__(self, python_bin: Path, minio: Path | None) -> None:
+        """``python_bin``: the project env's bin directory; ``minio``: the MinIO binary, or None
+        where it is not installed."""
         python_env = (("PYTHON_VERSION", sys.version.split()[0]), ("LANG", "C.UTF-8"))
         mlkube_env = (("LANG", "C.UTF-8"), ("PYTHONUNBUFFERED", "1"))
         python = ("python", "python:latest", "python:3", "python:3[.-]*")
         self.rows = (
-            _Row(("mlkube/operator", "mlkube/operator:*"), python_bin, ("mlkube-operator",),
-                 env=mlkube_env),
-            _Row(("mlkube/runtime", "mlkube/runtime:*"), python_bin, ("mlkube",), env=mlkube_env),
-            _Row(("mlkube/server", "mlkube/server:*"), python_bin, ("mlkube",), env=mlkube_env),
-            _Row(("mlkube/*",), python_bin, env=mlkube_env),
-            _Row(python, python_bin, cmd=("python3",), env=python_env),
-            _Row(("minio/minio", "minio/minio:*"), minio_bin, _MINIO_ENTRYPOINT, ("minio",)),
+            _Row(("mlkube/operator", "mlkube/operator:*"), ("mlkube-operator",), env=mlkube_env,
+                 path=python_bin),
+            _Row(("mlkube/runtime", "mlkube/runtime:*"), ("mlkube",), env=mlkube_env,
+                 path=python_bin),
+            _Row(("mlkube/server", "mlkube/server:*"), ("mlkube",), env=mlkube_env,
+                 path=python_bin),
+            _Row(("mlkube/*",), env=mlkube_env, path=python_bin),
+            _Row(python, cmd=("python3",), env=python_env, path=python_bin),
+            _Row(("minio/minio", "minio/minio:*"), _MINIO_ENTRYPOINT, ("minio",),
+                 files=(("/usr/bin/minio", minio),)),
         )  # fmt: skip
 
     def resolve(self, reference: str) -> Image:
@@ -104,17 +113,23 @@ class ImageTable:
         for row in self.rows:
             if not any(fnmatch.fnmatchcase(name, pattern) for pattern in row.patterns):
                 continue
-            if row.path_dir is None:
-                raise ImageNotFound(
-                    f"image {reference!r} maps to a program that is not installed on this node "
-                    "(run `make setup`)"
-                )
+            files: dict[str, Path] = {}
+            for target, source in row.files:
+                if source is None or not source.is_file():
+                    raise ImageNotFound(
+                        f"image {reference!r} maps to a program that is not installed on this "
+                        "node (run `make setup`)"
+                    )
+                files[target] = source
+            path = f"{row.path}:{STANDARD_PATH}" if row.path else STANDARD_PATH
+            origin = row.path or next(iter(files.values()), Path("/"))
             return Image(
                 reference=reference,
-                image_id=f"mlkube-local://{row.path_dir}#{name}",
+                image_id=f"mlkube-local://{origin}#{name}",
                 entrypoint=row.entrypoint,
                 cmd=row.cmd,
-                env={"PATH": f"{row.path_dir}:{STANDARD_PATH}", **dict(row.env)},
+                env={"PATH": path, **dict(row.env)},
+                files=files,
             )
         raise ImageNotFound(
             f"image {reference!r} is not in the node agent's image table "
