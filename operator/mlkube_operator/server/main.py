@@ -17,6 +17,8 @@ from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.settings import Backend, ServerSettings
 from mlkube_operator.server.store.base import TrackingStore
 from mlkube_operator.server.store.memory import InMemoryStore
+from mlkube_operator.server.store.registry.base import RegistryStore
+from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
 
 log = logging.getLogger("mlkube.server")
 
@@ -52,6 +54,18 @@ def tracking_store(settings: ServerSettings, objects: ObjectStore) -> TrackingSt
     return store
 
 
+def registry_store(settings: ServerSettings) -> RegistryStore:
+    """The model registry (issue 7): RegisteredModel and ModelVersion resources."""
+    if settings.backend is Backend.MEMORY:
+        return InMemoryRegistryStore()
+    from mlkube_operator.kube import KubeClient
+    from mlkube_operator.server.store.registry.kube.store import KubeRegistryStore
+
+    registry = KubeRegistryStore(KubeClient.from_config(settings.kubeconfig))
+    registry.start()
+    return registry
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     settings = ServerSettings.parse(sys.argv[1:] if argv is None else argv, os.environ)
     logging.basicConfig(
@@ -59,8 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     objects = object_store(settings)
     store = tracking_store(settings, objects)
+    registry = registry_store(settings)
     services = Services(store, objects, settings.namespace, __version__)
-    app = build_app(services)
+    app = build_app(services, registry)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -80,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         server.run()
     finally:
+        registry.close()
         store.close()
     return 0
 

@@ -1,0 +1,1 @@
+"""The registry on RegisteredModel and ModelVersion resources (issue 7)."""
