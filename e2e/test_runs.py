@@ -1,0 +1,228 @@
+"""Issue 6: Runs execute MLflow projects as Jobs on the local stack, and say what happened."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from e2e.cluster.cluster import ROOT, LocalCluster
+from e2e.cluster.platform import OPERATOR, operator_service
+from e2e.cluster.waiting import eventually
+
+EXAMPLE = ROOT / "examples" / "sklearn-elasticnet"
+TERMINAL = {"Succeeded", "Failed", "Killed"}
+
+SCRATCH_MLPROJECT = """\
+name: scratch
+entry_points:
+  main:
+    parameters:
+      rate: {type: float, default: 0.1}
+    command: "python ok.py {rate}"
+  fail:
+    command: "python fail.py"
+  sleep:
+    parameters:
+      seconds: {type: int, default: 600}
+    command: "python sleep.py {seconds}"
+"""
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny project: one entry point that succeeds, one that fails, one that sleeps."""
+    root = tmp_path_factory.mktemp("scratch")
+    (root / "MLproject").write_text(SCRATCH_MLPROJECT)
+    (root / "ok.py").write_text("import sys\nprint('rate is', sys.argv[1])\n")
+    (root / "fail.py").write_text(
+        textwrap.dedent(
+            """\
+            print("loading data")
+            def train():
+                raise ValueError("label column 'price' not found in data.csv")
+            train()
+            """
+        )
+    )
+    (root / "sleep.py").write_text(
+        "import sys, time\nprint('sleeping', flush=True)\ntime.sleep(int(sys.argv[1]))\n"
+    )
+    return root
+
+
+def mlkube_run(cluster: LocalCluster, namespace: str, *args: str) -> str:
+    """`mlkube run ... -n namespace`; returns the created Run's name."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mlkube.cli", "run", "-n", namespace, *args],
+        env={**cluster.env(), "PATH": f"{cluster.bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    created = next(line for line in result.stdout.splitlines() if " created in namespace " in line)
+    return created.split()[0].removeprefix("run/")
+
+
+def run_of(cluster: LocalCluster, namespace: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(
+        cluster.kubectl("get", "run", name, "-n", namespace, "-o", "json")
+    )
+    return found
+
+
+def phase(cluster: LocalCluster, namespace: str, name: str) -> str | None:
+    return (run_of(cluster, namespace, name).get("status") or {}).get("phase")
+
+
+def ended(cluster: LocalCluster, namespace: str, name: str, timeout: float = 300) -> dict[str, Any]:
+    eventually(
+        lambda: phase(cluster, namespace, name) in TERMINAL,
+        timeout=timeout,
+        what=f"run {name} to end",
+    )
+    return run_of(cluster, namespace, name)
+
+
+def test_the_example_trains_logs_and_succeeds(
+    operator: LocalCluster, namespace: str, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = mlkube_run(
+        operator,
+        namespace,
+        str(EXAMPLE),
+        "--experiment",
+        "elasticnet",
+        "-P",
+        "alpha=0.3",
+        "--name",
+        "elasticnet-a",
+    )
+    run = ended(operator, namespace, name, timeout=600)
+    status = run["status"]
+    assert status["phase"] == "Succeeded", status
+    assert status["startTime"] <= status["endTime"]
+    assert status["duration"]
+    # What the code logged reached the Run through the tracking server.
+    assert status["params"]["alpha"] == "0.3"
+    assert set(status["metrics"]) >= {"rmse", "mae", "r2", "train_r2"}
+    monkeypatch.setenv("MLFLOW_WORKSPACE", namespace)  # the namespace is the MLflow workspace
+    client = MlflowClient(tracking_uri)
+    logged = client.get_run(status["runId"])
+    assert logged.data.params["l1_ratio"] == "0.1"
+    assert len(client.get_metric_history(status["runId"], "train_r2")) == 4
+    table = operator.kubectl("get", "runs", "-n", namespace)
+    header, row = table.splitlines()
+    assert header.split() == ["NAME", "EXPERIMENT", "PHASE", "STARTED", "DURATION", "AGE"]
+    assert row.split()[:3] == [name, "elasticnet", "Succeeded"]
+    experiment = json.loads(
+        operator.kubectl("get", "experiment", "elasticnet", "-n", namespace, "-o", "json")
+    )
+    assert experiment["status"]["experimentId"] == logged.info.experiment_id
+
+
+def test_a_parameter_of_the_wrong_type_fails_naming_it(
+    operator: LocalCluster, namespace: str, scratch: Path
+) -> None:
+    name = mlkube_run(operator, namespace, str(scratch), "-P", "rate=fast")
+    run = ended(operator, namespace, name)
+    assert run["status"]["phase"] == "Failed"
+    assert run["status"]["message"] == "parameter 'rate': expected float, got 'fast'"
+    wide = operator.kubectl("get", "run", name, "-n", namespace, "-o", "wide")
+    assert "parameter 'rate': expected float, got 'fast'" in wide
+    described = operator.kubectl("describe", "run", name, "-n", namespace)
+    assert "Warning  Failed" in described
+
+
+def test_an_unknown_entry_point_fails_naming_it(
+    operator: LocalCluster, namespace: str, scratch: Path
+) -> None:
+    name = mlkube_run(operator, namespace, str(scratch), "-e", "trian")
+    run = ended(operator, namespace, name)
+    assert run["status"]["phase"] == "Failed"
+    assert "entry point 'trian' is not defined in the MLproject" in run["status"]["message"]
+
+
+def test_code_that_exits_non_zero_fails_with_the_tail_of_its_error(
+    operator: LocalCluster, namespace: str, scratch: Path
+) -> None:
+    name = mlkube_run(operator, namespace, str(scratch), "-e", "fail")
+    run = ended(operator, namespace, name)
+    assert run["status"]["phase"] == "Failed"
+    message = run["status"]["message"]
+    assert message.startswith("exit code 1: ")
+    assert "ValueError: label column 'price' not found in data.csv" in message
+
+
+def pods_running(cluster: LocalCluster, namespace: str, job: str) -> list[str]:
+    return cluster.kubectl(
+        "get",
+        "pods",
+        "-n",
+        namespace,
+        "-l",
+        f"job-name={job}",
+        "--field-selector=status.phase=Running",
+        "-o",
+        "name",
+    ).split()
+
+
+def test_suspend_kills_a_running_run_and_delete_removes_its_job(
+    operator: LocalCluster, namespace: str, scratch: Path
+) -> None:
+    name = mlkube_run(operator, namespace, str(scratch), "-e", "sleep")
+    eventually(
+        lambda: phase(operator, namespace, name) == "Running", timeout=120, what="the run to start"
+    )
+    operator.kubectl(
+        "patch", "run", name, "-n", namespace, "--type=merge", "-p", '{"spec":{"suspend":true}}'
+    )
+    run = ended(operator, namespace, name, timeout=120)
+    assert run["status"]["phase"] == "Killed"
+    eventually(
+        lambda: not pods_running(operator, namespace, name), timeout=60, what="the pod to stop"
+    )
+    operator.kubectl("delete", "run", name, "-n", namespace)
+    eventually(
+        lambda: operator.kubectl("get", "jobs", "-n", namespace, "-o", "name") == "",
+        timeout=60,
+        what="the garbage collector to delete the Job",
+    )
+
+
+def test_restarting_the_operator_mid_run_keeps_one_job(
+    operator: LocalCluster, namespace: str, scratch: Path, tracking_uri: str
+) -> None:
+    name = mlkube_run(operator, namespace, str(scratch), "-e", "sleep", "-P", "seconds=8")
+    eventually(
+        lambda: phase(operator, namespace, name) == "Running", timeout=120, what="the run to start"
+    )
+    operator.supervisor.stop([OPERATOR])
+    try:
+        eventually(
+            lambda: (
+                operator.kubectl(
+                    "get", "job", name, "-n", namespace, "-o", "jsonpath={.status.succeeded}"
+                )
+                == "1"
+            ),
+            timeout=120,
+            what="the Job to finish while the operator is down",
+        )
+        assert phase(operator, namespace, name) == "Running"  # nobody has looked yet
+    finally:
+        operator.supervisor.start(operator_service(operator, tracking_uri))
+    run = ended(operator, namespace, name, timeout=120)
+    assert run["status"]["phase"] == "Succeeded"
+    assert operator.kubectl("get", "jobs", "-n", namespace, "-o", "name").split() == [
+        f"job.batch/{name}"
+    ]
