@@ -18,6 +18,7 @@ import yaml
 
 from e2e.cluster import binaries
 from e2e.cluster.agent import ranges
+from e2e.cluster.agent.kube import Client, ClientConfig
 from e2e.cluster.certs import PKI, KeyPair
 from e2e.cluster.processes import Service, Supervisor, http_ok, running_in
 
@@ -348,7 +349,17 @@ class LocalCluster:
         )
 
     def _grant_node_agent(self) -> None:
-        self.kubectl("apply", "-f", str(AGENT_RBAC))
+        """Apply the node agent's RBAC (a server-side apply: quicker than a kubectl process)."""
+        client = Client(ClientConfig.from_kubeconfig(self.kubeconfig), user_agent="mlkube-harness")
+        for document in yaml.safe_load_all(AGENT_RBAC.read_text()):
+            plural = document["kind"].lower() + "s"  # ClusterRole, ClusterRoleBinding
+            client.request(
+                "PATCH",
+                f"/apis/rbac.authorization.k8s.io/v1/{plural}/{document['metadata']['name']}",
+                query={"fieldManager": "mlkube-harness", "force": "true"},
+                body=document,
+                content_type="application/apply-patch+yaml",
+            )
 
     def _client_kubeconfig(self, name: str, pair: KeyPair) -> Path:
         path = self.state / name

@@ -37,6 +37,10 @@ class PodManager:
                 finished = new.status.phase in TERMINAL
                 if finished and new.metadata.deletion_timestamp is None:
                     return  # nothing runs, nothing to do until it is deleted
+                if new.status.pod_ip and not new.spec.host_network and not finished:
+                    # Known before the agent restarted: keep its address (before a new pod
+                    # can take it).
+                    self.ctx.ipam.allocate(uid, new.status.pod_ip)
                 worker = PodWorker(self.ctx, new, self._done)
                 self._workers[uid] = worker
                 worker.start()
