@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from e2e.cluster.cluster import ROOT, LocalCluster
+from e2e.cluster.cluster import NODE_NAME, ROOT, LocalCluster
 from e2e.cluster.waiting import eventually
 
 
@@ -53,6 +53,77 @@ def processes_with(marker: str) -> list[int]:
         if marker in cmdline:
             found.append(int(proc.name))
     return found
+
+
+# -- the node and the scheduler ---------------------------------------------------------------
+
+
+def test_the_node_is_registered_ready_with_a_renewed_lease(cluster: LocalCluster) -> None:
+    node = json.loads(cluster.kubectl("get", "node", NODE_NAME, "-o", "json"))
+    assert condition(node, "Ready") == "True"
+    status = node["status"]
+    assert {"cpu", "memory", "pods", "ephemeral-storage"} <= set(status["allocatable"])
+    assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
+    assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == cluster.ports.kubelet
+    assert node["spec"]["podCIDR"] == cluster.ranges.pod_cidr
+    lease = json.loads(
+        cluster.kubectl("get", "lease", NODE_NAME, "-n", "kube-node-lease", "-o", "json")
+    )
+    assert lease["spec"]["holderIdentity"] == NODE_NAME
+    first = lease["spec"]["renewTime"]
+    eventually(
+        lambda: (
+            cluster.kubectl(
+                "get",
+                "lease",
+                NODE_NAME,
+                "-n",
+                "kube-node-lease",
+                "-o",
+                "jsonpath={.spec.renewTime}",
+            )
+            != first
+        ),
+        timeout=30,
+        what="the lease to be renewed",
+    )
+
+
+def test_a_pod_that_does_not_fit_stays_pending_saying_why(
+    cluster: LocalCluster, namespace: str
+) -> None:
+    apply(
+        cluster,
+        namespace,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: huge}
+        spec:
+          containers:
+          - {name: main, image: python:3.11, resources: {requests: {cpu: "1000"}}}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: elsewhere}
+        spec:
+          nodeSelector: {disktype: ssd}
+          containers: [{name: main, image: python:3.11}]
+        """,
+    )
+
+    def unschedulable(name: str) -> str | None:
+        pod = get(cluster, namespace, "pod", name)
+        for c in pod["status"].get("conditions") or []:
+            if c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable":
+                return str(c["message"])
+        return None
+
+    huge = eventually(lambda: unschedulable("huge"), timeout=30, what="huge to be unschedulable")
+    assert "Insufficient cpu" in huge
+    elsewhere = eventually(lambda: unschedulable("elsewhere"), timeout=30, what="unschedulable")
+    assert "didn't match Pod's node affinity/selector" in elsewhere
+    assert get(cluster, namespace, "pod", "huge")["spec"].get("nodeName") is None
 
 
 # -- Jobs, logs and exit status ---------------------------------------------------------------
@@ -266,6 +337,42 @@ def test_a_failing_liveness_probe_restarts_the_container(
     events = cluster.kubectl("get", "events", "-n", namespace, "-o", "json")
     reasons = {e["reason"] for e in json.loads(events)["items"]}
     assert {"Unhealthy", "Killing"} <= reasons
+
+
+def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(
+    cluster: LocalCluster, namespace: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "signals"
+    out.mkdir()
+    marker = f"stubborn-{namespace}"
+    apply(
+        cluster,
+        namespace,
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: stubborn}}
+        spec:
+          terminationGracePeriodSeconds: 2
+          volumes: [{{name: out, hostPath: {{path: "{out}"}}}}]
+          containers:
+          - name: main
+            image: python:3.11
+            volumeMounts: [{{name: out, mountPath: /out}}]
+            command:
+            - sh
+            - -c
+            - 'trap "echo TERM >> /out/log" TERM; echo up > /out/up; while :; do sleep 0.1; done'
+            - {marker}
+        """,
+    )
+    eventually((out / "up").exists, timeout=60, what="the container to start")
+    shells = processes_with(marker)
+    assert shells
+    cluster.kubectl("delete", "pod", "stubborn", "-n", namespace, "--wait=true", "--timeout=60s")
+    # It ignored SIGTERM; SIGKILL ended it once the grace period was over.
+    assert (out / "log").read_text() == "TERM\n"
+    assert [pid for pid in shells if Path(f"/proc/{pid}").exists()] == []
 
 
 # -- networking -------------------------------------------------------------------------------
