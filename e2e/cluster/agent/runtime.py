@@ -200,6 +200,9 @@ class Runtime:
                     start_new_session=True,
                     env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                 )
+            except OSError:
+                os.close(read)
+                raise
             finally:
                 os.close(write)
         handle.process = process
@@ -218,7 +221,11 @@ class Runtime:
                 if fd == self._wake_r:
                     os.read(fd, 4096)
                     continue
-                self._read(fd)
+                try:
+                    self._read(fd)
+                except Exception:
+                    # One broken shim must not blind the agent to every other container.
+                    log.exception("reading a container's status pipe")
 
     def _read(self, fd: int) -> None:
         with self._lock:
@@ -229,7 +236,12 @@ class Runtime:
             while (newline := buffer.find(b"\n")) != -1:
                 line = bytes(buffer[:newline])
                 del buffer[: newline + 1]
-                self._event(handle, json.loads(line))
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    log.warning("container %s: bad status line %r", handle.container_id, line[:200])
+                    continue
+                self._event(handle, event)
             return
         with self._lock:
             self._selector.unregister(fd)
@@ -262,7 +274,14 @@ class Runtime:
         except subprocess.TimeoutExpired:
             process.kill()
             code = process.wait(timeout=_REAP_TIMEOUT)
-        if handle.exit is None:
+        if handle.exit is None and handle.started_at is None:
+            # The shim died before the container started: say what it said.
+            shim_log = handle.config.instance_dir / "shim.log"
+            said = _tail(shim_log)
+            handle.exit = Exit(
+                128, "StartError", f"container shim exited with {code}: {said}", utc_now()
+            )
+        elif handle.exit is None:
             # The shim was killed before it could report (SIGKILL at the end of a grace period).
             exit_code = code if code >= 0 else 128 - code
             handle.exit = Exit(exit_code, "Error", None, utc_now())
@@ -298,6 +317,13 @@ class Runtime:
         for handle in handles:
             handle.done.wait(_REAP_TIMEOUT)
         self._spawns.put(None)
+
+
+def _tail(path: Path, limit: int = 1024) -> str:
+    try:
+        return path.read_bytes()[-limit:].decode(errors="replace").strip()
+    except OSError:
+        return "(no output)"
 
 
 def _seconds(timestamp: str) -> str:
