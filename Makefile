@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test unit lint format crds up down help
+.PHONY: setup test unit lint format crds up down demo help
 
 ## setup: install everything every test tier needs (Debian packages, Python packages, Go-built binaries)
 setup:
@@ -37,6 +37,10 @@ up:
 ## down: stop every process `make up` started and remove .local/
 down:
 	$(PYTHON) -m e2e.cluster down
+
+## demo: the main job - make up, then the quickstart example end to end
+demo:
+	bash hack/demo.sh
 
 help:
 	@grep -E '^## ' Makefile | sed 's/^## //'

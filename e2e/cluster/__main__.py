@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from e2e.cluster.cluster import ROOT, LocalCluster
-from e2e.cluster.platform import start_platform, stop_platform
+from e2e.cluster.platform import install_chart, start_platform, stop_platform
 from e2e.cluster.processes import StartError
 
 
@@ -17,6 +17,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.cluster", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--state", type=Path, default=ROOT / ".local", help="default: .local/")
+    parser.add_argument(
+        "--platform",
+        choices=["host", "chart", "none"],
+        default="host",
+        help="how mlkube itself runs: host processes (default), the Helm chart, or not at all",
+    )
     args = parser.parse_args(argv)
     state: Path = args.state
     if args.command == "down":
@@ -35,14 +41,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if running else 1
     try:
         cluster.start()
-        print("[cluster] mlkube: starting the tracking server and the operator", file=sys.stderr)
-        tracking_uri = start_platform(cluster)
-    except StartError as err:
+        if args.platform == "host":
+            print(
+                "[cluster] mlkube: tracking server and operator as host processes", file=sys.stderr
+            )
+            tracking_uri = start_platform(cluster)
+        elif args.platform == "chart":
+            print("[cluster] mlkube: helm install charts/mlkube (pods)", file=sys.stderr)
+            tracking_uri = install_chart(cluster)
+        else:
+            tracking_uri = ""
+    except (StartError, RuntimeError) as err:
         print(f"[cluster] {err}", file=sys.stderr)
         print("[cluster] run `make down` to clean up", file=sys.stderr)
         return 1
-    cluster.write_env_file(state / "env", {"MLFLOW_TRACKING_URI": tracking_uri})
-    print(f"[cluster] MLflow tracking server: {tracking_uri}")
+    extra = {"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}
+    cluster.write_env_file(state / "env", extra)
+    if tracking_uri:
+        print(f"[cluster] MLflow tracking server: {tracking_uri}")
     print(f"[cluster] up. Use it with:  source {state / 'env'}")
     return 0
 

@@ -1,11 +1,19 @@
-"""mlkube's own processes on the local stack: the tracking server and the operator, run on the
-host against the local control plane (until the Helm chart runs them in-cluster there too)."""
+"""mlkube's own components on the local stack, either way:
+
+- ``host``: the tracking server and the operator as host processes against the local control
+  plane (what tests use: fast to start, logs in the state directory);
+- ``chart``: ``helm install`` of charts/mlkube, so both run as pods of the node agent with their
+  own ServiceAccounts and RBAC, as on any cluster (what `make demo` uses). The chart's bundled
+  MinIO is turned off: the stack's MinIO serves as the external object store.
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 
-from e2e.cluster.cluster import LocalCluster, free_port
+from e2e.cluster.cluster import ROOT, LocalCluster, free_port
 from e2e.cluster.processes import Service, http_ok
 
 SERVER = "mlkube-server"
@@ -81,3 +89,51 @@ def start_platform(cluster: LocalCluster) -> str:
 
 def stop_platform(cluster: LocalCluster) -> None:
     cluster.supervisor.stop([OPERATOR, SERVER])
+
+
+CHART = ROOT / "charts" / "mlkube"
+CHART_NAMESPACE = "mlkube-system"
+RELEASE = "mlkube"
+
+
+def install_chart(cluster: LocalCluster, timeout: int = 180) -> str:
+    """`helm upgrade --install` the chart and wait for its pods; returns the tracking server's
+    URL by ClusterIP (which answers from the host on the local stack)."""
+    s3 = cluster.s3
+    cluster.kubectl("create", "namespace", CHART_NAMESPACE, check=False)
+    result = subprocess.run(
+        [
+            str(cluster.bin_dir / "helm"),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "upgrade",
+            "--install",
+            RELEASE,
+            str(CHART),
+            "-n",
+            CHART_NAMESPACE,
+            "--set",
+            "minio.enabled=false",
+            "--set",
+            f"objectStore.endpoint={s3.endpoint}",
+            "--set",
+            f"objectStore.bucket={s3.bucket}",
+            "--set",
+            f"objectStore.accessKey={s3.access_key}",
+            "--set",
+            f"objectStore.secretKey={s3.secret_key}",
+            "--wait",
+            f"--timeout={timeout}s",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"helm install failed: {result.stderr.strip()}")
+    service = json.loads(
+        cluster.kubectl("get", "service", f"{RELEASE}-server", "-n", CHART_NAMESPACE, "-o", "json")
+    )
+    port = service["spec"]["ports"][0]["port"]
+    return f"http://{service['spec']['clusterIP']}:{port}"
