@@ -82,7 +82,7 @@ def register_two_versions(
     assert second.version == "2"
     second = client.get_model_version(name, "2")
     assert second.status == "READY"
-    assert second.source.startswith("mlflow-artifacts:/")
+    assert str(second.source).startswith("mlflow-artifacts:/")
 
 
 def aliases_and_stages(client: MlflowClient, name: str) -> None:
