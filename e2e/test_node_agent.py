@@ -33,6 +33,15 @@ def pod_phase(cluster: LocalCluster, namespace: str, name: str) -> str:
     return cluster.kubectl("get", "pod", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
 
 
+def wait_phase(cluster: LocalCluster, namespace: str, name: str, *phases: str) -> str:
+    """Wait (bounded) until the pod is in one of ``phases``; returns the phase."""
+    return eventually(
+        lambda: (phase := pod_phase(cluster, namespace, name)) in phases and phase,
+        timeout=60,
+        what=f"pod {name} to be {' or '.join(phases)}",
+    )
+
+
 def condition(obj: dict[str, Any], kind: str) -> str | None:
     for c in obj.get("status", {}).get("conditions") or []:
         if c["type"] == kind:
@@ -174,9 +183,7 @@ def test_a_failing_container_reports_its_termination_message(
             terminationMessagePolicy: FallbackToLogsOnError
         """,
     )
-    eventually(
-        lambda: pod_phase(cluster, namespace, "fails") == "Failed", timeout=60, what="Failed"
-    )
+    wait_phase(cluster, namespace, "fails", "Failed")
     statuses = {
         s["name"]: s["state"]["terminated"]
         for s in get(cluster, namespace, "pod", "fails")["status"]["containerStatuses"]
@@ -212,7 +219,7 @@ def test_kubectl_logs_follows_a_running_container(cluster: LocalCluster, namespa
         "python", "-u", "-c",
         "import time\nfor i in range(3):\n    print('tick', i)\n    time.sleep(1)",
     )  # fmt: skip
-    eventually(lambda: pod_phase(cluster, namespace, "ticker") == "Running", timeout=60, what="up")
+    wait_phase(cluster, namespace, "ticker", "Running")
     followed = cluster.kubectl("logs", "-f", "-n", namespace, "ticker")
     assert followed == "tick 0\ntick 1\ntick 2\n"
 
@@ -279,9 +286,7 @@ def test_init_containers_volumes_and_environment(cluster: LocalCluster, namespac
             - {name: info, mountPath: /etc/info}
         """,
     )
-    eventually(
-        lambda: pod_phase(cluster, namespace, "sees") == "Succeeded", timeout=60, what="done"
-    )
+    wait_phase(cluster, namespace, "sees", "Succeeded")
     seen = json.loads(cluster.kubectl("logs", "-n", namespace, "sees"))
     pod = get(cluster, namespace, "pod", "sees")
     assert seen["state"] == "prepared"
@@ -443,13 +448,9 @@ def test_a_deployment_serves_through_its_service_and_scales_to_zero(
         "for host in ('web', os.environ['FULL']):\n"
         "    print(u.urlopen(f'http://{host}/', timeout=10).status)",
     )  # fmt: skip
-    eventually(
-        lambda: pod_phase(cluster, namespace, "client") in ("Succeeded", "Failed"),
-        timeout=60,
-        what="the client pod to finish",
-    )
+    phase = wait_phase(cluster, namespace, "client", "Succeeded", "Failed")
     assert cluster.kubectl("logs", "-n", namespace, "client") == "200\n200\n"
-    assert pod_phase(cluster, namespace, "client") == "Succeeded"
+    assert phase == "Succeeded"
 
     cluster.kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=0")
     eventually(
@@ -517,11 +518,7 @@ def test_a_pod_has_exactly_the_rights_of_its_service_account(
               }))
         """,
     )
-    eventually(
-        lambda: pod_phase(cluster, namespace, "rbac") in ("Succeeded", "Failed"),
-        timeout=60,
-        what="the pod to finish",
-    )
+    wait_phase(cluster, namespace, "rbac", "Succeeded", "Failed")
     answers = json.loads(cluster.kubectl("logs", "-n", namespace, "rbac"))
     assert answers == {"pods": 200, "secrets": 403, "other namespace": 403, "me": "reader"}
 

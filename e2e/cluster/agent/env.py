@@ -187,31 +187,26 @@ def _value_from(
         return field_value(pod, source.field_ref)
     if source.resource_field_ref:
         return resource_value(pod, container, source.resource_field_ref, sources.node_allocatable)
+    values: dict[str, str] | None
     if source.config_map_key_ref:
-        ref = source.config_map_key_ref
+        ref, kind = source.config_map_key_ref, "ConfigMap"
         config_map = sources.config_map(ns, ref.name)
-        if config_map is None:
-            if ref.optional:
-                return None
-            raise ConfigError(f'configmap "{ref.name}" not found')
-        if ref.key in config_map.data:
-            return config_map.data[ref.key]
-        if ref.optional:
-            return None
-        raise ConfigError(f"couldn't find key {ref.key} in ConfigMap {ns}/{ref.name}")
-    if source.secret_key_ref:
-        ref = source.secret_key_ref
+        values = dict(config_map.data) if config_map else None
+    elif source.secret_key_ref:
+        ref, kind = source.secret_key_ref, "Secret"
         secret = sources.secret(ns, ref.name)
-        if secret is None:
-            if ref.optional:
-                return None
-            raise ConfigError(f'secret "{ref.name}" not found')
-        if ref.key in secret.data:
-            return _decode(secret, ref.key)
+        values = {k: _decode(secret, k) for k in secret.data} if secret else None
+    else:
+        raise ConfigError("env valueFrom sets no source")
+    if values is None:
         if ref.optional:
             return None
-        raise ConfigError(f"couldn't find key {ref.key} in Secret {ns}/{ref.name}")
-    raise ConfigError("env valueFrom sets no source")
+        raise ConfigError(f'{kind.lower()} "{ref.name}" not found')
+    if ref.key in values:
+        return values[ref.key]
+    if ref.optional:
+        return None
+    raise ConfigError(f"couldn't find key {ref.key} in {kind} {ns}/{ref.name}")
 
 
 def container_env(pod: Pod, container: Container, sources: Sources) -> dict[str, str]:

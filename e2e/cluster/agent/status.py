@@ -148,6 +148,21 @@ def _names(names: list[str]) -> str:
     return "[" + " ".join(names) + "]"
 
 
+def _summary(
+    kind: str, reason: str, unknown: list[str], bad: tuple[str, list[str]]
+) -> PodCondition:
+    """True, or False naming the containers of unknown and of ``bad`` status."""
+    label, names = bad
+    messages = []
+    if unknown:
+        messages.append(f"containers with unknown status: {_names(unknown)}")
+    if names:
+        messages.append(f"containers with {label} status: {_names(names)}")
+    if messages:
+        return PodCondition(type=kind, status="False", reason=reason, message=", ".join(messages))
+    return PodCondition(type=kind, status="True")
+
+
 def _containers_ready(pod: Pod, statuses: dict[str, ContainerStatus], phase_: str) -> PodCondition:
     if phase_ in TERMINAL:
         reason = "PodCompleted" if phase_ == "Succeeded" else "PodFailed"
@@ -161,19 +176,7 @@ def _containers_ready(pod: Pod, statuses: dict[str, ContainerStatus], phase_: st
             unknown.append(container.name)
         elif not cs.ready:
             unready.append(container.name)
-    messages = []
-    if unknown:
-        messages.append(f"containers with unknown status: {_names(unknown)}")
-    if unready:
-        messages.append(f"containers with unready status: {_names(unready)}")
-    if messages:
-        return PodCondition(
-            type="ContainersReady",
-            status="False",
-            reason="ContainersNotReady",
-            message=", ".join(messages),
-        )
-    return PodCondition(type="ContainersReady", status="True")
+    return _summary("ContainersReady", "ContainersNotReady", unknown, ("unready", unready))
 
 
 def _ready(
@@ -222,19 +225,7 @@ def _initialized(pod: Pod, statuses: dict[str, ContainerStatus], phase_: str) ->
         for c in pod.spec.containers
     ):
         return PodCondition(type="Initialized", status="True")
-    messages = []
-    if unknown:
-        messages.append(f"containers with unknown status: {_names(unknown)}")
-    if incomplete:
-        messages.append(f"containers with incomplete status: {_names(incomplete)}")
-    if messages:
-        return PodCondition(
-            type="Initialized",
-            status="False",
-            reason="ContainersNotInitialized",
-            message=", ".join(messages),
-        )
-    return PodCondition(type="Initialized", status="True")
+    return _summary("Initialized", "ContainersNotInitialized", unknown, ("incomplete", incomplete))
 
 
 def qos_class(pod: Pod) -> str:
