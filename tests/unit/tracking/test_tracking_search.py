@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from mlkube_operator.server.entities import LifecycleStage, Metric, Run, RunInfo, RunStatus
+from mlkube_operator.server.entities import (
+    DatasetInput,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunInfo,
+    RunStatus,
+)
 from mlkube_operator.server.errors import MlflowError
 from mlkube_operator.server.search import evaluate, grammar
 from mlkube_operator.server.search.grammar import Comparison, Entity, OrderBy
@@ -105,10 +114,14 @@ RUNS = [
 def select(text: str, order: list[str] | None = None) -> list[str]:
     comparisons = parse(text)
     found = [r for r in RUNS if evaluate.matches(r, comparisons, evaluate.run_value)]
+    compiled = evaluate.compile_filter(comparisons, evaluate.run_accessor)
+    assert [r for r in RUNS if compiled(r)] == found  # the fast path means the same
     orders = evaluate.with_tiebreakers(
         grammar.parse_order_by(order or [], grammar.RUNS), evaluate.DEFAULT_RUN_ORDER
     )
-    return [r.info.run_id for r in evaluate.order(found, orders, evaluate.run_value)]
+    ordered = evaluate.order(found, orders, evaluate.run_value)
+    assert evaluate.order_with(found, orders, evaluate.run_accessor) == ordered
+    return [r.info.run_id for r in ordered]
 
 
 def test_evaluation_follows_sql_semantics() -> None:
@@ -119,6 +132,8 @@ def test_evaluation_follows_sql_semantics() -> None:
     assert select("params.p ILIKE 'x%'") == ["d", "a"]
     assert select("params.p IS NULL") == ["c"]
     assert select("tags.`mlflow.user` = 'Ada' and run_id IN ('a', 'c')") == ["a", "c"]
+    assert select("run_id NOT IN ('a', 'c') and start_time >= 2") == ["d", "b"]
+    assert select("metrics.loss != 0.5 and params.p IS NOT NULL") == ["d"]
     assert select("", ["metrics.loss ASC"]) == ["c", "a", "d", "b"]  # missing values last
     assert select("", ["metrics.loss DESC"]) == ["d", "a", "c", "b"]
 
@@ -131,3 +146,19 @@ def test_page_tokens_are_opaque_and_checked() -> None:
     for bad in ("nope", evaluate.encode_token(-1), "eyJ4IjogMX0="):
         with pytest.raises(MlflowError):
             evaluate.decode_token(bad)
+
+
+def test_dataset_filters_match_any_of_the_runs_datasets() -> None:
+    train = DatasetInput("iris", "d1", "local", "{}", tags={"mlflow.data.context": "train"})
+    evaluation = DatasetInput("wine", "d2", "local", "{}", tags={"mlflow.data.context": "eval"})
+    with_data = dataclasses.replace(RUNS[0], datasets=(train, evaluation))
+    runs = [with_data, RUNS[1]]
+    for text, expected in [
+        ("datasets.name = 'wine'", [with_data]),
+        ("datasets.context IN ('train', 'test')", [with_data]),
+        ("datasets.digest LIKE 'd%' and datasets.name != 'iris'", [with_data]),
+        ("datasets.name = 'other'", []),
+    ]:
+        predicate = evaluate.compile_filter(parse(text), evaluate.run_accessor)
+        assert [r for r in runs if predicate(r)] == expected, text
+        assert [r for r in runs if evaluate.matches(r, parse(text), evaluate.run_value)] == expected

@@ -210,9 +210,10 @@ def search(call: Call) -> Json:
     token = fields.string("page_token")
     evaluate.decode_token(token)
     candidates = call.store.list_runs(call.workspace, fields.strings("experiment_ids"), view)
-    found = [r for r in candidates if evaluate.matches(r, comparisons, evaluate.run_value)]
-    ordered = evaluate.order(
-        found, evaluate.with_tiebreakers(orders, evaluate.DEFAULT_RUN_ORDER), evaluate.run_value
+    wanted = evaluate.compile_filter(comparisons, evaluate.run_accessor)
+    found = [r for r in candidates if wanted(r)]
+    ordered = evaluate.order_with(
+        found, evaluate.with_tiebreakers(orders, evaluate.DEFAULT_RUN_ORDER), evaluate.run_accessor
     )
     items, next_token = evaluate.page(ordered, max_results, token)
     out: Json = {"runs": [serialize.run(r) for r in items]}
