@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shutdown-grace", type=float, default=5.0)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        print(
+            "the node agent must run as root: each container gets its own mount and PID "
+            "namespaces (CAP_SYS_ADMIN)",
+            file=sys.stderr,
+        )
+        return 1
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

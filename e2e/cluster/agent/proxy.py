@@ -159,6 +159,8 @@ class Network:
         for frontend in list(self._servers):
             if frontend not in wanted:
                 self._servers.pop(frontend).close()
+                self._turns.pop(frontend, None)
+        self._failed &= wanted
         for frontend in wanted - set(self._servers):
             try:
                 self._servers[frontend] = await asyncio.start_server(
