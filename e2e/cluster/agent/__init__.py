@@ -25,13 +25,16 @@ Design, in one place (each module's docstring has the details):
 - **Environment and volumes** (``env``, ``volumes``, ``atomic_writer``): env, ``valueFrom``,
   ``envFrom`` and service variables as the kubelet builds them; emptyDir, hostPath, secret,
   configMap, downwardAPI and projected volumes, including a real, refreshed ServiceAccount token.
-- **Network** (``ipam``, ``proxy``, ``dns``, ``hostfiles``): pods share the host's network
-  namespace; each gets its own loopback address from the node's pod CIDR and should bind it
-  (``status.podIP``); Services' ClusterIPs (a loopback range) are served by the agent's proxy,
-  ``<svc>.<ns>.svc`` names by its DNS server, which every pod's resolv.conf points at.
+- **Network** (``ranges``, ``ipam``, ``endpoints``, ``proxy``, ``dns``, ``hostfiles``): pods share
+  the host's network namespace; each gets its own loopback address from the node's pod CIDR and
+  should bind it (``status.podIP``); Services' ClusterIPs (a loopback range) are served by the
+  agent's proxy, ``<svc>.<ns>.svc`` names by its DNS server, which every pod's resolv.conf points
+  at. The API refuses loopback addresses in Endpoints/EndpointSlices, so the agent computes
+  Service endpoints from pods itself and the controllers that would write them are off. Each
+  cluster on a machine has its own slot of the loopback ranges, so concurrent clusters coexist.
 - **Logs** (``server``, ``logs``): the kubelet's ``/containerLogs`` over TLS, client certificates
   checked and authorized with SubjectAccessReviews, so ``kubectl logs [-f] [--previous]`` work.
 
 Not provided: exec/attach/port-forward, persistent volumes, UDP Services, pod (anti-)affinity,
-resource limits, image pulls of any kind.
+resource limits (no cgroups), image pulls of any kind, Endpoints objects (see Network).
 """
