@@ -9,14 +9,17 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-# Chunks buffered between the socket and the object store: bounds memory per upload.
-_BUFFERED_CHUNKS = 16
+# What sits between the socket and the object store, per upload: at most this many pieces of
+# about PIECE bytes (socket reads are coalesced, so the worker thread wakes per MiB, not per
+# 64 KiB read).
+_BUFFERED_PIECES = 4
+PIECE = 1024 * 1024
 
 
 async def drain_into(body: AsyncIterator[bytes], sink: Callable[[Iterator[bytes]], int]) -> int:
     """Feed ``body`` to ``sink`` (run in a worker thread) as an iterator; return what sink
     returns. A failure on either side cancels the other."""
-    send, receive = anyio.create_memory_object_stream[bytes](max_buffer_size=_BUFFERED_CHUNKS)
+    send, receive = anyio.create_memory_object_stream[bytes](max_buffer_size=_BUFFERED_PIECES)
 
     def chunks() -> Iterator[bytes]:
         while True:
@@ -27,9 +30,14 @@ async def drain_into(body: AsyncIterator[bytes], sink: Callable[[Iterator[bytes]
 
     async def produce() -> None:
         async with send:
+            piece = bytearray()
             async for chunk in body:
-                if chunk:
-                    await send.send(chunk)
+                piece += chunk
+                if len(piece) >= PIECE:
+                    await send.send(bytes(piece))
+                    piece.clear()
+            if piece:
+                await send.send(bytes(piece))
 
     result = 0
     try:
