@@ -128,13 +128,14 @@ def test_s3_sources_are_copied_as_they_are(client: TestClient) -> None:
 
 def test_version_numbers_must_be_numbers(client: TestClient) -> None:
     new_model(client, "numbers", versions=1)
-    for version in ("one", "1.5", "0", "-1", ""):
+    for version in ("one", "1.5", ""):
         body = {"name": "numbers", "version": version}
         assert error(client, "GET", "/model-versions/get", body) == "INVALID_PARAMETER_VALUE", (
             version
         )
-    body = {"name": "numbers", "version": "7"}
-    assert error(client, "GET", "/model-versions/get", body, 404) == "RESOURCE_DOES_NOT_EXIST"
+    for version in ("7", "0", "-1"):
+        body = {"name": "numbers", "version": version}
+        assert error(client, "GET", "/model-versions/get", body, 404) == "RESOURCE_DOES_NOT_EXIST"
 
 
 def test_update_tags_and_delete(client: TestClient) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.http.fields import Fields, missing
 from mlkube_operator.server.http.serialize import Json
@@ -30,10 +29,9 @@ class RegistryCall:
         return rules.check_model_name(self.fields.string(field), field)
 
     def version(self) -> int:
+        """A version number; one below 1 names no version (404 as in MLflow, not 400)."""
         number = self.fields.integer("version", required=True)
         assert number is not None
-        if number < 1:
-            raise invalid(f"parameter 'version' must be a version number (1, 2, ...), got {number}")
         return number
 
     def text(self, field: str) -> str:

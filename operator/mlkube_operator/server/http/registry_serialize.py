@@ -27,12 +27,14 @@ def model_version(v: ModelVersion) -> Json:
 
 
 def registered_model(m: RegisteredModel) -> Json:
+    # MLflow lists a model's latest versions without their aliases (the model has them).
+    latest = [{**model_version(v), "aliases": []} for v in m.latest_versions]
     return {
         "name": m.name,
         "creation_timestamp": m.creation_timestamp,
         "last_updated_timestamp": m.last_updated_timestamp,
         "description": m.description,
-        "latest_versions": [model_version(v) for v in m.latest_versions],
+        "latest_versions": latest,
         "tags": pairs(m.tags),
         "aliases": [{"alias": a, "version": str(n)} for a, n in sorted(m.aliases.items())],
     }
