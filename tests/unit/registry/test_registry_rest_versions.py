@@ -37,9 +37,9 @@ def test_create_from_a_run_artifact_path(client: TestClient) -> None:
     assert uri == {"artifact_uri": f"runs:/{run_id}/model"}
 
 
-def test_create_from_a_logged_model_and_tag_it(client: TestClient) -> None:
-    """register_model's sequence in MLflow 3: create the version from models:/<id>, then PATCH
-    the logged model's mlflow.modelVersions tag."""
+def test_create_from_a_logged_model_links_it(client: TestClient) -> None:
+    """register_model's sequence in MLflow 3: create the version from models:/<id> (the server
+    records it on the logged model, as MLflow's does), then the client PATCHes the tag too."""
     experiment_id, run_id = new_run(client)
     logged = call(
         client,
@@ -52,15 +52,17 @@ def test_create_from_a_logged_model_and_tag_it(client: TestClient) -> None:
     body = {"name": "from-logged", "source": f"models:/{model_id}", "model_id": model_id}
     version = call(client, "POST", "/model-versions/create", body)["model_version"]
     assert (version["model_id"], version["run_id"]) == (model_id, run_id)
-    tags = {
-        "tags": [
-            {"key": "mlflow.modelVersions", "value": '[{"name": "from-logged", "version": "1"}]'}
-        ]
-    }
-    patched = call(client, "PATCH", f"/logged-models/{model_id}/tags", tags)
-    assert {"key": "mlflow.modelVersions", "value": tags["tags"][0]["value"]} in patched["model"][
-        "info"
-    ]["tags"]
+    link = {"key": "mlflow.modelVersions", "value": '[{"name": "from-logged", "version": "1"}]'}
+    info = call(client, "GET", f"/logged-models/{model_id}")["model"]["info"]
+    assert link in info["tags"]
+    value = '[{"name": "from-logged", "version": "1"}, {"name": "from-logged", "version": "1"}]'
+    patched = call(
+        client,
+        "PATCH",
+        f"/logged-models/{model_id}/tags",
+        {"tags": [{"key": "mlflow.modelVersions", "value": value}]},
+    )
+    assert {"key": "mlflow.modelVersions", "value": value} in patched["model"]["info"]["tags"]
     uri = call(
         client, "GET", "/model-versions/get-download-uri", {"name": "from-logged", "version": "1"}
     )

@@ -3,6 +3,11 @@ tags (MLflow's model registry API, issue 7)."""
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Any
+
+from mlkube_operator.server.errors import MlflowError
 from mlkube_operator.server.http import registry_serialize as serialize
 from mlkube_operator.server.http import registry_sources
 from mlkube_operator.server.http.call import positive_max_results
@@ -14,6 +19,8 @@ from mlkube_operator.server.search.grammar import Comparison, Entity
 from mlkube_operator.server.store.registry import rules
 from mlkube_operator.server.store.registry.entities import NewVersion
 
+log = logging.getLogger("mlkube.server.registry")
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 DEFAULT_SEARCH = 10_000
 MAX_SEARCH = 200_000
 
@@ -35,7 +42,29 @@ def create(call: RegistryCall) -> Json:
         tags=call.tags(),
     )
     version = call.registry.create_model_version(call.workspace, name, new)
+    if version.model_id:
+        _link_logged_model(call, version.model_id, version.name, version.version)
     return {"model_version": serialize.model_version(version)}
+
+
+def _link_logged_model(call: RegistryCall, model_id: str, name: str, number: int) -> None:
+    """Record the version on its logged model (tag ``mlflow.modelVersions``), as MLflow's server
+    does; best effort, since the version exists already and the client records it too."""
+    entry = {"name": name, "version": str(number)}
+    try:
+        logged = call.tracking.get_logged_model(call.workspace, model_id)
+        links: Any = json.loads(logged.tags.get(MODEL_VERSIONS_TAG) or "[]")
+        if not isinstance(links, list):
+            links = []
+        if entry not in links:
+            value = json.dumps([*links, entry])
+            call.tracking.set_logged_model_tags(
+                call.workspace, model_id, {MODEL_VERSIONS_TAG: value}
+            )
+    except (MlflowError, ValueError) as err:
+        log.warning(
+            "could not link logged model %s to %s version %d: %s", model_id, name, number, err
+        )
 
 
 def get(call: RegistryCall) -> Json:
