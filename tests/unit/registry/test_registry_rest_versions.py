@@ -5,6 +5,12 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 from tests.unit.registry.rest import call, error, new_model, new_run
 
+from mlkube_operator.server.artifacts.objects import MemoryObjects
+from mlkube_operator.server.http.app import build_app
+from mlkube_operator.server.http.call import Services
+from mlkube_operator.server.store.memory import InMemoryStore
+from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
+
 
 def test_create_from_a_run_artifact_path(client: TestClient) -> None:
     experiment_id, run_id = new_run(client)
@@ -217,3 +223,22 @@ def test_invalid_transitions_are_400(client: TestClient) -> None:
         assert error(client, "POST", "/model-versions/transition-stage", body) == (
             "INVALID_PARAMETER_VALUE"
         ), body
+
+
+class BucketObjects(MemoryObjects):
+    """In-memory objects that say which bucket they are, as S3Objects do."""
+
+    bucket = "mlkube"
+
+
+def test_sources_in_the_platform_bucket_must_be_the_workspaces_own() -> None:
+    services = Services(InMemoryStore(), BucketObjects(), "team-a", "0.1.0")
+    with TestClient(build_app(services, InMemoryRegistryStore())) as client:
+        new_model(client, "s3")
+        for source in ("s3://mlkube/team-b/models/x/1", "s3://mlkube/team-a-2/x"):
+            body = {"name": "s3", "source": source}
+            assert error(client, "POST", "/model-versions/create", body) == (
+                "INVALID_PARAMETER_VALUE"
+            ), source
+        for source in ("s3://mlkube/team-a/data/model", "s3://elsewhere/team-b/model"):
+            call(client, "POST", "/model-versions/create", {"name": "s3", "source": source})

@@ -68,6 +68,7 @@ def resolve(call: RegistryCall, source: str, run_id: str | None, model_id: str |
         path = parts.path if scheme == "mlflow-artifacts" else parts.path.split(ARTIFACTS_ROUTE)[1]
         return _from_artifact_path(call, source, path.lstrip("/"), run_id, model_id)
     if scheme == "s3" and parts.netloc and parts.path.strip("/"):
+        _own_prefix_only(call, source, parts)
         return Resolved(source, source.rstrip("/"), run_id, model_id)
     raise _refused(
         source,
@@ -75,6 +76,19 @@ def resolve(call: RegistryCall, source: str, run_id: str | None, model_id: str |
         "models:/<name>/<version>, mlflow-artifacts:/<experimentId>/<runId>/artifacts/<path> "
         "or s3://<bucket>/<key>; local paths and other schemes are not readable by the registry.",
     )
+
+
+def _own_prefix_only(call: RegistryCall, source: str, parts: urllib.parse.SplitResult) -> None:
+    """mlkube's own bucket holds every workspace's data, and the registry copy of a version is
+    readable in its workspace: a source there must lie under this workspace's prefix."""
+    bucket = getattr(call.services.objects, "bucket", None)
+    if parts.netloc == bucket and not parts.path.lstrip("/").startswith(f"{call.workspace}/"):
+        raise _refused(
+            source,
+            f"Objects in mlkube's bucket {bucket} can be registered only from this workspace's "
+            f"prefix (s3://{bucket}/{call.workspace}/...); register runs and logged models by "
+            "their runs:/ or models:/ URIs.",
+        )
 
 
 def _run_exists(call: RegistryCall, source: str, run: str) -> str:
