@@ -35,6 +35,18 @@ _REPO = Path(e2e.__file__).resolve().parent.parent
 _REAP_TIMEOUT = 10.0
 
 
+def _kept_host_paths() -> list[str]:
+    """Host directories a container must see although they lie under a top a container gets its
+    own of (/tmp, /run): the checkout and the Python environment the mlkube and python images
+    run from. A CI clone or a virtualenv under /tmp would otherwise vanish inside every pod."""
+    candidates = {_REPO, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent}
+    private = ("/tmp/", "/run/")
+    return sorted(str(p) for p in candidates if p.is_dir() and str(p.resolve()).startswith(private))
+
+
+KEPT_HOST_PATHS = _kept_host_paths()
+
+
 @dataclass(frozen=True)
 class Mount:
     source: Path
@@ -163,6 +175,7 @@ class Runtime:
             "uid": config.uid,
             "gid": config.gid,
             "traversable": list(config.traversable),
+            "host_paths": KEPT_HOST_PATHS,
             "rootfs": {
                 "dir": str(d / "rootfs"),
                 "upper": str(d / "upper"),

@@ -175,6 +175,10 @@ def build_root(spec: dict[str, Any]) -> None:
     bind(spec["shm"], f"{dev}/shm")
     bind(root["tmp"], f"{new_root}/tmp")
     mount("tmpfs", f"{new_root}/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k")
+    # The checkout and the Python environment stay visible (read-only) even under /tmp or /run.
+    for path in spec.get("host_paths", []):
+        os.makedirs(new_root + path, exist_ok=True)
+        bind(path, new_root + path, read_only=True)
 
     os.chdir(new_root)
     os.mkdir(".oldroot")
