@@ -226,3 +226,12 @@ def test_restarting_the_operator_mid_run_keeps_one_job(
     assert operator.kubectl("get", "jobs", "-n", namespace, "-o", "name").split() == [
         f"job.batch/{name}"
     ]
+
+
+def test_the_example_manifests_apply_and_train(operator: LocalCluster, namespace: str) -> None:
+    """examples/sklearn-elasticnet/run.yaml names the copy inside the mlkube runtime image."""
+    operator.kubectl("apply", "-n", namespace, "-f", str(EXAMPLE / "run.yaml"))
+    run = ended(operator, namespace, "elasticnet-alpha-0-5", timeout=600)
+    assert run["status"]["phase"] == "Succeeded", run["status"]
+    assert run["status"]["params"]["alpha"] == "0.5"
+    assert run["spec"]["experiment"] == "elasticnet"

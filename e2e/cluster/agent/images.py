@@ -17,8 +17,10 @@ image (after normalisation, first match)  ENTRYPOINT / CMD           PATH starts
 =======================================  =========================  ==========================
 
 An image adds files the way a layer would: the MinIO binary appears at ``/usr/bin/minio`` in the
-container (a read-only bind mount), nowhere on the host. "The project's Python env" is the
-interpreter that runs the agent (``sys.executable``): its
+container (a read-only bind mount), nowhere on the host, and ``mlkube/runtime`` holds the
+checkout's ``examples/`` at ``/opt/mlkube/examples``, as the real runtime image does.
+
+"The project's Python env" is the interpreter that runs the agent (``sys.executable``): its
 ``bin`` directory holds ``python``, ``pip``, ``mlkube`` and ``mlkube-operator``, so
 ``command: [python, -c, ...]`` or ``[mlkube, project, run]`` resolve through ``PATH`` exactly as in
 the real images. A ``python:3.12`` pod still runs this interpreter: the tag is not checked.
@@ -36,6 +38,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The checkout's examples: what the mlkube/runtime image holds at /opt/mlkube/examples.
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The minio/minio image's docker-entrypoint.sh: run `minio` unless the arguments already do.
 _MINIO_ENTRYPOINT = (
@@ -60,7 +64,7 @@ class Image:
     cmd: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     working_dir: str = "/"
-    # Programs the image adds: container path -> host file (bind-mounted read-only).
+    # Files the image adds: container path -> host file or directory (bound read-only).
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -97,8 +101,9 @@ class ImageTable:
         self.rows = (
             _Row(("mlkube/operator", "mlkube/operator:*"), ("mlkube-operator",), env=mlkube_env,
                  path=python_bin),
+            # The runtime image ships the examples, so examples/*/run.yaml can name them by path.
             _Row(("mlkube/runtime", "mlkube/runtime:*"), ("mlkube",), env=mlkube_env,
-                 path=python_bin),
+                 path=python_bin, files=(("/opt/mlkube/examples", EXAMPLES),)),
             _Row(("mlkube/server", "mlkube/server:*"), ("mlkube",), env=mlkube_env,
                  path=python_bin),
             _Row(("mlkube/*",), env=mlkube_env, path=python_bin),
@@ -115,7 +120,7 @@ class ImageTable:
                 continue
             files: dict[str, Path] = {}
             for target, source in row.files:
-                if source is None or not source.is_file():
+                if source is None or not source.exists():
                     raise ImageNotFound(
                         f"image {reference!r} maps to a program that is not installed on this "
                         "node (run `make setup`)"
