@@ -9,6 +9,8 @@ from mlkube_operator.server.entities import (
     DatasetInput,
     Experiment,
     LifecycleStage,
+    LoggedModel,
+    LoggedModelStatus,
     Metric,
     ModelOutput,
     Run,
@@ -94,6 +96,33 @@ def new_run_id() -> str:
 
 def new_logged_model_id() -> str:
     return f"m-{secrets.token_hex(16)}"
+
+
+def new_logged_model(  # noqa: PLR0917  (MLflow's create-logged-model request, field by field)
+    experiment: Experiment,
+    name: str | None,
+    source_run_id: str | None,
+    model_type: str | None,
+    params: dict[str, str],
+    tags: dict[str, str],
+    created_ms: int,
+) -> LoggedModel:
+    """A new MLflow 3 logged model of an active experiment, pending its files."""
+    require_active_experiment(experiment, "logging models to it")
+    model_id = new_logged_model_id()
+    return LoggedModel(
+        model_id=model_id,
+        experiment_id=experiment.experiment_id,
+        name=name or generated_run_name(),
+        artifact_uri=model_artifact_uri(experiment, model_id),
+        status=LoggedModelStatus.LOGGED_MODEL_PENDING,
+        creation_timestamp_ms=created_ms,
+        last_updated_timestamp_ms=created_ms,
+        source_run_id=source_run_id,
+        model_type=model_type,
+        tags=dict(tags),
+        params=dict(params),
+    )
 
 
 def run_name_and_tags(run_name: str | None, tags: dict[str, str]) -> tuple[str, dict[str, str]]:

@@ -474,23 +474,10 @@ class KubeStore(TrackingStore):
         tags: dict[str, str],
     ) -> LoggedModel:
         experiment = self.get_experiment(workspace, experiment_id)
-        rules.require_active_experiment(experiment, "logging models to it")
         if source_run_id:
             self.get_run(workspace, source_run_id)
-        model_id = rules.new_logged_model_id()
-        created = now_ms()
-        model = LoggedModel(
-            model_id=model_id,
-            experiment_id=experiment_id,
-            name=name or rules.generated_run_name(),
-            artifact_uri=rules.model_artifact_uri(experiment, model_id),
-            status=LoggedModelStatus.LOGGED_MODEL_PENDING,
-            creation_timestamp_ms=created,
-            last_updated_timestamp_ms=created,
-            source_run_id=source_run_id,
-            model_type=model_type,
-            tags=dict(tags),
-            params=dict(params),
+        model = rules.new_logged_model(
+            experiment, name, source_run_id, model_type, params, tags, now_ms()
         )
         return self.models.put(workspace, model)
 
