@@ -4,7 +4,6 @@ keeps MLflow names and numbers in the resources as kubectl shows them."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -26,21 +25,6 @@ def registry(cluster: LocalCluster) -> Iterator[KubeRegistryStore]:
     finally:
         store.close()
         client.close()
-
-
-@pytest.fixture
-def workspace(namespace: str) -> str:
-    return namespace
-
-
-@pytest.fixture
-def other_workspace(cluster: LocalCluster) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    cluster.kubectl("create", "namespace", name)
-    try:
-        yield name
-    finally:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 class TestKubeRegistryStore(RegistryContract):

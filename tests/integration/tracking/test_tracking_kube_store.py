@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -27,21 +26,6 @@ def store(cluster: LocalCluster) -> Iterator[KubeStore]:
     finally:
         kube_store.close()
         client.close()
-
-
-@pytest.fixture
-def workspace(namespace: str) -> str:
-    return namespace
-
-
-@pytest.fixture
-def other_workspace(cluster: LocalCluster) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    cluster.kubectl("create", "namespace", name)
-    try:
-        yield name
-    finally:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 class TestKubeStore(StoreContract):
