@@ -1,5 +1,5 @@
-"""Integration tier: real local services (the local API server and MinIO, from the session
-`cluster` fixture), never a cluster's node agent or operator. Stores are tested against them as
+"""Integration tier: real local services (the API server and MinIO of the session `cluster`
+fixture); no operator runs, and no test here needs pods. Stores are tested against them in
 workspaces (namespaces) created per test."""
 
 from __future__ import annotations
