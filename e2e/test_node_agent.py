@@ -20,11 +20,6 @@ from e2e.cluster.cluster import NODE_NAME, ROOT, LocalCluster
 from e2e.cluster.waiting import eventually
 
 
-def get(cluster: LocalCluster, namespace: str, *what: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(cluster.kubectl("get", *what, "-n", namespace, "-o", "json"))
-    return found
-
-
 def apply(cluster: LocalCluster, namespace: str, manifest: str) -> None:
     cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=textwrap.dedent(manifest))
 
@@ -122,7 +117,7 @@ def test_a_pod_that_does_not_fit_stays_pending_saying_why(
     )
 
     def unschedulable(name: str) -> str | None:
-        pod = get(cluster, namespace, "pod", name)
+        pod = cluster.get_json(namespace, "pod", name)
         for c in pod["status"].get("conditions") or []:
             if c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable":
                 return str(c["message"])
@@ -132,7 +127,7 @@ def test_a_pod_that_does_not_fit_stays_pending_saying_why(
     assert "Insufficient cpu" in huge
     elsewhere = eventually(lambda: unschedulable("elsewhere"), timeout=30, what="unschedulable")
     assert "didn't match Pod's node affinity/selector" in elsewhere
-    assert get(cluster, namespace, "pod", "huge")["spec"].get("nodeName") is None
+    assert cluster.get_json(namespace, "pod", "huge")["spec"].get("nodeName") is None
 
 
 # -- Jobs, logs and exit status ---------------------------------------------------------------
@@ -146,12 +141,12 @@ def test_a_job_completes_and_kubectl_logs_prints_its_output(
         "--", "python", "-c", "print(42)",
     )  # fmt: skip
     eventually(
-        lambda: condition(get(cluster, namespace, "job", "hello"), "Complete") == "True",
+        lambda: condition(cluster.get_json(namespace, "job", "hello"), "Complete") == "True",
         timeout=60,
         what="the Job to complete",
     )
     assert cluster.kubectl("logs", "-n", namespace, "job/hello") == "42\n"
-    pod = get(cluster, namespace, "pods", "-l", "job-name=hello")["items"][0]
+    pod = cluster.get_json(namespace, "pods", "-l", "job-name=hello")["items"][0]
     status = pod["status"]
     assert status["phase"] == "Succeeded"
     terminated = status["containerStatuses"][0]["state"]["terminated"]
@@ -186,7 +181,7 @@ def test_a_failing_container_reports_its_termination_message(
     wait_phase(cluster, namespace, "fails", "Failed")
     statuses = {
         s["name"]: s["state"]["terminated"]
-        for s in get(cluster, namespace, "pod", "fails")["status"]["containerStatuses"]
+        for s in cluster.get_json(namespace, "pod", "fails")["status"]["containerStatuses"]
     }
     assert statuses["main"]["exitCode"] == 3
     assert statuses["main"]["reason"] == "Error"
@@ -201,7 +196,7 @@ def test_an_unknown_image_waits_with_err_image_pull_naming_the_table(
     cluster.kubectl("run", "nosuch", "-n", namespace, "--image=example.com/nosuch:1", "--", "x")
 
     def waiting() -> dict[str, Any] | None:
-        pod = get(cluster, namespace, "pod", "nosuch")
+        pod = cluster.get_json(namespace, "pod", "nosuch")
         statuses = pod["status"].get("containerStatuses") or [{}]
         state: dict[str, Any] | None = statuses[0].get("state", {}).get("waiting")
         if state and state.get("reason") in ("ErrImagePull", "ImagePullBackOff"):
@@ -288,7 +283,7 @@ def test_init_containers_volumes_and_environment(cluster: LocalCluster, namespac
     )
     wait_phase(cluster, namespace, "sees", "Succeeded")
     seen = json.loads(cluster.kubectl("logs", "-n", namespace, "sees"))
-    pod = get(cluster, namespace, "pod", "sees")
+    pod = cluster.get_json(namespace, "pod", "sees")
     assert seen["state"] == "prepared"
     assert seen["mode"] == "fast"
     assert seen["key"] == "s3cr3t"
@@ -332,7 +327,9 @@ def test_a_failing_liveness_probe_restarts_the_container(
     )
 
     def restarted() -> dict[str, Any] | None:
-        statuses = get(cluster, namespace, "pod", "unhealthy")["status"].get("containerStatuses")
+        statuses = cluster.get_json(namespace, "pod", "unhealthy")["status"].get(
+            "containerStatuses"
+        )
         if statuses and statuses[0]["restartCount"] >= 1:
             return dict(statuses[0])
         return None
@@ -424,19 +421,19 @@ def test_a_deployment_serves_through_its_service_and_scales_to_zero(
     apply(cluster, namespace, WEB)
     eventually(
         lambda: (
-            condition(get(cluster, namespace, "deployment", "web"), "Available") == "True"
-            and get(cluster, namespace, "deployment", "web")["status"].get("readyReplicas") == 2
+            condition(cluster.get_json(namespace, "deployment", "web"), "Available") == "True"
+            and cluster.get_json(namespace, "deployment", "web")["status"].get("readyReplicas") == 2
         ),
         timeout=90,
         what="the Deployment to be Available with 2 ready replicas",
     )
-    pods = get(cluster, namespace, "pods", "-l", "app=web")["items"]
+    pods = cluster.get_json(namespace, "pods", "-l", "app=web")["items"]
     ips = sorted(p["status"]["podIP"] for p in pods)
     assert len(set(ips)) == 2
     servers = [pid for ip in ips for pid in processes_with(f"--bind {ip} ")]
     assert len(servers) == 2
 
-    cluster_ip = get(cluster, namespace, "service", "web")["spec"]["clusterIP"]
+    cluster_ip = cluster.get_json(namespace, "service", "web")["spec"]["clusterIP"]
     with urllib.request.urlopen(f"http://{cluster_ip}/", timeout=10) as response:
         assert response.status == 200
 
@@ -454,7 +451,7 @@ def test_a_deployment_serves_through_its_service_and_scales_to_zero(
 
     cluster.kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=0")
     eventually(
-        lambda: not get(cluster, namespace, "pods", "-l", "app=web")["items"],
+        lambda: not cluster.get_json(namespace, "pods", "-l", "app=web")["items"],
         timeout=60,
         what="the pods to be deleted",
     )

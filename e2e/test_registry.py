@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import uuid
-from typing import Any
 
 import pytest
 from minio import Minio
@@ -46,21 +45,8 @@ def put(client: Minio, key: str, data: bytes) -> None:
     client.put_object("mlkube", key, io.BytesIO(data), length=len(data))
 
 
-def apply(cluster: LocalCluster, namespace: str, *objects: dict[str, Any]) -> None:
-    items = [{**o, "apiVersion": "mlkube.io/v1alpha1"} for o in objects]
-    document = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=document)
-
-
-def get(cluster: LocalCluster, namespace: str, kind: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(
-        cluster.kubectl("get", kind, name, "-n", namespace, "-o", "json")
-    )
-    return found
-
-
 def phase_of(cluster: LocalCluster, namespace: str, name: str) -> str | None:
-    status = get(cluster, namespace, "modelversion", name).get("status") or {}
+    status = cluster.get_json(namespace, "modelversion", name).get("status") or {}
     phase = status.get("phase")
     return str(phase) if phase in {"Ready", "FailedRegistration"} else None
 
@@ -70,8 +56,7 @@ def run_with_model(operator: LocalCluster, namespace: str) -> str:
     """A tracking-only Run in the default experiment whose artifacts hold model/ (MLmodel +
     model.pkl); returns its run id."""
     run_id = uuid.uuid4().hex
-    apply(
-        operator,
+    operator.apply_objects(
         namespace,
         {"kind": "Experiment", "metadata": {"name": "default"}},
         {"kind": "Run", "metadata": {"name": "trained"}, "spec": {}},
@@ -88,7 +73,7 @@ def run_with_model(operator: LocalCluster, namespace: str) -> str:
         json.dumps({"status": {"runId": run_id, "phase": "Succeeded"}}),
     )
     eventually(
-        lambda: (get(operator, namespace, "experiment", "default").get("status") or {}).get(
+        lambda: (operator.get_json(namespace, "experiment", "default").get("status") or {}).get(
             "experimentId"
         ),
         timeout=30,
@@ -105,8 +90,7 @@ def run_with_model(operator: LocalCluster, namespace: str) -> str:
 def test_a_version_applied_by_hand_is_numbered_copied_and_checked(
     operator: LocalCluster, namespace: str, run_with_model: str
 ) -> None:
-    apply(
-        operator,
+    operator.apply_objects(
         namespace,
         {"kind": "RegisteredModel", "metadata": {"name": "iris"}, "spec": {"description": "x"}},
         {
@@ -116,7 +100,7 @@ def test_a_version_applied_by_hand_is_numbered_copied_and_checked(
         },
     )
     eventually(lambda: phase_of(operator, namespace, "iris-a"), timeout=60, what="registration")
-    status = get(operator, namespace, "modelversion", "iris-a")["status"]
+    status = operator.get_json(namespace, "modelversion", "iris-a")["status"]
     assert status["phase"] == "Ready", status
     assert status["version"] == 1
     assert status["flavors"] == ["python_function", "sklearn"]
@@ -134,7 +118,7 @@ def test_a_version_applied_by_hand_is_numbered_copied_and_checked(
 def test_twenty_concurrent_registrations_get_versions_one_to_twenty(
     operator: LocalCluster, namespace: str, run_with_model: str
 ) -> None:
-    apply(operator, namespace, {"kind": "RegisteredModel", "metadata": {"name": "busy"}})
+    operator.apply_objects(namespace, {"kind": "RegisteredModel", "metadata": {"name": "busy"}})
     versions = [
         {
             "kind": "ModelVersion",
@@ -143,7 +127,7 @@ def test_twenty_concurrent_registrations_get_versions_one_to_twenty(
         }
         for i in range(20)
     ]
-    apply(operator, namespace, *versions)
+    operator.apply_objects(namespace, *versions)
 
     def numbers() -> list[int] | None:
         items = json.loads(operator.kubectl("get", "modelversions", "-n", namespace, "-o", "json"))
@@ -155,15 +139,14 @@ def test_twenty_concurrent_registrations_get_versions_one_to_twenty(
         return found if len(found) == 20 else None
 
     assert sorted(eventually(numbers, timeout=120, what="20 registrations")) == list(range(1, 21))
-    model = get(operator, namespace, "registeredmodel", "busy")
+    model = operator.get_json(namespace, "registeredmodel", "busy")
     assert model["status"]["latestVersion"] == 20
 
 
 def test_a_source_without_mlmodel_fails_saying_so(
     operator: LocalCluster, namespace: str, run_with_model: str
 ) -> None:
-    apply(
-        operator,
+    operator.apply_objects(
         namespace,
         {"kind": "RegisteredModel", "metadata": {"name": "notes"}},
         {
@@ -173,7 +156,7 @@ def test_a_source_without_mlmodel_fails_saying_so(
         },
     )
     eventually(lambda: phase_of(operator, namespace, "notes-1"), timeout=60, what="registration")
-    status = get(operator, namespace, "modelversion", "notes-1")["status"]
+    status = operator.get_json(namespace, "modelversion", "notes-1")["status"]
     assert status["phase"] == "FailedRegistration"
     assert status["message"] == (
         f"no MLmodel file at runs:/{run_with_model}/notes: the source must be an MLflow model "
@@ -188,8 +171,7 @@ def test_a_source_without_mlmodel_fails_saying_so(
 def test_a_version_waits_for_its_registered_model(
     operator: LocalCluster, namespace: str, run_with_model: str
 ) -> None:
-    apply(
-        operator,
+    operator.apply_objects(
         namespace,
         {
             "kind": "ModelVersion",
@@ -201,7 +183,7 @@ def test_a_version_waits_for_its_registered_model(
         lambda: (
             "does not exist"
             in str(
-                (get(operator, namespace, "modelversion", "early-1").get("status") or {}).get(
+                (operator.get_json(namespace, "modelversion", "early-1").get("status") or {}).get(
                     "message"
                 )
             )
@@ -209,16 +191,15 @@ def test_a_version_waits_for_its_registered_model(
         timeout=30,
         what="a message about the missing RegisteredModel",
     )
-    apply(operator, namespace, {"kind": "RegisteredModel", "metadata": {"name": "early"}})
+    operator.apply_objects(namespace, {"kind": "RegisteredModel", "metadata": {"name": "early"}})
     eventually(lambda: phase_of(operator, namespace, "early-1"), timeout=60, what="registration")
-    assert get(operator, namespace, "modelversion", "early-1")["status"]["phase"] == "Ready"
+    assert operator.get_json(namespace, "modelversion", "early-1")["status"]["phase"] == "Ready"
 
 
 def test_a_model_with_versions_goes_only_with_them(
     operator: LocalCluster, namespace: str, run_with_model: str
 ) -> None:
-    apply(
-        operator,
+    operator.apply_objects(
         namespace,
         {"kind": "RegisteredModel", "metadata": {"name": "old"}},
         {
@@ -229,7 +210,7 @@ def test_a_model_with_versions_goes_only_with_them(
     )
     eventually(lambda: phase_of(operator, namespace, "old-1"), timeout=60, what="registration")
     operator.kubectl("delete", "registeredmodel", "old", "-n", namespace, "--wait=false")
-    model = get(operator, namespace, "registeredmodel", "old")
+    model = operator.get_json(namespace, "registeredmodel", "old")
     assert model["metadata"].get("deletionTimestamp")  # held by the finalizer
     operator.kubectl("delete", "modelversions", "-n", namespace, "-l", "mlkube.io/model=old")
 
@@ -275,8 +256,7 @@ def test_a_model_logged_by_mlflow_registers_from_its_runs_uri(
         mlflow.sklearn.log_model(
             LinearRegression().fit(features, features.sum(axis=1)), name="model"
         )
-    apply(
-        operator,
+    operator.apply_objects(
         namespace,
         {"kind": "RegisteredModel", "metadata": {"name": "linear"}},
         {
@@ -286,6 +266,6 @@ def test_a_model_logged_by_mlflow_registers_from_its_runs_uri(
         },
     )
     eventually(lambda: phase_of(operator, namespace, "linear-1"), timeout=60, what="registration")
-    status = get(operator, namespace, "modelversion", "linear-1")["status"]
+    status = operator.get_json(namespace, "modelversion", "linear-1")["status"]
     assert status["phase"] == "Ready", status
     assert "sklearn" in status["flavors"]

@@ -72,15 +72,8 @@ def mlkube_run(cluster: LocalCluster, namespace: str, *args: str) -> str:
     return created.split()[0].removeprefix("run/")
 
 
-def run_of(cluster: LocalCluster, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(
-        cluster.kubectl("get", "run", name, "-n", namespace, "-o", "json")
-    )
-    return found
-
-
 def phase(cluster: LocalCluster, namespace: str, name: str) -> str | None:
-    return (run_of(cluster, namespace, name).get("status") or {}).get("phase")
+    return (cluster.get_json(namespace, "run", name).get("status") or {}).get("phase")
 
 
 def ended(cluster: LocalCluster, namespace: str, name: str, timeout: float = 300) -> dict[str, Any]:
@@ -89,7 +82,7 @@ def ended(cluster: LocalCluster, namespace: str, name: str, timeout: float = 300
         timeout=timeout,
         what=f"run {name} to end",
     )
-    return run_of(cluster, namespace, name)
+    return cluster.get_json(namespace, "run", name)
 
 
 def test_the_example_trains_logs_and_succeeds(

@@ -41,23 +41,6 @@ class Flow:
     versions: dict[int, float]  # version -> alpha
 
 
-def kubectl_json(cluster: LocalCluster, namespace: str, *args: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(cluster.kubectl(*args, "-n", namespace, "-o", "json"))
-    return found
-
-
-def apply(cluster: LocalCluster, namespace: str, *objects: dict[str, Any]) -> None:
-    items = [{"apiVersion": "mlkube.io/v1alpha1", **o} for o in objects]
-    cluster.kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
-    )
-
-
 def train(cluster: LocalCluster, namespace: str, alpha: float) -> str:
     """Run the example as a Run; its MLflow run id once it succeeded."""
     name = f"train-{str(alpha).replace('.', '-')}"
@@ -87,12 +70,11 @@ def train(cluster: LocalCluster, namespace: str, alpha: float) -> str:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return str(kubectl_json(cluster, namespace, "get", "run", name)["status"]["runId"])
+    return str(cluster.get_json(namespace, "run", name)["status"]["runId"])
 
 
 def register(cluster: LocalCluster, namespace: str, version_name: str, run_id: str) -> int:
-    apply(
-        cluster,
+    cluster.apply_objects(
         namespace,
         {
             "kind": "ModelVersion",
@@ -102,10 +84,7 @@ def register(cluster: LocalCluster, namespace: str, version_name: str, run_id: s
     )
 
     def ready() -> int | None:
-        status = (
-            kubectl_json(cluster, namespace, "get", "modelversion", version_name).get("status")
-            or {}
-        )
+        status = cluster.get_json(namespace, "modelversion", version_name).get("status") or {}
         assert status.get("phase") != "FailedRegistration", status
         return int(status["version"]) if status.get("phase") == "Ready" else None
 
@@ -126,7 +105,7 @@ def set_alias(cluster: LocalCluster, namespace: str, version: int) -> None:
 
 
 def deployment_status(flow: Flow) -> dict[str, Any]:
-    found = kubectl_json(flow.cluster, flow.namespace, "get", "modeldeployment", "diabetes")
+    found = flow.cluster.get_json(flow.namespace, "modeldeployment", "diabetes")
     return dict(found.get("status") or {})
 
 
@@ -176,7 +155,9 @@ def flow(operator: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         first = train(operator, namespace, 0.05)
         second = train(operator, namespace, 1.0)
-        apply(operator, namespace, {"kind": "RegisteredModel", "metadata": {"name": "diabetes"}})
+        operator.apply_objects(
+            namespace, {"kind": "RegisteredModel", "metadata": {"name": "diabetes"}}
+        )
         v1 = register(operator, namespace, "diabetes-a", first)
         v2 = register(operator, namespace, "diabetes-b", second)
         set_alias(operator, namespace, v1)
@@ -186,8 +167,7 @@ def flow(operator: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def test_an_aliased_model_answers_like_the_model_loaded_locally(flow: Flow, tmp_path: Path) -> None:
-    apply(
-        flow.cluster,
+    flow.cluster.apply_objects(
         flow.namespace,
         {
             "kind": "ModelDeployment",

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -175,6 +176,19 @@ class LocalCluster:
                 result.returncode, result.args, result.stdout, result.stderr
             )
         return result.stdout
+
+    def get_json(self, namespace: str, *what: str) -> dict[str, Any]:
+        """`kubectl get <what> -n <namespace> -o json`, parsed."""
+        found: dict[str, Any] = json.loads(
+            self.kubectl("get", *what, "-n", namespace, "-o", "json")
+        )
+        return found
+
+    def apply_objects(self, namespace: str, *objects: dict[str, Any]) -> None:
+        """`kubectl apply` of mlkube objects (apiVersion filled in) as one List."""
+        items = [{"apiVersion": "mlkube.io/v1alpha1", **o} for o in objects]
+        document = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+        self.kubectl("apply", "-n", namespace, "-f", "-", stdin=document)
 
     def apply_crds(self) -> None:
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
