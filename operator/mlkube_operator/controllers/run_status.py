@@ -54,6 +54,13 @@ def _pod_failure(pods: list[dict[str, Any]]) -> str | None:
             if terminated and terminated.get("exitCode", 0) != 0:
                 text = (terminated.get("message") or "").strip()
                 code = terminated.get("exitCode")
+                if terminated.get("reason") == "OOMKilled":
+                    # The kernel killed it: say so first, and what to change, then its output.
+                    head = (
+                        "OOMKilled: the run used more memory than its limit; raise "
+                        "spec.resources.limits.memory"
+                    )
+                    return f"{head}. {text}" if text else head
                 return text or f"container exited with code {code} ({terminated.get('reason')})"
             waiting = (container.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in {"ErrImagePull", "ImagePullBackOff", "InvalidImageName"}:

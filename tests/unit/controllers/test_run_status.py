@@ -76,10 +76,25 @@ def test_failed_job_takes_the_termination_message() -> None:
 
 def test_failed_without_message_says_the_exit_code() -> None:
     failed = job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"})
-    pods = [pod("Failed", terminated={"exitCode": 137, "reason": "OOMKilled"})]
+    pods = [pod("Failed", terminated={"exitCode": 2, "reason": "Error"})]
     seen = observe(RunPhase.RUNNING, False, failed, pods, NOW)
     assert seen is not None
-    assert seen.message == "container exited with code 137 (OOMKilled)"
+    assert seen.message == "container exited with code 2 (Error)"
+
+
+def test_an_oom_kill_says_so_first_and_names_the_limit_to_raise() -> None:
+    failed = job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"})
+    killed = {"exitCode": 137, "reason": "OOMKilled", "message": "exit code -9: allocating"}
+    seen = observe(RunPhase.RUNNING, False, failed, [pod("Failed", terminated=killed)], NOW)
+    assert seen is not None
+    assert seen.message == (
+        "OOMKilled: the run used more memory than its limit; raise "
+        "spec.resources.limits.memory. exit code -9: allocating"
+    )
+    bare = {"exitCode": 137, "reason": "OOMKilled"}
+    seen = observe(RunPhase.RUNNING, False, failed, [pod("Failed", terminated=bare)], NOW)
+    assert seen is not None
+    assert seen.message.startswith("OOMKilled: ")
 
 
 def test_deadline_is_explained() -> None:
