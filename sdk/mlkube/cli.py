@@ -35,9 +35,17 @@ def _server(argv: Sequence[str]) -> int:
 def _project_run(args: argparse.Namespace) -> int:
     import os
 
-    from mlkube.projects.runner import run
+    from mlkube.projects.prepare import run_here
 
-    return run(args, os.environ)
+    return run_here(args, os.environ)
+
+
+def _project_prepare(args: argparse.Namespace) -> int:
+    import os
+
+    from mlkube.projects.prepare import prepare
+
+    return prepare(args, os.environ)
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -72,16 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands `mlkube server ...` to the server's own parser.
     commands.add_parser("server", help="serve MLflow's tracking REST API on the cluster")
 
-    from mlkube.projects.runner import build_parser as runner_parser
+    from mlkube.projects.prepare import build_parser as prepare_parser
+    from mlkube.projects.prepare import build_run_parser
 
     project = commands.add_parser("project", help="MLflow projects")
     project_commands = project.add_subparsers(dest="project_command", metavar="COMMAND")
     run = project_commands.add_parser(
         "run",
-        help="run a project's entry point here (the container command of a Run's Job)",
+        help="fetch a project and run its entry point here",
         description="Fetch a project, check its parameters and run its entry point.",
     )
-    runner_parser(run).set_defaults(func=_project_run)
+    build_run_parser(run).set_defaults(func=_project_run)
+    prepare = project_commands.add_parser(
+        "prepare",
+        help="write the runner and the project into a directory (the init container of a Run)",
+        description="Write runner.pyz (which runs the project with any python3 >= 3.9) into "
+        "--into and, for --uri and --git, fetch the project into <into>/project.",
+    )
+    prepare_parser(prepare).set_defaults(func=_project_prepare)
 
     from mlkube.projects.submit import add_arguments
 

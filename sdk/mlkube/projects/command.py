@@ -1,4 +1,7 @@
-"""Checking parameter values against their declared types and rendering the shell command."""
+"""Checking parameter values against their declared types and rendering the shell command.
+
+Runs inside the runner zipapp too: standard library only, Python 3.9 at run time (mlproject.py).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
-from mlkube.projects.mlproject import EntryPoint, Parameter, ParameterType, ProjectError
+from mlkube.projects.mlproject import EntryPoint, Parameter, ProjectError
 
 # Fetches a remote `path` parameter (e.g. s3://...) to a local file or directory.
 Fetcher = Callable[[str], Path]
@@ -24,31 +27,29 @@ def check_value(param: Parameter, value: str, *, workdir: Path, fetch: Fetcher =
     def wrong(expected: str) -> ProjectError:
         return ProjectError(f"parameter {param.name!r}: expected {expected}, got {value!r}")
 
-    match param.type:
-        case ParameterType.FLOAT:
-            try:
-                float(value)
-            except ValueError:
-                raise wrong("float") from None
-        case ParameterType.INT:
-            try:
-                int(value)
-            except ValueError:
-                raise wrong("int") from None
-        case ParameterType.URI:
-            if not urlparse(value).scheme:
-                raise wrong("a URI with a scheme (such as s3://bucket/key)")
-        case ParameterType.PATH:
-            scheme = urlparse(value).scheme
-            if scheme and scheme != "file":
-                return str(fetch(value))
-            local = Path(value.removeprefix("file://"))
-            local = local if local.is_absolute() else workdir / local
-            if not local.exists():
-                raise ProjectError(f"parameter {param.name!r}: no such file or directory {value!r}")
-            return str(local.resolve())
-        case ParameterType.STRING:
-            pass
+    # if/elif, not match: this module runs in the runner on Python 3.9 (see mlproject.py).
+    if param.type == "float":
+        try:
+            float(value)
+        except ValueError:
+            raise wrong("float") from None
+    elif param.type == "int":
+        try:
+            int(value)
+        except ValueError:
+            raise wrong("int") from None
+    elif param.type == "uri":
+        if not urlparse(value).scheme:
+            raise wrong("a URI with a scheme (such as s3://bucket/key)")
+    elif param.type == "path":
+        scheme = urlparse(value).scheme
+        if scheme and scheme != "file":
+            return str(fetch(value))
+        local = Path(value.removeprefix("file://"))
+        local = local if local.is_absolute() else workdir / local
+        if not local.exists():
+            raise ProjectError(f"parameter {param.name!r}: no such file or directory {value!r}")
+        return str(local.resolve())
     return value
 
 

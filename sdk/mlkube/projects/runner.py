@@ -1,8 +1,20 @@
-"""The in-pod runner, `mlkube project run`: fetch the project, check parameters, run it.
+"""The runner, the main container of a Run's Job: check the parameters, run the entry point.
 
-It is the main container of every Run's Job. Output streams through as it comes; when the entry
-point (or anything before it) fails, the last lines of the error go to the termination message
-file, which the kubelet copies into the pod status and the operator into the Run's message.
+It runs in the Run's own image as ``python3 /mlkube/runner.pyz --path DIR -e ENTRY -P k=v ...``:
+the Job's init container (``mlkube project prepare``) wrote the zipapp (``mlkube.projects.bundle``)
+and the project's files into the shared ``/mlkube`` volume. So this module, like the modules it
+imports, needs nothing but python3 >= 3.9 and its standard library (PyYAML and packaging travel in
+the zipapp; ruff checks the syntax against 3.9, see pyproject.toml): the user's image needs no
+mlkube.
+
+When the project's python_env lists dependencies that the image's python lacks, they go into a
+virtualenv (``--system-site-packages``, so what the image has stays visible) inside the work
+directory, whose ``bin`` then leads PATH: Debian's python3 refuses ``pip install`` into the system
+(PEP 668), and the image's own files stay untouched.
+
+Output streams through as it comes; when the entry point (or anything before it) fails, the last
+lines of the error go to the termination message file, which the kubelet copies into the pod
+status and the operator into the Run's message.
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,15 +32,14 @@ from pathlib import Path
 
 import yaml
 
-from mlkube.projects.archive import unpack
 from mlkube.projects.command import render_command
 from mlkube.projects.mlproject import Project, ProjectError, load_project
-from mlkube.storage import S3Location, S3Settings, StorageError, download
 
 TERMINATION_LOG = "/dev/termination-log"
 # The kubelet keeps at most 4 KiB of a termination message; keep well under it.
 MESSAGE_LIMIT = 2000
 TAIL_LINES = 20
+VENV = "venv"
 
 
 class RunnerError(RuntimeError):
@@ -44,45 +56,39 @@ def write_termination_message(text: str, path: str | None = None) -> None:
         target.write_text(message + "\n")
 
 
-def fetch_project(args: argparse.Namespace, workdir: Path, env: Mapping[str, str]) -> Path:
-    """Materialise the project's directory from an s3:// archive, a git repository or a path."""
-    if args.uri:
-        settings = S3Settings.from_env(env)
-        location = S3Location.parse(args.uri)
-        archive = download(settings.client(), location, workdir / "project.tar.gz")
-        target = workdir / "project"
-        unpack(archive, target)
-        archive.unlink()
-        return target
-    if args.git:
-        target = workdir / "repo"
-        clone = ["git", "clone", "--quiet", "--no-checkout", args.git, str(target)]
-        _checked(clone, "git clone")
-        _checked(["git", "-C", str(target), "checkout", "--quiet", args.revision], "git checkout")
-        return target / (args.subdirectory or "")
-    return Path(args.path)
-
-
-def _checked(command: Sequence[str], what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
-    if result.returncode != 0:
-        raise RunnerError(f"{what} failed: {result.stderr.strip() or result.stdout.strip()}")
+def dependencies(project: Project) -> list[str]:
+    """The ``dependencies`` of the project's python_env file, as written."""
+    if project.python_env is None or not project.python_env.is_file():
+        return []
+    try:
+        spec = yaml.safe_load(project.python_env.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise RunnerError(f"{project.python_env.name} is not valid YAML: {err}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("dependencies") or [], list):
+        raise RunnerError(
+            f"{project.python_env.name}: expected a mapping whose dependencies is a list"
+        )
+    return [str(line).strip() for line in spec.get("dependencies") or [] if str(line).strip()]
 
 
 def missing_requirements(project: Project) -> list[str]:
-    """The python_env dependencies that are not installed (checked by distribution name)."""
-    if project.python_env is None or not project.python_env.is_file():
+    """The python_env dependencies that are not installed (checked by distribution name and
+    version, in the python that runs this)."""
+    wanted = dependencies(project)
+    if not wanted:
         return []
     from importlib.metadata import PackageNotFoundError, version
 
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    spec = yaml.safe_load(project.python_env.read_text()) or {}
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+    except (ImportError, SyntaxError):
+        # The bundled packaging can be newer than this python (packaging 26 needs 3.10): then
+        # pip, which brings its own, decides; what is already there it leaves alone.
+        return wanted
     missing = []
-    for line in spec.get("dependencies", []) or []:
-        text = str(line).strip()
-        if text.startswith("-r"):
-            missing.append(text)  # a requirements file: let pip decide
+    for text in wanted:
+        if text.startswith("-"):
+            missing.append(text)  # -r requirements.txt and other pip options: let pip decide
             continue
         try:
             requirement = Requirement(text)
@@ -101,28 +107,90 @@ def missing_requirements(project: Project) -> list[str]:
     return missing
 
 
-def install(requirements: list[str], project: Project) -> None:
-    print(f"[mlkube] installing {', '.join(requirements)}", flush=True)
-    command = [sys.executable, "-m", "pip", "install", "--quiet", *requirements]
+def checked(command: Sequence[str], what: str, cwd: Path | None = None, timeout: int = 600) -> None:
+    """Run ``command``; when it fails, raise RunnerError with the end of what it said."""
     result = subprocess.run(
-        command, cwd=project.directory, capture_output=True, text=True, check=False, timeout=1800
+        command, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
     )
     if result.returncode != 0:
-        raise RunnerError(f"pip install failed: {result.stderr.strip()[-MESSAGE_LIMIT:]}")
+        output = (result.stderr.strip() or result.stdout.strip())[-MESSAGE_LIMIT:]
+        raise RunnerError(f"{what} failed: {output}")
 
 
-def stream(command: str, cwd: Path) -> tuple[int, str]:
+def install(requirements: list[str], project: Project, workdir: Path) -> Path:
+    """Install ``requirements`` into a virtualenv under ``workdir``; return its bin directory."""
+    venv = workdir / VENV
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"[mlkube] creating a virtualenv in {venv}", flush=True)
+        try:
+            checked(
+                [sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                f"{sys.executable} -m venv",
+            )
+        except RunnerError as err:
+            raise RunnerError(
+                f"{err}; to install the python_env dependencies the image's python3 needs the "
+                "venv module with ensurepip (Debian: apt-get install python3-venv)"
+            ) from None
+    print(f"[mlkube] installing {', '.join(requirements)}", flush=True)
+    checked(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            *requirements,
+        ],
+        "pip install",
+        cwd=project.directory,
+        timeout=1800,
+    )
+    return venv / "bin"
+
+
+def command_environment(
+    env: Mapping[str, str], workdir: Path, venv_bin: Path | None
+) -> dict[str, str]:
+    """The entry point's environment: the virtualenv first on PATH, and a ``python``.
+
+    MLproject commands say ``python``; images with only ``python3`` (Debian's) get a ``python``
+    that is the interpreter running this.
+    """
+    out = dict(env)
+    search = [str(venv_bin)] if venv_bin else []
+    if venv_bin:
+        out["VIRTUAL_ENV"] = str(venv_bin.parent)
+    path = os.pathsep.join([*search, env.get("PATH") or os.defpath])
+    if shutil.which("python", path=path) is None and sys.executable:
+        shims = workdir / "bin"
+        shims.mkdir(parents=True, exist_ok=True)
+        link = shims / "python"
+        if not link.exists():
+            link.symlink_to(sys.executable)
+        path = os.pathsep.join([str(shims), path])
+    out["PATH"] = path
+    return out
+
+
+def stream(command: str, cwd: Path, env: Mapping[str, str] | None = None) -> tuple[int, str]:
     """Run ``command`` in bash, echoing its output; return its exit code and its last lines."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    proc = subprocess.Popen(
-        ["bash", "-c", command],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        bufsize=1,
-    )
+    try:
+        proc = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+    except FileNotFoundError:
+        raise RunnerError("bash is not in this image: entry point commands run with bash") from None
     assert proc.stdout is not None
     for line in proc.stdout:
         sys.stdout.write(line)
@@ -141,14 +209,8 @@ def parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="mlkube project run")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--uri", help="s3:// URI of a project archive")
-    source.add_argument("--git", help="git URL of the project's repository")
-    source.add_argument("--path", help="directory of the project inside this image")
-    parser.add_argument("--revision", default="HEAD", help="git revision (with --git)")
-    parser.add_argument("--subdirectory", default="", help="project directory inside the repo")
+def add_run_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The entry point and its parameters (shared with ``mlkube project run``)."""
     parser.add_argument("-e", "--entry-point", default="main")
     parser.add_argument(
         "-P", "--param", action="append", default=[], metavar="KEY=VALUE", help="a parameter"
@@ -156,25 +218,41 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return parser
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runner.pyz", description="Run an MLflow project's entry point in this image."
+    )
+    parser.add_argument("--path", required=True, help="the project's directory")
+    parser.add_argument(
+        "--workdir",
+        help="a writable directory for the virtualenv of missing requirements "
+        "(default: a temporary one)",
+    )
+    return add_run_arguments(parser)
+
+
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    """Run the project; return the exit code the container should end with."""
+    """Run the project in ``args.path``; return the exit code the container should end with."""
     try:
-        with tempfile.TemporaryDirectory(prefix="mlkube-run-") as tmp:
-            directory = fetch_project(args, Path(tmp), env)
-            project = load_project(directory)
+        with contextlib.ExitStack() as stack:
+            workdir = Path(
+                args.workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix="mlkube-"))
+            ).resolve()
+            project = load_project(Path(args.path))
             entry_point = project.entry_point(args.entry_point)
             command = render_command(
                 entry_point, parse_parameters(args.param), workdir=project.directory
             )
             requirements = missing_requirements(project)
-            if requirements:
-                install(requirements, project)
+            venv_bin = install(requirements, project, workdir) if requirements else None
             print(f"[mlkube] {project.name}:{entry_point.name} $ {command}", flush=True)
-            code, tail = stream(command, project.directory)
+            code, tail = stream(
+                command, project.directory, command_environment(env, workdir, venv_bin)
+            )
             if code != 0:
                 write_termination_message(f"exit code {code}: {tail}")
             return code
-    except (ProjectError, RunnerError, StorageError, FileNotFoundError) as err:
+    except (ProjectError, RunnerError, OSError, subprocess.SubprocessError) as err:
         print(f"[mlkube] error: {err}", file=sys.stderr, flush=True)
         write_termination_message(str(err))
         return 2
