@@ -117,6 +117,21 @@ def checked(command: Sequence[str], what: str, cwd: Path | None = None, timeout:
         raise RunnerError(f"{what} failed: {output}")
 
 
+_SITE_DIRECTORIES = (
+    "import sys; print('\\n'.join(p for p in sys.path if p.endswith(('-packages', '-packages/'))))"
+)
+
+
+def _ask(python: str, code: str) -> list[str]:
+    """The lines ``python -c code`` prints (run as a command would, with its site)."""
+    result = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    if result.returncode != 0:
+        raise RunnerError(f"{python} -c {code!r} failed: {result.stderr.strip()[-500:]}")
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
 def install(requirements: list[str], project: Project, workdir: Path) -> Path:
     """Install ``requirements`` into a virtualenv under ``workdir``; return its bin directory."""
     venv = workdir / VENV
@@ -133,6 +148,14 @@ def install(requirements: list[str], project: Project, workdir: Path) -> Path:
                 f"{err}; to install the python_env dependencies the image's python3 needs the "
                 "venv module with ensurepip (Debian: apt-get install python3-venv)"
             ) from None
+        # When the image's python3 is itself a virtualenv (mlkube-runtime's is), a venv made
+        # from it sees the base interpreter's site-packages, not that venv's: name them in a
+        # .pth file, read after the new venv's own, so the image's packages stay importable and
+        # what pip installs wins.
+        site = _ask(str(python), "import sysconfig; print(sysconfig.get_path('purelib'))")
+        Path(site[0]).joinpath("mlkube-image-site.pth").write_text(
+            "".join(f"{d}\n" for d in _ask(sys.executable, _SITE_DIRECTORIES))
+        )
     print(f"[mlkube] installing {', '.join(requirements)}", flush=True)
     checked(
         [

@@ -185,9 +185,23 @@ def _wheel(directory: Path, name: str, version: str, module: str) -> Path:
     return wheel
 
 
-def test_missing_requirements_go_into_a_virtualenv_first_on_path(
+def test_missing_requirements_go_into_a_virtualenv_that_keeps_the_images_packages(
     runner: Path, project: Path, tmp_path: Path
 ) -> None:
+    # The image's python3 is itself a virtualenv holding a package, as mlkube-runtime's is.
+    image = tmp_path / "image-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(image)], check=True)
+    purelib = subprocess.run(
+        [
+            str(image / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(purelib, "fromimage.py").write_text("NAME = 'image'\n")
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     _wheel(wheels, "mlkubetiny", "1.0", "VALUE = 42\n")
@@ -196,10 +210,11 @@ def test_missing_requirements_go_into_a_virtualenv_first_on_path(
         MLPROJECT.replace("name: tiny\n", "name: tiny\npython_env: python_env.yaml\n")
     )
     (project / "train.py").write_text(
-        "import sys, mlkubetiny\nprint('tiny', mlkubetiny.VALUE, sys.prefix)\n"
+        "import sys, fromimage, mlkubetiny\n"
+        "print('tiny', mlkubetiny.VALUE, fromimage.NAME, sys.prefix)\n"
     )
     result, message = run_isolated(
-        sys.executable,
+        str(image / "bin" / "python"),
         runner,
         tmp_path,
         "--path",
@@ -213,7 +228,5 @@ def test_missing_requirements_go_into_a_virtualenv_first_on_path(
     venv = tmp_path / "work" / "venv"
     assert f"[mlkube] creating a virtualenv in {venv}" in result.stdout
     assert "[mlkube] installing mlkubetiny==1.0" in result.stdout
-    assert f"tiny 42 {venv}" in result.stdout
-    # --system-site-packages: what the image has stays importable.
-    config = (venv / "pyvenv.cfg").read_text()
-    assert "include-system-site-packages = true" in config
+    assert f"tiny 42 image {venv}" in result.stdout
+    assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
