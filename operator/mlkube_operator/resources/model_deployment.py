@@ -14,7 +14,7 @@ from typing import Any
 
 from mlkube.api.model_deployment import ModelDeployment
 from mlkube_operator.resources.render import render
-from mlkube_operator.resources.run import MANAGED_BY
+from mlkube_operator.resources.run import CONTAINER_SECURITY, MANAGED_BY, MLKUBE_UID
 
 DEPLOYMENT_LABEL = "mlkube.io/deployment"
 TRACK_LABEL = "mlkube.io/track"
@@ -122,6 +122,8 @@ def build_deployment(
         env=env,
         port=server.port,
         resources=spec.resources.to_wire() if spec.resources else None,
+        uid=MLKUBE_UID,
+        container_security=CONTAINER_SECURITY,
     )
 
 

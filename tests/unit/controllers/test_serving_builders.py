@@ -26,7 +26,7 @@ from mlkube_operator.resources.model_deployment import (
 
 GOLDEN = Path(__file__).parent / "golden"
 SETTINGS = ServingSettings(
-    image="mlkube/runtime:0.1.0",
+    image="mlkube/mlkube:0.1.0",
     s3_endpoint="http://minio.mlkube.svc:9000",
     s3_bucket="mlkube",
     s3_secret="mlkube-s3",
