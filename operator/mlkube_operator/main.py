@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
-from mlkube_operator.controllers.context import Context
+from mlkube_operator.controllers.context import Context, SettingsError
 from mlkube_operator.controllers.model_deployment import DeploymentReconciler
 from mlkube_operator.controllers.model_version import ModelVersionReconciler
 from mlkube_operator.controllers.run import RunReconciler
@@ -40,7 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     import mlkube_operator.controllers  # noqa: F401  (registers the handlers)
 
-    ctx = Context.from_settings(settings)
+    try:
+        ctx = Context.from_settings(settings)
+    except SettingsError as err:
+        log.error("%s", err)
+        return 2
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
     log.info(

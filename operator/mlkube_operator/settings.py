@@ -35,8 +35,20 @@ class Settings(BaseModel):
         "ids (shared with the tracking server).",
     )
     runtime_image: str = Field(
-        default=f"mlkube/runtime:{__version__}",
-        description="MLKUBE_RUNTIME_IMAGE: the image of runs that name none.",
+        default=f"mlkube/mlkube-runtime:{__version__}",
+        description="MLKUBE_RUNTIME_IMAGE: the image of runs that name none (Python with "
+        "numpy, pandas, scikit-learn and mlflow; no mlkube).",
+    )
+    runner_image: str = Field(
+        default=f"mlkube/mlkube:{__version__}",
+        description="MLKUBE_RUNNER_IMAGE: the image of every Run's init container, which runs "
+        "`mlkube project prepare` (writes the runner, fetches the project); mlkube's own image.",
+    )
+    ca_bundle: str = Field(
+        default="",
+        description="MLKUBE_CA_BUNDLE: path of a PEM file of CA certificates, read once at "
+        "start, that run pods trust instead of their image's (a full bundle: the host's plus "
+        "a proxy's or a private registry's CA); empty means none.",
     )
     tracking_uri: str = Field(
         default="http://mlkube-server.mlkube-system.svc:5000",
@@ -55,7 +67,7 @@ class Settings(BaseModel):
         "credentials from; the operator creates it in each namespace that has runs.",
     )
     serving_image: str = Field(
-        default=f"mlkube/runtime:{__version__}",
+        default=f"mlkube/mlkube:{__version__}",
         description="MLKUBE_SERVING_IMAGE: the image of model-serving pods (runs `mlkube serve`).",
     )
     run_service_account: str = Field(
@@ -71,6 +83,8 @@ class Settings(BaseModel):
             "MLKUBE_ID_NAMESPACE": "id_namespace",
             "MLKUBE_RUNTIME_IMAGE": "runtime_image",
             "MLKUBE_SERVING_IMAGE": "serving_image",
+            "MLKUBE_RUNNER_IMAGE": "runner_image",
+            "MLKUBE_CA_BUNDLE": "ca_bundle",
             "MLKUBE_TRACKING_URI": "tracking_uri",
             "MLKUBE_S3_ENDPOINT": "s3_endpoint",
             "MLKUBE_S3_BUCKET": "s3_bucket",

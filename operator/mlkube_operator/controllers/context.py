@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import kopf
@@ -16,6 +17,7 @@ from mlkube.api.common import ConditionStatus
 from mlkube_operator.kube.client import KubeClient
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
 from mlkube_operator.kube.workloads import Serving
+from mlkube_operator.resources.run import CA_BUNDLE_CONFIGMAP, CA_BUNDLE_KEY, build_ca_bundle
 from mlkube_operator.settings import Settings
 
 
@@ -34,12 +36,30 @@ class KeyedLocks:
             yield
 
 
+class SettingsError(RuntimeError):
+    """A setting names something the operator cannot use; the message says which and why."""
+
+
+def read_ca_bundle(path: str) -> str | None:
+    """The PEM text of MLKUBE_CA_BUNDLE (read once, at start), or None when it is unset."""
+    if not path:
+        return None
+    try:
+        pem = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SettingsError(f"MLKUBE_CA_BUNDLE={path}: cannot read it: {err}") from None
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise SettingsError(f"MLKUBE_CA_BUNDLE={path}: holds no PEM certificate")
+    return pem
+
+
 @dataclass
 class Context:
     settings: Settings
     kube: KubeClient
     workloads: Serving
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+    ca_bundle: str | None = None  # PEM text, from settings.ca_bundle
 
     def ensure_s3_secret(self, namespace: str) -> None:
         """The Secret that pods of ``namespace`` read object-store credentials from."""
@@ -59,10 +79,29 @@ class Context:
         with contextlib.suppress(AlreadyExists):
             self.workloads.create_secret(namespace, body)
 
+    def ensure_ca_bundle(self, namespace: str) -> None:
+        """The ConfigMap that run pods of ``namespace`` mount the operator's CA bundle from,
+        when there is one; rewritten when the operator starts with another bundle."""
+        if self.ca_bundle is None:
+            return
+        try:
+            current = self.workloads.get_configmap(namespace, CA_BUNDLE_CONFIGMAP)
+            if (current.get("data") or {}).get(CA_BUNDLE_KEY) == self.ca_bundle:
+                return
+        except NotFound:
+            pass
+        self.workloads.apply_configmap(namespace, build_ca_bundle(self.ca_bundle))
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
+        ca_bundle = read_ca_bundle(settings.ca_bundle)
         kube = KubeClient.from_config(settings.kubeconfig)
-        return cls(settings=settings, kube=kube, workloads=Serving(kube.api_client))
+        return cls(
+            settings=settings,
+            kube=kube,
+            workloads=Serving(kube.api_client),
+            ca_bundle=ca_bundle,
+        )
 
 
 def body_of(obj: dict[str, Any]) -> kopf.Body:

@@ -72,7 +72,9 @@ class RunReconciler:
             s3_endpoint=s.s3_endpoint,
             s3_bucket=s.s3_bucket,
             s3_secret=s.s3_secret,
+            runner_image=s.runner_image,
             service_account=s.run_service_account,
+            ca_bundle=self.ctx.ca_bundle is not None,
         )
 
     def reconcile(self, namespace: str, name: str) -> None:
@@ -106,6 +108,7 @@ class RunReconciler:
         experiment_id, artifact_location = self._experiment(namespace, run.spec.experiment)
         ids = RunIdentity(run_id=run_id_of(obj), experiment_id=experiment_id)
         self.ctx.ensure_s3_secret(namespace)
+        self.ctx.ensure_ca_bundle(namespace)
         job = self._job(run, ids, obj)
         pods = self.ctx.workloads.list_pods(namespace, f"job-name={job_name(name)}") if job else []
         seen = observe(phase, run.spec.suspend, job, pods, now())

@@ -45,11 +45,19 @@ def _time(value: Any) -> datetime | None:
 
 
 def _pod_failure(pods: list[dict[str, Any]]) -> str | None:
-    """The most useful words about why the run's container failed: its termination message."""
+    """The most useful words about why the run's container failed: its termination message.
+
+    The init container (`mlkube project prepare`, which fetches the project) comes first: when
+    it fails, the main container never starts.
+    """
     newest = sorted(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
     for pod in reversed(newest):
         status = pod.get("status") or {}
-        for container in status.get("containerStatuses") or []:
+        containers = [
+            *(status.get("initContainerStatuses") or []),
+            *(status.get("containerStatuses") or []),
+        ]
+        for container in containers:
             terminated = (container.get("state") or {}).get("terminated") or {}
             if terminated and terminated.get("exitCode", 0) != 0:
                 text = (terminated.get("message") or "").strip()

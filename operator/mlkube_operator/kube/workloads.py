@@ -1,4 +1,4 @@
-"""Workloads the operator manages for mlkube resources: Jobs, Pods, Secrets, and the
+"""Workloads the operator manages for mlkube resources: Jobs, Pods, Secrets, ConfigMaps, and the
 Deployments, Services and autoscalers of model deployments.
 
 Same conventions as ``KubeClient``: plain dicts in and out, typed errors, bounded requests.
@@ -52,7 +52,7 @@ class Workloads:
         self.batch = k8s.BatchV1Api(api_client)
         self.core = k8s.CoreV1Api(api_client)
 
-    # -- Jobs, Pods, Secrets --------------------------------------------------------------------
+    # -- Jobs, Pods, Secrets, ConfigMaps -----------------------------------------------------------
 
     def get_job(self, namespace: str, name: str) -> Obj:
         return _call(self.batch.read_namespaced_job, name, namespace)
@@ -76,6 +76,15 @@ class Workloads:
 
     def create_secret(self, namespace: str, body: Obj) -> Obj:
         return _call(self.core.create_namespaced_secret, namespace, body)
+
+    def get_configmap(self, namespace: str, name: str) -> Obj:
+        return _call(self.core.read_namespaced_config_map, name, namespace)
+
+    def apply_configmap(self, namespace: str, body: Obj) -> Obj:
+        return _apply(
+            self.core.patch_namespaced_config_map,
+            {**body, "metadata": {**body["metadata"], "namespace": namespace}},
+        )
 
 
 class Serving(Workloads):

@@ -1,12 +1,20 @@
-"""The Job that runs a project Run: a pure function of the Run and the operator's settings."""
+"""The Job that runs a project Run: a pure function of the Run and the operator's settings.
+
+The Run's image needs only python3 (and bash): an init container in mlkube's own image runs
+`mlkube project prepare`, which writes the runner zipapp, and the project when it comes from
+object storage or git, into an emptyDir at /mlkube; the main container, the Run's image, runs
+`python3 /mlkube/runner.pyz` (see mlkube.projects.prepare).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
 from mlkube.api.run import Run, RunSpec
+from mlkube.projects.prepare import PROJECT, RUNNER
 from mlkube_operator.resources.render import render
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlkube"}
@@ -15,6 +23,29 @@ RUN_ID_LABEL = "mlkube.io/run-id"
 EXPERIMENT_LABEL = "mlkube.io/experiment"
 # Pods get the label job-name=<job>, and label values are at most 63 characters.
 MAX_JOB_NAME = 63
+
+
+# The volume the init container and the main container share.
+SHARED_DIR = "/mlkube"
+# The operator's CA bundle, kept in every namespace with runs (controllers.context).
+CA_BUNDLE_CONFIGMAP = "mlkube-ca-bundle"
+CA_BUNDLE_KEY = "ca.crt"
+CA_BUNDLE_DIR = "/etc/mlkube/ca"
+# Where Python (ssl, requests, pip) and git look for CA certificates. Not reserved: a Run's own
+# spec.env entry with one of these names wins, and the platform's is left out.
+CA_BUNDLE_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO")
+# Run pods may run as root (users' images do), but never gain privileges or keep capabilities.
+CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+}
+# mlkube's image runs as this user (images/mlkube); named here so the kubelet can check it.
+MLKUBE_UID = 10001
+# A Run's env reaches the init container too (proxies, git settings apply to fetching), except
+# what would point mlkube's own interpreter at the Run image's paths.
+NOT_FOR_PREPARE = frozenset(
+    {"PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "LD_PRELOAD"}
+)
 
 
 @dataclass(frozen=True)
@@ -26,7 +57,9 @@ class JobSettings:
     s3_endpoint: str
     s3_bucket: str
     s3_secret: str
+    runner_image: str
     service_account: str = "default"
+    ca_bundle: bool = False  # mount CA_BUNDLE_CONFIGMAP and point the CA variables at it
 
 
 @dataclass(frozen=True)
@@ -69,23 +102,55 @@ def job_name(run_name: str) -> str:
     return f"{run_name[: MAX_JOB_NAME - 9].rstrip('-.')}-{digest}"
 
 
-def runner_args(spec: RunSpec) -> list[str]:
-    """Arguments of `mlkube project run` for the Run's project, entry point and parameters."""
+def prepare_args(spec: RunSpec) -> list[str]:
+    """Arguments of `mlkube project prepare` (the init container) for the Run's project."""
     project = spec.project
     assert project is not None, "tracking-only runs have no Job"
+    args = ["--into", SHARED_DIR]
     if project.uri is not None:
-        args = ["--uri", project.uri]
-    elif project.git is not None:
-        args = ["--git", project.git.url, "--revision", project.git.revision]
-        if project.git.path:
-            args += ["--subdirectory", project.git.path]
-    else:
-        assert project.path is not None
-        args = ["--path", project.path]
+        return [*args, "--uri", project.uri]
+    if project.git is not None:
+        args += ["--git", project.git.url, "--revision", project.git.revision]
+        return args + (["--subdirectory", project.git.path] if project.git.path else [])
+    assert project.path is not None
+    return [*args, "--path", project.path]
+
+
+def project_directory(spec: RunSpec) -> str:
+    """Where the main container finds the project: fetched into the shared volume, or in the
+    image."""
+    project = spec.project
+    assert project is not None, "tracking-only runs have no Job"
+    if project.path is not None:
+        return project.path
+    fetched = posixpath.join(SHARED_DIR, PROJECT)
+    return (
+        posixpath.join(fetched, project.git.path) if project.git and project.git.path else fetched
+    )
+
+
+def runner_args(spec: RunSpec) -> list[str]:
+    """Arguments of the runner (the main container) for the entry point and its parameters."""
+    args = ["--path", project_directory(spec), "--workdir", SHARED_DIR]
     args += ["--entry-point", spec.entry_point]
     for key, value in spec.parameters.items():
         args += ["-P", f"{key}={value}"]
     return args
+
+
+def ca_bundle_env(user_env: set[str]) -> list[dict[str, Any]]:
+    path = posixpath.join(CA_BUNDLE_DIR, CA_BUNDLE_KEY)
+    return [{"name": name, "value": path} for name in CA_BUNDLE_ENV if name not in user_env]
+
+
+def build_ca_bundle(pem: str) -> dict[str, Any]:
+    """The ConfigMap that holds the operator's CA bundle in a namespace with runs."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CA_BUNDLE_CONFIGMAP, "labels": dict(MANAGED_BY)},
+        "data": {CA_BUNDLE_KEY: pem},
+    }
 
 
 def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, Any]:
@@ -116,6 +181,8 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
     user_env = [e.to_wire() for e in spec.env]
+    if settings.ca_bundle:
+        platform_env += ca_bundle_env({e.name for e in spec.env})
     return render(
         "job.yaml.j2",
         name=job_name(run.metadata.name),
@@ -127,8 +194,23 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         spec=spec,
         service_account=settings.service_account,
         image=spec.image or settings.image,
-        command=["mlkube", "project", "run"],
+        command=["python3", posixpath.join(SHARED_DIR, RUNNER)],
         args=runner_args(spec),
         env=platform_env + user_env,
+        runner_image=settings.runner_image,
+        prepare_command=["mlkube", "project", "prepare"],
+        prepare_args=prepare_args(spec),
+        prepare_env=platform_env + [e for e in user_env if e["name"] not in NOT_FOR_PREPARE],
         resources=spec.resources.to_wire() if spec.resources else None,
+        shared_dir=SHARED_DIR,
+        ca_bundle=(
+            {"configmap": CA_BUNDLE_CONFIGMAP, "dir": CA_BUNDLE_DIR} if settings.ca_bundle else None
+        ),
+        container_security=CONTAINER_SECURITY,
+        prepare_security={
+            **CONTAINER_SECURITY,
+            "runAsNonRoot": True,
+            "runAsUser": MLKUBE_UID,
+            "runAsGroup": MLKUBE_UID,
+        },
     )

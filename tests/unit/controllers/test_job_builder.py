@@ -7,6 +7,7 @@ review the diff.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ import yaml
 
 from mlkube.api import Run, parse
 from mlkube_operator.resources.run import (
+    CA_BUNDLE_ENV,
     JobSettings,
     RunIdentity,
+    build_ca_bundle,
     build_job,
     job_name,
     spec_problems,
@@ -24,11 +27,12 @@ from mlkube_operator.resources.run import (
 
 GOLDEN = Path(__file__).parent / "golden"
 SETTINGS = JobSettings(
-    image="mlkube/runtime:0.1.0",
+    image="mlkube/mlkube-runtime:0.1.0",
     tracking_uri="http://mlkube-server.mlkube.svc:5000",
     s3_endpoint="http://minio.mlkube.svc:9000",
     s3_bucket="mlkube",
     s3_secret="mlkube-s3",
+    runner_image="mlkube/mlkube:0.1.0",
 )
 IDS = RunIdentity(run_id="0123456789abcdef0123456789abcdef", experiment_id="3")
 
@@ -65,13 +69,65 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_job_matches_golden(case: str) -> None:
-    built = build_job(run(CASES[case]), IDS, SETTINGS)
-    golden = GOLDEN / f"{case}.yaml"
+def check(name: str, built: dict[str, Any]) -> None:
+    golden = GOLDEN / f"{name}.yaml"
     if os.environ.get("MLKUBE_UPDATE_GOLDEN"):
         golden.write_text(yaml.safe_dump(built, sort_keys=False, width=100))
     assert built == yaml.safe_load(golden.read_text())
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_job_matches_golden(case: str) -> None:
+    check(case, build_job(run(CASES[case]), IDS, SETTINGS))
+
+
+def test_the_ca_bundle_is_mounted_in_both_containers_and_a_runs_own_setting_wins() -> None:
+    spec = {
+        "project": {"uri": "s3://mlkube/ml/projects/abc.tar.gz"},
+        "env": [{"name": "PIP_CERT", "value": "/etc/ssl/mine.pem"}],
+    }
+    built = build_job(run(spec), IDS, replace(SETTINGS, ca_bundle=True))
+    check("job-ca-bundle", built)
+    pod = built["spec"]["template"]["spec"]
+    for container in [*pod["initContainers"], *pod["containers"]]:
+        values = {e["name"]: e.get("value") for e in container["env"]}
+        assert [values[n] for n in CA_BUNDLE_ENV] == [
+            "/etc/mlkube/ca/ca.crt",
+            "/etc/mlkube/ca/ca.crt",
+            "/etc/ssl/mine.pem",
+            "/etc/mlkube/ca/ca.crt",
+        ]
+        assert [e["name"] for e in container["env"]].count("PIP_CERT") == 1
+    assert build_ca_bundle("PEM")["data"] == {"ca.crt": "PEM"}
+
+
+def test_the_run_image_gets_the_runner_and_the_fetched_project() -> None:
+    spec = {"project": {"git": {"url": "https://git.example/p.git", "path": "a/b"}}}
+    pod = build_job(run(spec), IDS, SETTINGS)["spec"]["template"]["spec"]
+    prepare, main = pod["initContainers"][0], pod["containers"][0]
+    assert prepare["image"] == "mlkube/mlkube:0.1.0"
+    assert [*prepare["command"], *prepare["args"]] == [
+        "mlkube", "project", "prepare", "--into", "/mlkube",
+        "--git", "https://git.example/p.git", "--revision", "HEAD", "--subdirectory", "a/b",
+    ]  # fmt: skip
+    assert main["image"] == "mlkube/mlkube-runtime:0.1.0"
+    assert [*main["command"], *main["args"]] == [
+        "python3", "/mlkube/runner.pyz", "--path", "/mlkube/project/a/b", "--workdir", "/mlkube",
+        "--entry-point", "main",
+    ]  # fmt: skip
+    assert pod["volumes"] == [{"name": "mlkube", "emptyDir": {}}]
+
+
+def test_the_init_container_gets_the_runs_env_but_not_its_interpreter_paths() -> None:
+    spec = {
+        "project": {"path": "/p"},
+        "env": [{"name": "PATH", "value": "/opt/conda/bin"}, {"name": "HTTPS_PROXY", "value": "p"}],
+    }
+    pod = build_job(run(spec), IDS, SETTINGS)["spec"]["template"]["spec"]
+    names = [e["name"] for e in pod["initContainers"][0]["env"]]
+    assert "HTTPS_PROXY" in names
+    assert "PATH" not in names
+    assert "PATH" in [e["name"] for e in pod["containers"][0]["env"]]
 
 
 def test_values_cannot_break_the_manifest_structure() -> None:

@@ -135,3 +135,32 @@ def test_unknown_image_keeps_pending_with_the_reason() -> None:
 def test_terminal_phases_never_change() -> None:
     for phase in (RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.KILLED):
         assert observe(phase, False, None, [], NOW) is None
+
+
+def test_a_failed_fetch_in_the_init_container_is_the_message() -> None:
+    failed = job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"})
+    fetch_failed = {
+        "metadata": {"creationTimestamp": "2026-01-02T03:00:01Z"},
+        "status": {
+            "phase": "Failed",
+            "initContainerStatuses": [
+                {
+                    "name": "prepare",
+                    "state": {
+                        "terminated": {
+                            "exitCode": 2,
+                            "reason": "Error",
+                            "message": "git clone failed: repository not found",
+                        }
+                    },
+                }
+            ],
+            "containerStatuses": [
+                {"name": "main", "state": {"waiting": {"reason": "PodInitializing"}}}
+            ],
+        },
+    }
+    seen = observe(RunPhase.RUNNING, False, failed, [fetch_failed], NOW)
+    assert seen is not None
+    assert seen.phase == RunPhase.FAILED
+    assert seen.message == "git clone failed: repository not found"
