@@ -13,7 +13,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from mlkube.api.run import Run, RunSpec
+from mlkube.api.run import NOT_FOR_PREPARE, Run, RunSpec
 from mlkube.projects.prepare import PROJECT, RUNNER
 from mlkube_operator.resources.render import render
 
@@ -41,11 +41,6 @@ CONTAINER_SECURITY: dict[str, Any] = {
 }
 # mlkube's image runs as this user (images/mlkube); named here so the kubelet can check it.
 MLKUBE_UID = 10001
-# A Run's env reaches the init container too (proxies, git settings apply to fetching), except
-# what would point mlkube's own interpreter at the Run image's paths.
-NOT_FOR_PREPARE = frozenset(
-    {"PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "LD_PRELOAD"}
-)
 
 
 @dataclass(frozen=True)
@@ -200,6 +195,8 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         runner_image=settings.runner_image,
         prepare_command=["mlkube", "project", "prepare"],
         prepare_args=prepare_args(spec),
+        # A Run's env reaches the init container too (a proxy or git setting applies to
+        # fetching), except what would point mlkube's own interpreter at the Run image's paths.
         prepare_env=platform_env + [e for e in user_env if e["name"] not in NOT_FOR_PREPARE],
         resources=spec.resources.to_wire() if spec.resources else None,
         shared_dir=SHARED_DIR,

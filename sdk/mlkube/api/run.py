@@ -20,6 +20,16 @@ from mlkube.api.common import (
 )
 from mlkube.api.experiment import LifecycleStage
 
+# spec.env names the init container (mlkube's image, `mlkube project prepare`) does not get.
+NOT_FOR_PREPARE = (
+    "PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+)
+
 
 class RunPhase(StrEnum):
     PENDING = "Pending"
@@ -99,15 +109,23 @@ class RunSpec(Model):
         default=None,
         min_length=1,
         description="Container image that runs the project; defaults to the operator's runtime "
-        "image.",
+        "image. It needs no mlkube: an init container brings the runner. It needs python3 "
+        "(3.9 or later) and bash on its PATH and, when the project's python_env lists packages "
+        "its python lacks, the venv module with ensurepip (Debian: python3-venv), to install "
+        "them into a virtualenv for the run. It may run as any user.",
     )
     env: list[EnvVar] = Field(
         default_factory=list,
         max_length=100,
-        description="Extra environment variables for the run's container.",
+        description="Extra environment variables for the run's container; the init container "
+        "that fetches the project gets them too, except "
+        f"{', '.join(NOT_FOR_PREPARE)} (they would point mlkube's own python at the run "
+        "image's paths).",
     )
     resources: ResourceRequirements | None = Field(
-        default=None, description="CPU and memory requests and limits of the run's container."
+        default=None,
+        description="CPU and memory requests and limits of the run's container (and of the "
+        "init container that fetches the project, so the pod asks for no more than this).",
     )
     backoff_limit: int = Field(
         default=0, ge=0, le=100, description="Retries of a failed pod before the run fails."
