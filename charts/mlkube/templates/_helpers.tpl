@@ -21,17 +21,38 @@ app.kubernetes.io/instance: {{ .root.Release.Name | quote }}
 app.kubernetes.io/component: {{ .component | quote }}
 {{- end -}}
 
-{{- define "mlkube.tag" -}}
-{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{/*
+An image reference, registry/repository:tag, composed in one place. Call it with
+(dict "root" $ "image" <an image value: registry, repository, tag>): an empty registry falls back
+to image.registry, an empty tag to the chart's appVersion.
+*/}}
+{{- define "mlkube.image" -}}
+{{- $registry := .image.registry | default .root.Values.image.registry -}}
+{{- $tag := .image.tag | default .root.Chart.AppVersion -}}
+{{- if $registry -}}
+{{- printf "%s/%s:%s" $registry .image.repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository $tag -}}
+{{- end -}}
 {{- end -}}
 
-{{/* The object store's URL as pods reach it. */}}
+{{/* mlkube's own image: operator, tracking server, Run init containers, serving pods. */}}
+{{- define "mlkube.mlkubeImage" -}}
+{{- include "mlkube.image" (dict "root" . "image" .Values.image) -}}
+{{- end -}}
+
+{{/* The object store's URL as pods reach it: the bundled MinIO's Service unless one is given. */}}
 {{- define "mlkube.s3Endpoint" -}}
 {{- if .Values.objectStore.endpoint -}}
 {{- .Values.objectStore.endpoint -}}
 {{- else -}}
-{{- printf "http://%s-minio.%s.svc:%d" (include "mlkube.fullname" .) .Release.Namespace (int .Values.minio.port) -}}
+{{- printf "http://%s.%s.svc:%d" (include "mlkube.minioName" .) .Release.Namespace (int .Values.minio.port) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The bundled MinIO's Deployment, Service and claim. */}}
+{{- define "mlkube.minioName" -}}
+{{- printf "%s-minio" (include "mlkube.fullname" .) -}}
 {{- end -}}
 
 {{- define "mlkube.s3Secret" -}}
@@ -54,6 +75,4 @@ app.kubernetes.io/component: {{ .component | quote }}
   valueFrom: {secretKeyRef: {name: {{ include "mlkube.s3Secret" . | quote }}, key: secretKey}}
 - name: MLKUBE_ID_NAMESPACE
   value: {{ .Release.Namespace | quote }}
-- name: POD_IP
-  valueFrom: {fieldRef: {fieldPath: status.podIP}}
 {{- end -}}
