@@ -63,7 +63,7 @@ def test_canary_track_with_resources_env_and_autoscaling() -> None:
             "model": {"name": "iris", "stage": "Production"},
             "canary": {"model": {"name": "iris", "version": 4}, "trafficPercent": 20},
             "autoscaling": {"minReplicas": 2, "maxReplicas": 6},
-            "resources": {"requests": {"cpu": "250m"}},
+            "resources": {"requests": {"cpu": "250m"}, "limits": {"memory": "512Mi"}},
             "env": [{"name": "OMP_NUM_THREADS", "value": "1"}],
             "server": {"workers": 2, "port": 9000},
         }
