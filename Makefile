@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test unit lint format crds up down demo help
+.PHONY: setup test unit lint format crds images up down demo help
 
 ## setup: install everything every test tier needs (Debian packages, Python packages, Go-built binaries)
 setup:
@@ -29,6 +29,10 @@ format:
 ## crds: regenerate crds/ (and the chart's copy) from the resource models in sdk/mlkube/api
 crds:
 	$(PYTHON) -m mlkube.api.crd crds charts/mlkube/crds
+
+## images: build mlkube's OCI images with podman into ~/.cache/mlkube/images (REGISTRY=host/path PUSH=1: push them)
+images:
+	$(PYTHON) images/build.py $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(filter 1 yes true,$(PUSH)),--push)
 
 ## up: start the local stack (etcd, kube-apiserver, kube-controller-manager, MinIO); writes .local/env
 up:

@@ -1,0 +1,167 @@
+"""The pure parts of images/ (keys, refs, wheel sets, the index); no podman is run here."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+import tomllib
+from pathlib import Path
+
+import pytest
+from images import podman, spec
+from images.build import index_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_context(root: Path, dockerfile: str = "FROM scratch\nCOPY pause /pause\n") -> Path:
+    root.mkdir(parents=True)
+    (root / "Dockerfile").write_text(dockerfile)
+    (root / "pause").write_bytes(b"\x7fELF...")
+    (root / "pause").chmod(0o755)
+    return root
+
+
+def test_content_key_changes_with_the_dockerfile_and_only_then(tmp_path: Path) -> None:
+    context = make_context(tmp_path / "a")
+    key = spec.content_key(context, "base", {"refs": ["docker.io/mlkube/pause:0.1.0"]})
+
+    assert spec.content_key(context, "base", {"refs": ["docker.io/mlkube/pause:0.1.0"]}) == key
+    # The key depends on the content, not on where the context is staged.
+    copy = shutil.copytree(context, tmp_path / "b")
+    assert spec.content_key(copy, "base", {"refs": ["docker.io/mlkube/pause:0.1.0"]}) == key
+
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY pause /pause\nUSER 65535\n")
+    changed = spec.content_key(context, "base", {"refs": ["docker.io/mlkube/pause:0.1.0"]})
+    assert changed != key
+
+
+def test_content_key_follows_files_modes_base_and_metadata(tmp_path: Path) -> None:
+    context = make_context(tmp_path / "ctx")
+    key = spec.content_key(context, "base", {"labels": {"a": "1"}})
+
+    assert spec.content_key(context, "other-base", {"labels": {"a": "1"}}) != key
+    assert spec.content_key(context, "base", {"labels": {"a": "2"}}) != key
+    (context / "pause").chmod(0o644)
+    assert spec.content_key(context, "base", {"labels": {"a": "1"}}) != key
+    (context / "pause").chmod(0o755)
+    (context / "requirements.lock").write_text("numpy==2.0 --hash=sha256:00\n")
+    assert spec.content_key(context, "base", {"labels": {"a": "1"}}) != key
+
+
+def test_refs_default_and_for_a_registry() -> None:
+    mlkube = spec.BY_NAME["mlkube"]
+    assert mlkube.ref() == f"docker.io/mlkube/mlkube:{spec.VERSION}"
+    assert mlkube.ref("registry.example.com/team/") == (
+        f"registry.example.com/team/mlkube/mlkube:{spec.VERSION}"
+    )
+    assert spec.BY_NAME["mlkube-runtime"].refs("0.1.0") == [
+        "docker.io/mlkube/mlkube-runtime:0.1.0",
+        "docker.io/library/python:3.11",
+        "docker.io/library/python:3",
+    ]
+    assert "registry.k8s.io/pause:3.10" in spec.BY_NAME["pause"].refs()
+
+
+def test_every_image_has_a_dockerfile_and_its_base_is_built_first() -> None:
+    seen: set[str] = set()
+    for image in spec.IMAGES:
+        assert (image.context / "Dockerfile").is_file(), image.name
+        assert image.base is None or image.base in seen, image.name
+        seen.add(image.name)
+
+
+def test_selected_adds_bases_and_rejects_unknown_names() -> None:
+    assert [i.name for i in spec.selected(["mlkube"])] == ["debian-python", "mlkube"]
+    assert [i.name for i in spec.selected(["pause"])] == ["pause"]
+    assert len(spec.selected([])) == len(spec.IMAGES)
+    with pytest.raises(spec.BuildError, match="unknown image"):
+        spec.selected(["busybox"])
+
+
+def test_wheel_sets_come_from_pyproject() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    sets = spec.wheel_sets(pyproject)
+    dev_mlflow = [r for r in pyproject["project"]["optional-dependencies"]["dev"] if "mlflow" in r]
+
+    assert dev_mlflow[0] in sets["runtime"]
+    assert {r.split(">")[0] for r in sets["runtime"][1:]} == {"numpy", "pandas", "scikit-learn"}
+    assert not [r for r in sets["mlkube"] if r.startswith("mlkube")]
+    assert "kopf>=1.37" in sets["mlkube"]
+    assert "uvicorn[standard]>=0.30" in sets["mlkube"]
+
+
+def test_requirements_and_rootfs_keys() -> None:
+    assert spec.requirements_key(["a", "b"]) == spec.requirements_key(["b", "a"])
+    assert spec.requirements_key(["a"]) != spec.requirements_key(["a", "b"])
+    assert spec.rootfs_key(["python3", "tini"]) == spec.rootfs_key(["tini", "python3"])
+    assert spec.rootfs_key(["python3"]) != spec.rootfs_key(["python3", "tini"])
+
+
+def test_lock_lines_pin_every_wheel_by_hash() -> None:
+    lines = spec.lock_lines(
+        {
+            "scikit_learn-1.9.1-cp311-cp311-manylinux_2_27_x86_64.whl": "ab",
+            "PyYAML-6.0.4-cp311-cp311-manylinux2014_x86_64.whl": "cd",
+        }
+    )
+    assert lines == ["pyyaml==6.0.4 --hash=sha256:cd", "scikit-learn==1.9.1 --hash=sha256:ab"]
+
+
+def test_index_has_exactly_the_shape_the_harness_reads(tmp_path: Path) -> None:
+    archive = tmp_path / "pause-0123456789abcdef.oci.tar"
+    document = spec.index_document(
+        [
+            {
+                "name": "pause",
+                "refs": ("docker.io/mlkube/pause:0.1.0", "registry.k8s.io/pause:3.10"),
+                "archive": archive,
+                "key": "0123456789abcdef",
+                "ignored": "not in the index",
+            }
+        ],
+        version="0.1.0",
+    )
+    assert json.loads(json.dumps(document)) == {
+        "version": "0.1.0",
+        "images": [
+            {
+                "name": "pause",
+                "refs": ["docker.io/mlkube/pause:0.1.0", "registry.k8s.io/pause:3.10"],
+                "archive": str(archive),
+                "key": "0123456789abcdef",
+            }
+        ],
+    }
+    assert index_path() == spec.cache_dir() / "images" / "index.json"
+
+
+def test_add_refs_names_the_manifest_with_every_ref(tmp_path: Path) -> None:
+    manifest = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:00"}
+    index = {"schemaVersion": 2, "manifests": [{**manifest, "annotations": {"x": "y"}}]}
+    source = tmp_path / "in.tar"
+    with tarfile.open(source, "w") as tar:
+        for name, data in (("blobs/sha256/00", b"{}"), ("index.json", json.dumps(index).encode())):
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+
+    podman.add_refs(
+        source, ["docker.io/mlkube/pause:0.1.0", "registry.k8s.io/pause:3.10"], tmp_path / "out.tar"
+    )
+
+    with tarfile.open(tmp_path / "out.tar") as tar:
+        assert tar.getnames() == ["blobs/sha256/00", "index.json"]
+        handle = tar.extractfile("index.json")
+        assert handle is not None
+        written = json.load(handle)
+    assert [
+        m["annotations"]["org.opencontainers.image.ref.name"] for m in written["manifests"]
+    ] == [
+        "docker.io/mlkube/pause:0.1.0",
+        "registry.k8s.io/pause:3.10",
+    ]
+    assert {m["digest"] for m in written["manifests"]} == {"sha256:00"}
+    assert all(m["annotations"]["x"] == "y" for m in written["manifests"])
