@@ -128,4 +128,17 @@ def unpack(archive: Path, target: Path) -> None:
     """Extract an archive made by ``pack``, refusing links and paths that leave ``target``."""
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, mode="r:gz") as tar:
-        tar.extractall(target, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, filter="data")
+            return
+        # Python before 3.11.4 (Debian 12's 3.11.2, in mlkube's images) has no extraction
+        # filters: check every member as the "data" filter would, then extract.
+        root = target.resolve()
+        for member in tar.getmembers():
+            destination = (root / member.name).resolve()
+            if not (member.isfile() or member.isdir()):
+                raise tarfile.TarError(f"{member.name}: only files and directories are allowed")
+            if destination != root and root not in destination.parents:
+                raise tarfile.TarError(f"{member.name}: leaves the project directory")
+            member.mode = (member.mode | 0o600) & 0o755
+        tar.extractall(target)  # every member was checked above

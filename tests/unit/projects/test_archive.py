@@ -58,12 +58,45 @@ def test_round_trip(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "src" / "train.py").read_text() == "print(1)\n"
 
 
-def test_unpack_refuses_paths_outside_the_target(tmp_path: Path) -> None:
+@pytest.fixture(params=["filters", "no-filters"])
+def python_tarfile(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways unpack works: with extraction filters, and without them as on Python < 3.11.4
+    (Debian 12's python3 in mlkube's images, where the init container unpacks projects)."""
+    if request.param == "no-filters":
+        monkeypatch.delattr(tarfile, "data_filter")
+    return str(request.param)
+
+
+def test_unpack_refuses_paths_outside_the_target(tmp_path: Path, python_tarfile: str) -> None:
     evil = tmp_path / "evil.tar.gz"
     with tarfile.open(evil, "w:gz") as tar:
         info = tarfile.TarInfo("../escaped.txt")
         info.size = 3
         tar.addfile(info, io.BytesIO(b"bad"))
-    with pytest.raises(tarfile.OutsideDestinationError):
+    with pytest.raises(tarfile.TarError, match=r"escaped\.txt"):
         unpack(evil, tmp_path / "out")
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_unpack_refuses_links(tmp_path: Path, python_tarfile: str) -> None:
+    evil = tmp_path / "link.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        info = tarfile.TarInfo("passwd")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        tar.addfile(info)
+        info = tarfile.TarInfo("passwd")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bad"))
+    with pytest.raises(tarfile.TarError):
+        unpack(evil, tmp_path / "out")
+    assert not (tmp_path / "out" / "passwd").is_symlink()
+
+
+def test_unpack_extracts_a_packed_project_without_filters(
+    tmp_path: Path, python_tarfile: str
+) -> None:
+    root = tree(tmp_path / "p", {"MLproject": "name: a\n", "run.sh": "echo hi\n"})
+    pack(root, tmp_path / "p.tar.gz")
+    unpack(tmp_path / "p.tar.gz", tmp_path / "out")
+    assert (tmp_path / "out" / "run.sh").read_text() == "echo hi\n"
