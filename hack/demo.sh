@@ -8,11 +8,12 @@ STATE=${MLKUBE_STATE:-.local}   # where the stack keeps its state (tests use a t
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "the local stack: etcd, kube-apiserver, kube-controller-manager, node agent, MinIO; then the chart"
+step "the local cluster: control plane, a real node (kubelet, containerd, runc), mlkube's images; then the chart"
 $PYTHON -m e2e.cluster up --platform chart --state "$STATE"
 # shellcheck disable=SC1091
 source "$STATE/env"
-kubectl get pods -n mlkube-system -o wide
+kubectl get nodes -o wide
+kubectl get pods,pvc -n mlkube-system -o wide
 
 step "training examples/sklearn-elasticnet as a Run (a Kubernetes Job)"
 name="elasticnet-$(date +%H%M%S)"

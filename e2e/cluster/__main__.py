@@ -41,24 +41,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if running else 1
     try:
         cluster.start()
+        extra: dict[str, str] = {}
         if args.platform == "host":
             print(
                 "[cluster] mlkube: tracking server and operator as host processes", file=sys.stderr
             )
-            tracking_uri = start_platform(cluster)
+            extra["MLFLOW_TRACKING_URI"] = start_platform(cluster)
         elif args.platform == "chart":
-            print("[cluster] mlkube: helm install charts/mlkube (pods)", file=sys.stderr)
-            tracking_uri = install_chart(cluster)
-        else:
-            tracking_uri = ""
+            print("[cluster] mlkube: helm install charts/mlkube (containers)", file=sys.stderr)
+            extra = install_chart(cluster)
     except (StartError, RuntimeError) as err:
         print(f"[cluster] {err}", file=sys.stderr)
         print("[cluster] run `make down` to clean up", file=sys.stderr)
         return 1
-    extra = {"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}
     cluster.write_env_file(state / "env", extra)
-    if tracking_uri:
-        print(f"[cluster] MLflow tracking server: {tracking_uri}")
+    if "MLFLOW_TRACKING_URI" in extra:
+        print(f"[cluster] MLflow tracking server: {extra['MLFLOW_TRACKING_URI']}")
     print(f"[cluster] up. Use it with:  source {state / 'env'}")
     return 0
 

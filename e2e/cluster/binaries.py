@@ -28,6 +28,11 @@ KUBERNETES_VERSION = "v1.32.2"
 ETCD_VERSION = "v3.5.21"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 HELM_VERSION = "v3.17.3"
+# The cluster DNS that Kubernetes 1.32 ships with.
+COREDNS_VERSION = "v1.11.3"
+# crictl: the CRI's command line, used to remove every pod sandbox on `make down`. Not packaged in
+# Debian 12; v1.37.0 is the release the module proxy here serves (v1.32.0 was refused).
+CRI_TOOLS_VERSION = "v1.37.0"
 
 
 def cache_dir() -> Path:
@@ -54,12 +59,16 @@ class Component:
 
 
 KUBERNETES = Component(
-    "kubernetes", KUBERNETES_VERSION, ("kube-apiserver", "kube-controller-manager")
+    "kubernetes",
+    KUBERNETES_VERSION,
+    ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"),
 )
 ETCD = Component("etcd", ETCD_VERSION, ("etcd",))
 MINIO = Component("minio", MINIO_VERSION, ("minio",))
 HELM = Component("helm", HELM_VERSION, ("helm",))
-COMPONENTS = (ETCD, KUBERNETES, MINIO, HELM)
+COREDNS = Component("coredns", COREDNS_VERSION, ("coredns",))
+CRI_TOOLS = Component("cri-tools", CRI_TOOLS_VERSION, ("crictl",))
+COMPONENTS = (ETCD, KUBERNETES, MINIO, HELM, COREDNS, CRI_TOOLS)
 
 
 def binary(program: str) -> Path:
@@ -222,11 +231,24 @@ def build_helm() -> None:
     _go_install(HELM, "helm.sh/helm/v3/cmd/helm", "helm", ldflags)
 
 
+def build_coredns() -> None:
+    _go_install(COREDNS, "github.com/coredns/coredns", "coredns")
+
+
+def build_cri_tools() -> None:
+    version = "sigs.k8s.io/cri-tools/pkg/version.Version"
+    _go_install(
+        CRI_TOOLS, "sigs.k8s.io/cri-tools/cmd/crictl", "crictl", f"-X {version}={CRI_TOOLS_VERSION}"
+    )
+
+
 BUILDERS = {
     "etcd": build_etcd,
     "kubernetes": build_kubernetes,
     "minio": build_minio,
     "helm": build_helm,
+    "coredns": build_coredns,
+    "cri-tools": build_cri_tools,
 }
 
 

@@ -1,5 +1,10 @@
-"""The local control plane: real etcd, kube-apiserver, kube-controller-manager and MinIO, as
-processes on loopback. It is the test tier's cluster and the product's local mode (`make up`).
+"""The local cluster: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, MinIO,
+and one real node (containerd, runc, the kubelet, kube-proxy, CoreDNS) running mlkube's OCI images.
+It is the test tier's cluster and the product's local mode (`make up`).
+
+The control plane runs as host processes on the host end of the node's link (see
+:mod:`e2e.cluster.slots` for the addresses and :mod:`e2e.cluster.network` for the link); the node's
+programs run inside the node's network namespace (:mod:`e2e.cluster.node`).
 """
 
 from __future__ import annotations
@@ -17,25 +22,24 @@ from typing import Any
 
 import yaml
 
-from e2e.cluster import binaries
-from e2e.cluster.agent import ranges
-from e2e.cluster.agent.kube import Client, ClientConfig
+from e2e.cluster import binaries, network, slots, sysctls
 from e2e.cluster.certs import PKI, KeyPair
+from e2e.cluster.node import NODE_NAME, Node, NodeIdentity
 from e2e.cluster.processes import Service, Supervisor, http_ok, running_in
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
-AGENT_RBAC = ROOT / "e2e" / "cluster" / "agent" / "rbac.yaml"
-# Services get ClusterIPs from a loopback range, so the node agent (issue 5) serves them here
-# without touching any other network. Each cluster has its own slot of that range (and of the pod
-# range), so clusters running side by side on one machine never share an address: see
-# e2e/cluster/agent/ranges.py. The first address of a service range is the `kubernetes` Service.
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
-NODE_NAME = "mlkube-node"
-# Start order; stopped in reverse.
-ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "node-agent", "minio")
-# Which cluster uses which loopback ranges, machine-wide.
+# Start order; stopped in reverse (the node's pods are removed first, see stop()).
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+NODE = ("containerd", "kubelet", "kube-proxy", "coredns")
+ORDER = (*CONTROL_PLANE, *NODE, "minio")
+# Which cluster uses which slot (addresses, names, cgroup parent), machine-wide.
 NETWORK_SLOTS = binaries.cache_dir() / "network-slots"
+# Static local PersistentVolumes the node offers through its default StorageClass.
+STORAGE_CLASS = "local"
+LOCAL_VOLUMES = 8
+LOCAL_VOLUME_SIZE = "20Gi"
 
 
 def free_port() -> int:
@@ -59,10 +63,9 @@ class Ports:
     etcd_peer: int
     apiserver: int
     controller_manager: int
+    scheduler: int
     minio: int
     minio_console: int
-    kubelet: int
-    kubelet_healthz: int
 
     @classmethod
     def pick(cls, saved: dict[str, int] | None = None) -> Ports:
@@ -76,7 +79,7 @@ def _progress(message: str) -> None:
 
 
 class LocalCluster:
-    """One local control plane whose state (certs, data, logs, pids) lives in ``state``."""
+    """One local cluster whose state (certs, data, logs, pids) lives in ``state``."""
 
     def __init__(self, state: Path, *, detach: bool = False) -> None:
         self.state = state.resolve()
@@ -87,49 +90,79 @@ class LocalCluster:
         config = self.state / "cluster.json"
         saved = json.loads(config.read_text()) if config.exists() else {}
         self.ports = Ports.pick(saved.get("ports"))
-        if "s3" in saved:
-            self.s3 = S3(**saved["s3"])
-        else:
-            self.s3 = S3(
-                endpoint=f"http://127.0.0.1:{self.ports.minio}",
-                access_key="mlkube",
-                secret_key=os.urandom(12).hex(),
-            )
-        self.ranges = self._claim_ranges(saved.get("slot"))
+        self.slot = self._claim_slot(saved.get("slot"))
+        self.node = Node(self.state, self.slot)
+        self.s3 = S3(
+            endpoint=f"http://{self.slot.host_ip}:{self.ports.minio}",
+            access_key="mlkube",
+            secret_key=saved.get("s3", {}).get("secret_key") or os.urandom(12).hex(),
+        )
         config.write_text(
-            json.dumps(
-                {"ports": asdict(self.ports), "s3": asdict(self.s3), "slot": self.ranges.slot}
-            )
+            json.dumps({"ports": asdict(self.ports), "s3": asdict(self.s3), "slot": self.slot.n})
         )
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.ports.apiserver}"
+        return f"https://{self.slot.host_ip}:{self.ports.apiserver}"
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start whatever is not running yet, apply the CRDs and create the bucket."""
+        """Start whatever is not running yet: the node's network, the control plane, the node
+        (with mlkube's images imported), MinIO; then the CRDs, storage and the bucket."""
         started = time.monotonic()
-        self.ranges = self._claim_ranges(self.ranges.slot)  # again, if stop() released it
+        self.slot = self._claim_slot(self.slot.n)  # again, if stop() released it
         running = self.supervisor.running()
+        if not running:
+            # Whatever a cluster that died in this slot left behind goes first.
+            self.node.kill_leftovers()
+            self.node.remove_cgroups()
+            sysctls.record(NETWORK_SLOTS)
+            network.create(self.slot)
+            sysctls.write({"net.ipv4.ip_forward": "1"})
         self._write_kubeconfig()
-        for name, service in self._services().items():
+        services = self._services()
+        for name in ORDER:
             if name in running:
                 _progress(f"{name}: already running (pid {running[name]})")
-                continue
-            _progress(f"{name}: starting")
-            self.supervisor.start(service)
+            else:
+                _progress(f"{name}: starting")
+                self.supervisor.start(services[name])
+            if name == "containerd":
+                # Before the kubelet: it needs the pause image. Only changed images import.
+                self._import_images()
         self.apply_crds()
+        self._wait_node_ready()
+        self._ensure_storage()
         self._ensure_bucket()
         _progress(f"ready in {time.monotonic() - started:.1f}s; KUBECONFIG={self.kubeconfig}")
 
     def stop(self) -> None:
-        self.supervisor.stop(list(reversed(ORDER)))
-        ranges.release(NETWORK_SLOTS, self.state, self.ranges)
+        """Stop everything and leave nothing behind: no process, container, mount, network
+        namespace, link, nft rule, cgroup or changed sysctl (the last cluster restores them)."""
+        self.supervisor.stop(["kubelet"])
+        self.node.remove_pods()
+        self.supervisor.stop([n for n in reversed(ORDER) if n != "kubelet"])
+        self.node.kill_leftovers()
+        network.delete(self.slot)
+        self.node.unmount()
+        self.node.remove_cgroups()
+        slots.release(NETWORK_SLOTS, self.state, self.slot)
+        if not slots.owners(NETWORK_SLOTS):
+            sysctls.restore(NETWORK_SLOTS)
 
     def running(self) -> dict[str, int]:
         return self.supervisor.running()
+
+    def leftovers(self) -> list[str]:
+        """What of this cluster still exists on the machine (empty after :meth:`stop`)."""
+        found = [f"process {name} ({pid})" for name, pid in self.running().items()]
+        found += network.leftovers(self.slot)
+        found += [f"mount {m}" for m in self.node.mounts()]
+        found += [f"cgroup {d}" for d in self.node.cgroup_dirs()]
+        found += [f"process {pid} in the node's cgroups" for pid in self.node.cgroup_pids()]
+        found += [f"containerd shim {pid}" for pid in self.node.shims()]
+        return found
 
     # -- what clients need ----------------------------------------------------------------------
 
@@ -196,20 +229,104 @@ class LocalCluster:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _claim_ranges(self, slot: int | None) -> ranges.Ranges:
-        """This cluster's loopback ranges, exclusive on this machine while it runs."""
-        return ranges.claim(NETWORK_SLOTS, self.state, lambda o: bool(running_in(o)), slot)
+    def _claim_slot(self, wanted: int | None) -> slots.Slot:
+        """This cluster's slot (addresses, names), exclusive on this machine while it runs."""
+        return slots.claim(NETWORK_SLOTS, self.state, lambda o: bool(running_in(o)), wanted)
+
+    def _import_images(self) -> None:
+        """Build (cached by content) and import mlkube's images into the node's containerd."""
+        from images.build import build_all
+
+        index = build_all(quiet=True)
+        self.node.import_images(index, progress=_progress)
+
+    def _wait_node_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.kubectl(
+                "get",
+                "node",
+                NODE_NAME,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+                check=False,
+            )
+            if out.strip() == "True":
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"node {NODE_NAME} not Ready after {timeout:.0f}s:\n"
+                    + self.supervisor.tail(self.supervisor.log_path("kubelet"))
+                )
+            time.sleep(0.5)
+
+    def _ensure_storage(self) -> None:
+        """A default StorageClass backed by static local volumes on the node (issue 11 item 4)."""
+        volumes = self.state / "volumes"
+        objects: list[dict[str, Any]] = [
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {
+                    "name": STORAGE_CLASS,
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                "provisioner": "kubernetes.io/no-provisioner",
+                "volumeBindingMode": "WaitForFirstConsumer",
+                "reclaimPolicy": "Retain",
+            }
+        ]
+        for i in range(LOCAL_VOLUMES):
+            path = volumes / f"pv-{i}"
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o777)  # pods of any uid may own it; the PV is theirs alone
+            objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolume",
+                    "metadata": {"name": f"local-{i}"},
+                    "spec": {
+                        "capacity": {"storage": LOCAL_VOLUME_SIZE},
+                        "accessModes": ["ReadWriteOnce"],
+                        "persistentVolumeReclaimPolicy": "Retain",
+                        "storageClassName": STORAGE_CLASS,
+                        "local": {"path": str(path)},
+                        "nodeAffinity": {
+                            "required": {
+                                "nodeSelectorTerms": [
+                                    {
+                                        "matchExpressions": [
+                                            {
+                                                "key": "kubernetes.io/hostname",
+                                                "operator": "In",
+                                                "values": [NODE_NAME],
+                                            }
+                                        ]
+                                    }
+                                ]
+                            }
+                        },
+                    },
+                }
+            )
+        document = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+        self.kubectl("apply", "-f", "-", stdin=document)
+
+    def _grant_coredns(self) -> None:
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(_coredns_rbac()))
 
     def _services(self) -> dict[str, Service]:
         p = self.ports
         ca = self.pki.ca
+        n = self.slot.n
         serving = self.pki.issue(
-            "apiserver",
+            f"apiserver-{n}",
             "kube-apiserver",
             hosts=(
+                self.slot.host_ip,
                 "127.0.0.1",
                 "localhost",
-                self.ranges.kubernetes_ip,
+                self.slot.kubernetes_ip,
                 "kubernetes",
                 "kubernetes.default",
                 "kubernetes.default.svc",
@@ -224,10 +341,41 @@ class LocalCluster:
             client=True,
         )
         sa = self.pki.service_account_keys()
-        kcm = self.pki.issue("controller-manager", "system:kube-controller-manager", client=True)
-        kcm_config = self._client_kubeconfig("controller-manager.kubeconfig", kcm)
+        kcm = self._client_kubeconfig(
+            "controller-manager.kubeconfig",
+            self.pki.issue("controller-manager", "system:kube-controller-manager", client=True),
+        )
+        scheduler = self._client_kubeconfig(
+            "scheduler.kubeconfig",
+            self.pki.issue("scheduler", "system:kube-scheduler", client=True),
+        )
+        identity = NodeIdentity(
+            ca=ca.cert,
+            kubelet_kubeconfig=self._client_kubeconfig(
+                "kubelet.kubeconfig",
+                self.pki.issue(
+                    "kubelet",
+                    f"system:node:{NODE_NAME}",
+                    organization="system:nodes",
+                    client=True,
+                ),
+            ),
+            kubelet_serving=self.pki.issue(
+                f"kubelet-serving-{n}",
+                NODE_NAME,
+                hosts=(self.slot.node_ip, NODE_NAME),
+                server=True,
+            ),
+            proxy_kubeconfig=self._client_kubeconfig(
+                "kube-proxy.kubeconfig",
+                self.pki.issue("kube-proxy", "system:kube-proxy", client=True),
+            ),
+            coredns_kubeconfig=self._client_kubeconfig(
+                "coredns.kubeconfig", self.pki.issue("coredns", COREDNS_USER, client=True)
+            ),
+        )
         etcd_url = f"http://127.0.0.1:{p.etcd}"
-        return {
+        services = {
             "etcd": Service(
                 "etcd",
                 [
@@ -250,27 +398,24 @@ class LocalCluster:
                 [
                     str(binaries.binary("kube-apiserver")),
                     f"--etcd-servers={etcd_url}",
-                    "--bind-address=127.0.0.1",
-                    "--advertise-address=127.0.0.1",
+                    f"--bind-address={self.slot.host_ip}",
+                    f"--advertise-address={self.slot.host_ip}",
                     f"--secure-port={p.apiserver}",
                     f"--tls-cert-file={serving.cert}",
                     f"--tls-private-key-file={serving.key}",
                     f"--client-ca-file={ca.cert}",
-                    f"--service-cluster-ip-range={self.ranges.service_cidr}",
+                    f"--service-cluster-ip-range={self.slot.service_cidr}",
                     f"--service-account-issuer={SA_ISSUER}",
                     f"--service-account-key-file={sa.cert}",
                     f"--service-account-signing-key-file={sa.key}",
                     f"--api-audiences={SA_ISSUER}",
-                    "--authorization-mode=RBAC",
+                    "--authorization-mode=Node,RBAC",
+                    "--enable-admission-plugins=NodeRestriction",
                     "--allow-privileged=true",
                     f"--kubelet-client-certificate={kubelet_client.cert}",
                     f"--kubelet-client-key={kubelet_client.key}",
-                    # The node agent's kubelet endpoint: the node's InternalIP, a CA-signed cert.
                     "--kubelet-preferred-address-types=InternalIP",
                     f"--kubelet-certificate-authority={ca.cert}",
-                    # Endpoints cannot hold loopback addresses (API validation), so the node
-                    # agent serves the `kubernetes` Service's endpoint itself.
-                    "--endpoint-reconciler-type=none",
                     "--profiling=false",
                     "--v=1",
                 ],
@@ -281,9 +426,9 @@ class LocalCluster:
                 "kube-controller-manager",
                 [
                     str(binaries.binary("kube-controller-manager")),
-                    f"--kubeconfig={kcm_config}",
-                    f"--authentication-kubeconfig={kcm_config}",
-                    f"--authorization-kubeconfig={kcm_config}",
+                    f"--kubeconfig={kcm}",
+                    f"--authentication-kubeconfig={kcm}",
+                    f"--authorization-kubeconfig={kcm}",
                     "--bind-address=127.0.0.1",
                     f"--secure-port={p.controller_manager}",
                     f"--service-account-private-key-file={sa.key}",
@@ -291,25 +436,39 @@ class LocalCluster:
                     f"--cluster-signing-cert-file={ca.cert}",
                     f"--cluster-signing-key-file={ca.key}",
                     "--use-service-account-credentials=true",
-                    f"--service-cluster-ip-range={self.ranges.service_cidr}",
-                    # They would try to write pods' loopback IPs into Endpoints(Slices), which the
-                    # API refuses; the node agent computes Service endpoints from pods instead.
-                    "--controllers=*,-endpoints-controller,-endpointslice-controller,"
-                    "-endpointslice-mirroring-controller",
+                    f"--service-cluster-ip-range={self.slot.service_cidr}",
+                    "--allocate-node-cidrs=true",
+                    f"--cluster-cidr={self.slot.pod_cidr}",
+                    "--node-cidr-mask-size=24",
                     "--leader-elect=false",
                     "--v=1",
                 ],
                 http_ok(f"https://127.0.0.1:{p.controller_manager}/healthz", insecure=True),
                 start_timeout=60,
             ),
-            "node-agent": self._node_agent(),
+            "kube-scheduler": Service(
+                "kube-scheduler",
+                [
+                    str(binaries.binary("kube-scheduler")),
+                    f"--kubeconfig={scheduler}",
+                    f"--authentication-kubeconfig={scheduler}",
+                    f"--authorization-kubeconfig={scheduler}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={p.scheduler}",
+                    "--leader-elect=false",
+                    "--v=1",
+                ],
+                http_ok(f"https://127.0.0.1:{p.scheduler}/healthz", insecure=True),
+                start_timeout=60,
+            ),
+            **self.node.services(identity),
             "minio": Service(
                 "minio",
                 [
                     str(binaries.binary("minio")),
                     "server",
                     str(self.state / "minio"),
-                    f"--address=127.0.0.1:{p.minio}",
+                    f"--address={self.slot.host_ip}:{p.minio}",
                     f"--console-address=127.0.0.1:{p.minio_console}",
                     "--quiet",
                 ],
@@ -322,58 +481,8 @@ class LocalCluster:
                 },
             ),
         }
-
-    def _node_agent(self) -> Service:
-        """The node agent (issue 5): kubelet, scheduler and service proxy of one node."""
-        client = self.pki.issue(
-            "node-agent", f"system:node:{NODE_NAME}", organization="system:nodes", client=True
-        )
-        serving = self.pki.issue(
-            "node-agent-serving",
-            NODE_NAME,
-            hosts=("127.0.0.1", "localhost", NODE_NAME),
-            server=True,
-        )
-        kubeconfig = self._client_kubeconfig("node-agent.kubeconfig", client)
-        minio = binaries.MINIO.path("minio")
-        pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        return Service(
-            "node-agent",
-            [
-                sys.executable,
-                "-m",
-                "e2e.cluster.agent",
-                f"--root={self.state / 'agent'}",
-                f"--kubeconfig={kubeconfig}",
-                f"--node-name={NODE_NAME}",
-                f"--pod-cidr={self.ranges.pod_cidr}",
-                f"--cluster-dns={self.ranges.dns_ip}",
-                f"--port={self.ports.kubelet}",
-                f"--healthz-port={self.ports.kubelet_healthz}",
-                f"--tls-cert={serving.cert}",
-                f"--tls-key={serving.key}",
-                f"--client-ca={self.pki.ca.cert}",
-                f"--kubelet-version={binaries.KUBERNETES_VERSION}",
-                *([f"--minio={minio}"] if minio.is_file() else []),
-            ],
-            http_ok(f"http://127.0.0.1:{self.ports.kubelet_healthz}/healthz"),
-            env={"PYTHONPATH": pythonpath},
-            start_timeout=90,
-            prepare=self._grant_node_agent,
-        )
-
-    def _grant_node_agent(self) -> None:
-        """Apply the node agent's RBAC (a server-side apply: quicker than a kubectl process)."""
-        client = Client(ClientConfig.from_kubeconfig(self.kubeconfig), user_agent="mlkube-harness")
-        for document in yaml.safe_load_all(AGENT_RBAC.read_text()):
-            plural = document["kind"].lower() + "s"  # ClusterRole, ClusterRoleBinding
-            client.request(
-                "PATCH",
-                f"/apis/rbac.authorization.k8s.io/v1/{plural}/{document['metadata']['name']}",
-                query={"fieldManager": "mlkube-harness", "force": "true"},
-                body=document,
-                content_type="application/apply-patch+yaml",
-            )
+        services["coredns"].prepare = self._grant_coredns
+        return services
 
     def _client_kubeconfig(self, name: str, pair: KeyPair) -> Path:
         path = self.state / name
@@ -420,3 +529,42 @@ class LocalCluster:
         )
         if not client.bucket_exists(self.s3.bucket):
             client.make_bucket(self.s3.bucket)
+
+
+COREDNS_USER = "mlkube:coredns"
+
+
+def _coredns_rbac() -> list[dict[str, Any]]:
+    """What CoreDNS's kubernetes plugin reads: Services, EndpointSlices, namespaces and pods."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "mlkube:coredns"},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["services", "pods", "namespaces", "endpoints"],
+                    "verbs": ["list", "watch"],
+                },
+                {
+                    "apiGroups": ["discovery.k8s.io"],
+                    "resources": ["endpointslices"],
+                    "verbs": ["list", "watch"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "mlkube:coredns"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "mlkube:coredns",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": COREDNS_USER}
+            ],
+        },
+    ]

@@ -1,15 +1,15 @@
 """mlkube's own components on the local stack, either way:
 
 - ``host``: the tracking server and the operator as host processes against the local control
-  plane (what tests use: fast to start, logs in the state directory);
-- ``chart``: ``helm install`` of charts/mlkube, so both run as pods of the node agent with their
-  own ServiceAccounts and RBAC, as on any cluster (what `make demo` uses). The chart's bundled
-  MinIO is turned off: the stack's MinIO serves as the external object store.
+  plane (what most tests use: fast to start, logs in the state directory). They listen on the
+  host end of the node's link, so run and model pods reach them, as they reach the stack's MinIO;
+- ``chart``: ``helm install`` of charts/mlkube, so the operator, the tracking server and MinIO run
+  as containers of mlkube's own images with their own ServiceAccounts and RBAC, as on any cluster
+  (what `make demo` uses).
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -20,6 +20,7 @@ SERVER = "mlkube-server"
 OPERATOR = "mlkube-operator"
 # The platform's own namespace on the local stack: experiment-id counter, default workspace.
 PLATFORM_NAMESPACE = "default"
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def server_service(cluster: LocalCluster, port: int) -> Service:
@@ -32,13 +33,13 @@ def server_service(cluster: LocalCluster, port: int) -> Service:
             "mlkube.cli",
             "server",
             "--host",
-            "127.0.0.1",
+            cluster.slot.host_ip,
             "--port",
             str(port),
             "--namespace",
             PLATFORM_NAMESPACE,
         ],
-        http_ok(f"http://127.0.0.1:{port}/health"),
+        http_ok(f"http://{cluster.slot.host_ip}:{port}/health"),
         env={**cluster.env(), "MLKUBE_ID_NAMESPACE": PLATFORM_NAMESPACE, "PYTHONUNBUFFERED": "1"},
         start_timeout=60,
     )
@@ -57,6 +58,8 @@ def operator_service(cluster: LocalCluster, tracking_uri: str) -> Service:
             "MLKUBE_METRICS_PORT": str(free_port()),
             "MLKUBE_TRACKING_URI": tracking_uri,
             "MLKUBE_ID_NAMESPACE": PLATFORM_NAMESPACE,
+            # Run pods reach the package registries as this machine does (python_env installs).
+            "MLKUBE_CA_BUNDLE": HOST_CA_BUNDLE,
             "PYTHONUNBUFFERED": "1",
         },
         start_timeout=60,
@@ -70,7 +73,7 @@ def start_server(cluster: LocalCluster) -> str:
         return record.read_text().strip()
     port = free_port()
     cluster.supervisor.start(server_service(cluster, port))
-    uri = f"http://127.0.0.1:{port}"
+    uri = f"http://{cluster.slot.host_ip}:{port}"
     record.write_text(uri)
     return uri
 
@@ -96,44 +99,58 @@ CHART_NAMESPACE = "mlkube-system"
 RELEASE = "mlkube"
 
 
-def install_chart(cluster: LocalCluster, timeout: int = 180) -> str:
-    """`helm upgrade --install` the chart and wait for its pods; returns the tracking server's
-    URL by ClusterIP (which answers from the host on the local stack)."""
-    s3 = cluster.s3
-    cluster.kubectl("create", "namespace", CHART_NAMESPACE, check=False)
+def helm(cluster: LocalCluster, *args: str, timeout: int = 300) -> str:
+    """Run helm against the cluster; raise with its stderr when it fails."""
     result = subprocess.run(
-        [
-            str(cluster.bin_dir / "helm"),
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "upgrade",
-            "--install",
-            RELEASE,
-            str(CHART),
-            "-n",
-            CHART_NAMESPACE,
-            "--set",
-            "minio.enabled=false",
-            "--set",
-            f"objectStore.endpoint={s3.endpoint}",
-            "--set",
-            f"objectStore.bucket={s3.bucket}",
-            "--set",
-            f"objectStore.accessKey={s3.access_key}",
-            "--set",
-            f"objectStore.secretKey={s3.secret_key}",
-            "--wait",
-            f"--timeout={timeout}s",
-        ],
+        [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig), *args],
         capture_output=True,
         text=True,
         timeout=timeout + 60,
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"helm install failed: {result.stderr.strip()}")
-    service = json.loads(
-        cluster.kubectl("get", "service", f"{RELEASE}-server", "-n", CHART_NAMESPACE, "-o", "json")
+        raise RuntimeError(f"helm {args[0]} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def chart_values(cluster: LocalCluster) -> list[str]:
+    """The local cluster's values for the chart: the bundled MinIO (a real container on a
+    PersistentVolumeClaim) with this cluster's keys, and the host's CA bundle for run pods."""
+    return [
+        "--set",
+        f"objectStore.accessKey={cluster.s3.access_key}",
+        "--set",
+        f"objectStore.secretKey={cluster.s3.secret_key}",
+        "--set-file",
+        f"runs.caBundle={HOST_CA_BUNDLE}",
+    ]
+
+
+def install_chart(cluster: LocalCluster, *extra: str, timeout: int = 300) -> dict[str, str]:
+    """`helm upgrade --install` the chart and wait for its pods; returns what a client on the
+    host needs: the tracking server's and MinIO's URLs by ClusterIP (routed to the node)."""
+    helm(
+        cluster,
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(CHART),
+        "-n",
+        CHART_NAMESPACE,
+        "--create-namespace",
+        *chart_values(cluster),
+        *extra,
+        "--wait",
+        f"--timeout={timeout}s",
+        timeout=timeout,
     )
+    return {
+        "MLFLOW_TRACKING_URI": service_url(cluster, f"{RELEASE}-server"),
+        "MLKUBE_S3_ENDPOINT": service_url(cluster, f"{RELEASE}-minio"),
+    }
+
+
+def service_url(cluster: LocalCluster, name: str) -> str:
+    service = cluster.get_json(CHART_NAMESPACE, "service", name)
     port = service["spec"]["ports"][0]["port"]
     return f"http://{service['spec']['clusterIP']}:{port}"

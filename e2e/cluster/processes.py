@@ -22,11 +22,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+_CLONE_NEWNET = 0x40000000
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the parent (the test session) dies, however it dies."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _preexec(die_with_parent: bool, netns: Path | None) -> Callable[[], None] | None:
+    """What the child does between fork and exec: enter the node's network namespace (only that
+    namespace: mounts stay the host's, unlike `ip netns exec`), and get SIGTERM when the parent
+    (the test session) dies, however it dies."""
+    if not die_with_parent and netns is None:
+        return None
+
+    def run() -> None:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        if netns is not None:
+            fd = os.open(netns, os.O_RDONLY)
+            if libc.setns(fd, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns {netns}")
+            os.close(fd)
+        if die_with_parent:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return run
 
 
 def http_ok(url: str, *, ca: Path | None = None, insecure: bool = False) -> Callable[[], bool]:
@@ -57,6 +73,8 @@ class Service:
     start_timeout: float = 60.0
     # Runs just before the process starts (e.g. to grant the permissions it needs).
     prepare: Callable[[], None] | None = None
+    # The network namespace (a /run/netns path) the process runs in; None: the host's.
+    netns: Path | None = None
 
 
 class StartError(RuntimeError):
@@ -111,8 +129,8 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **service.env},
                 start_new_session=True,
-                # prctl must run in the child between fork and exec; there is no other hook.
-                preexec_fn=None if self.detach else _die_with_parent,  # noqa: PLW1509
+                # setns and prctl must run in the child between fork and exec; no other hook.
+                preexec_fn=_preexec(not self.detach, service.netns),  # noqa: PLW1509
             )
         (self.pids / f"{service.name}.pid").write_text(
             json.dumps({"pid": proc.pid, "argv0": service.argv[0]})
