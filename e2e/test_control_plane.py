@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from minio import Minio
 
-from e2e.cluster import binaries
+from e2e.cluster import binaries, sysctls
 from e2e.cluster.cluster import CRDS, ROOT, LocalCluster
 from e2e.cluster.waiting import eventually
 
@@ -161,8 +161,54 @@ def harness_processes(state: Path) -> list[str]:
     return found
 
 
-def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(tmp_path: Path) -> None:
+def machine_state(session: LocalCluster) -> dict[str, object]:
+    """What a cluster may change on this machine: network namespaces, links, nft tables, mounts,
+    cgroups under the cgroup roots, containerd shims and the sysctls the kubelet sets. The
+    session's own cluster's pods come and go meanwhile: their netns, mounts and shims are left out.
+    """
+
+    def lines(*argv: str) -> list[str]:
+        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        return sorted(out.split("\n"))
+
+    session_roots = (str(session.state), str(session.node.containerd_root))
+    return {
+        "netns": [n for n in lines("ip", "netns", "list") if not n.startswith("cni-")],
+        "links": lines("ip", "-o", "link", "show"),
+        "nft": lines("nft", "list", "tables"),
+        "iptables": lines("iptables-save"),
+        "mounts": sorted(
+            line.split()[4]
+            for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if not line.split()[4].startswith(session_roots)
+            and "/run/netns/cni-" not in line
+            and "/run/containerd/" not in line
+        ),
+        "cgroups": sorted(p.name for p in Path("/sys/fs/cgroup/memory").iterdir() if p.is_dir()),
+        "shims": sorted(
+            p.name
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit()
+            and b"containerd-shim" in _cmdline(p)
+            and str(session.node.socket).encode() not in _cmdline(p)
+        ),
+        "sysctls": sysctls.read(),
+    }
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """Beside the session's own cluster (which stays as it is), `make up` then `make down`."""
     state = tmp_path / "local"
+    before = machine_state(cluster)
     up = subprocess.run(
         [sys.executable, "-m", "e2e.cluster", "up", "--state", str(state)],
         cwd=ROOT,
@@ -198,9 +244,11 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(tmp_path: Path) ->
         helm_line, readyz = shell.stdout.splitlines()
         assert helm_line.startswith(binaries.HELM_VERSION)
         assert readyz == "ok"
-        # etcd, kube-apiserver, kube-controller-manager, node agent, MinIO, tracking server,
-        # operator
-        assert len(harness_processes(state)) == 7
+        # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet,
+        # kube-proxy, CoreDNS, MinIO, tracking server, operator
+        assert len(harness_processes(state)) == 11
+        during = machine_state(cluster)
+        assert during != before  # the snapshot sees a cluster (else the check below is empty)
     finally:
         subprocess.run(
             [sys.executable, "-m", "e2e.cluster", "down", "--state", str(state)],
@@ -212,3 +260,4 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(tmp_path: Path) ->
         )
     assert harness_processes(state) == []
     assert not state.exists()
+    assert machine_state(cluster) == before

@@ -32,7 +32,12 @@ entry_points:
     parameters:
       seconds: {type: int, default: 600}
     command: "python sleep.py {seconds}"
+  hog:
+    command: "python hog.py"
 """
+# A plain Debian bookworm python3 (with python3-venv), built by `make images`: no mlkube, no
+# mlflow, no scikit-learn (issue 11: a Run's image needs only Python).
+PLAIN_PYTHON = "mlkube/debian-python:0.1.0"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +58,12 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (root / "sleep.py").write_text(
         "import sys, time\nprint('sleeping', flush=True)\ntime.sleep(int(sys.argv[1]))\n"
+    )
+    # Really touches its pages (a bare bytearray(n) may stay unbacked zero pages).
+    (root / "hog.py").write_text(
+        "held = []\nfor i in range(64):\n"
+        "    held.append(bytearray(b'x') * (16 * 2**20))\n"
+        "    print('holding', 16 * (i + 1), 'MiB', flush=True)\n"
     )
     return root
 
@@ -228,3 +239,59 @@ def test_the_example_manifests_apply_and_train(operator: LocalCluster, namespace
     assert run["status"]["phase"] == "Succeeded", run["status"]
     assert run["status"]["params"]["alpha"] == "0.5"
     assert run["spec"]["experiment"] == "elasticnet"
+
+
+def test_a_run_past_its_memory_limit_fails_oomkilled(
+    operator: LocalCluster, namespace: str, scratch: Path
+) -> None:
+    """Limits are real on this node: the kernel kills the run's code in its cgroup."""
+    from minio import Minio
+
+    from mlkube.projects.archive import upload
+
+    s3 = operator.s3
+    client = Minio(s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False)
+    uri = upload(scratch, client, s3.bucket, namespace)
+    operator.apply_objects(
+        namespace,
+        {
+            "kind": "Run",
+            "metadata": {"name": "hog"},
+            "spec": {
+                "experiment": "default",
+                "project": {"uri": uri},
+                "entryPoint": "hog",
+                "backoffLimit": 0,
+                "resources": {"limits": {"memory": "128Mi"}, "requests": {"memory": "128Mi"}},
+            },
+        },
+    )
+    run = ended(operator, namespace, "hog")
+    assert run["status"]["phase"] == "Failed"
+    assert "OOMKilled" in run["status"]["message"]
+
+
+def test_a_plain_python_image_trains_the_example_and_logs_to_the_tracking_server(
+    operator: LocalCluster, namespace: str, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner is delivered by an init container; python_env's requirements (mlflow,
+    scikit-learn) install from the package registries inside the pod."""
+    name = mlkube_run(
+        operator,
+        namespace,
+        str(EXAMPLE),
+        "--image",
+        PLAIN_PYTHON,
+        "-P",
+        "alpha=0.2",
+        "--name",
+        "elasticnet-plain",
+    )
+    run = ended(operator, namespace, name, timeout=900)
+    assert run["status"]["phase"] == "Succeeded", run["status"]
+    job = operator.get_json(namespace, "job", run["status"]["jobName"])
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == PLAIN_PYTHON
+    monkeypatch.setenv("MLFLOW_WORKSPACE", namespace)
+    logged = MlflowClient(tracking_uri).get_run(run["status"]["runId"])
+    assert logged.data.params["alpha"] == "0.2"
+    assert {"rmse", "r2"} <= set(logged.data.metrics)

@@ -1,0 +1,216 @@
+"""Issue 11: the chart on real containers. `helm install` on a cluster of its own (beside the
+session's), the quickstart on it, MinIO's data surviving its pod, `helm upgrade` rolling the
+operator without losing a Run or a model, and `helm uninstall`.
+
+The tests run in file order on one release: each one builds on what the previous one made.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from minio import Minio
+
+from e2e.cluster.cluster import ROOT, LocalCluster
+from e2e.cluster.platform import CHART, CHART_NAMESPACE, RELEASE, chart_values, helm, install_chart
+from e2e.cluster.waiting import eventually
+
+EXAMPLE = ROOT / "examples" / "sklearn-elasticnet"
+NAMESPACE = "team-a"
+COMPONENTS = ("operator", "server", "minio")
+
+
+@dataclass
+class Release:
+    cluster: LocalCluster
+    env: dict[str, str]  # what a client on the host needs (tracking URI, MinIO by ClusterIP)
+    made: dict[str, Any] = field(default_factory=dict)  # what earlier tests created
+
+    def s3(self) -> Minio:
+        s3 = self.cluster.s3
+        endpoint = self.env["MLKUBE_S3_ENDPOINT"].removeprefix("http://")
+        return Minio(endpoint, s3.access_key, s3.secret_key, secure=False)
+
+    def objects(self) -> dict[str, str]:
+        """Every object in the bucket under the team's prefix: key -> etag."""
+        found = self.s3().list_objects(self.cluster.s3.bucket, f"{NAMESPACE}/", recursive=True)
+        return {o.object_name: o.etag for o in found if o.object_name and o.etag}
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+    cluster = LocalCluster(tmp_path_factory.mktemp("chart-cluster"))
+    try:
+        cluster.start()
+        env = install_chart(cluster)
+        cluster.kubectl("create", "namespace", NAMESPACE)
+        yield Release(cluster, env)
+    finally:
+        cluster.stop()
+
+
+def component_pods(cluster: LocalCluster) -> dict[str, dict[str, Any]]:
+    pods = cluster.get_json(CHART_NAMESPACE, "pods")["items"]
+    found = {}
+    for pod in pods:
+        component = pod["metadata"]["labels"].get("app.kubernetes.io/component")
+        if component in COMPONENTS and pod["status"].get("phase") == "Running":
+            found[component] = pod
+    return found
+
+
+def ready_version(cluster: LocalCluster, name: str) -> dict[str, Any] | None:
+    found = cluster.get_json(NAMESPACE, "modelversion", name)
+    status: dict[str, Any] = found.get("status") or {}
+    return status if status.get("phase") in ("Ready", "FailedRegistration") else None
+
+
+def register(release: Release, name: str, run_id: str) -> dict[str, Any]:
+    release.cluster.apply_objects(
+        NAMESPACE,
+        {"kind": "RegisteredModel", "metadata": {"name": "diabetes"}, "spec": {}},
+        {
+            "kind": "ModelVersion",
+            "metadata": {"name": name},
+            "spec": {"model": "diabetes", "source": f"runs:/{run_id}/model"},
+        },
+    )
+    status = eventually(
+        lambda: ready_version(release.cluster, name), timeout=180, what=f"version {name}"
+    )
+    assert status["phase"] == "Ready", status
+    return status
+
+
+def test_every_component_is_a_non_root_container_of_mlkubes_images(release: Release) -> None:
+    pods = component_pods(release.cluster)
+    assert set(pods) == set(COMPONENTS)
+    for component, pod in pods.items():
+        (container,) = pod["spec"]["containers"]
+        assert container["image"].startswith("docker.io/mlkube/"), container["image"]
+        uid = (
+            release.cluster.kubectl(
+                "exec", "-n", CHART_NAMESPACE, pod["metadata"]["name"], "--", "id", "-u"
+            )
+            if component != "minio"
+            else None
+        )  # MinIO's image is FROM scratch: no `id`
+        if uid is not None:
+            assert uid.strip() == "10001"
+        security = pod["spec"].get("securityContext") or {}
+        assert security.get("runAsNonRoot") is True
+        assert security.get("runAsUser") == 10001
+    claims = release.cluster.get_json(CHART_NAMESPACE, "pvc")["items"]
+    assert [c["status"]["phase"] for c in claims] == ["Bound"]
+
+
+def test_the_example_trains_and_registers_on_the_chart(release: Release) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlkube.cli",
+            "run",
+            str(EXAMPLE),
+            "-n",
+            NAMESPACE,
+            "--experiment",
+            "elasticnet",
+            "-P",
+            "alpha=0.1",
+            "--name",
+            "chart-run",
+            "--wait",
+            "--timeout",
+            "600",
+        ],
+        env={**release.cluster.env(), **release.env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=700,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = release.cluster.get_json(NAMESPACE, "run", "chart-run")
+    assert run["status"]["phase"] == "Succeeded"
+    status = register(release, "diabetes-1", run["status"]["runId"])
+    release.made.update(run_id=run["status"]["runId"], version=status["version"])
+
+
+def test_deleting_the_minio_pod_loses_no_artifact_and_no_model(release: Release) -> None:
+    before = release.objects()
+    assert any("/models/diabetes/" in key for key in before)
+    assert any("/artifacts/" in key for key in before)
+    old = component_pods(release.cluster)["minio"]["metadata"]["uid"]
+    release.cluster.kubectl(
+        "delete",
+        "pod",
+        "-n",
+        CHART_NAMESPACE,
+        "-l",
+        "app.kubernetes.io/component=minio",
+        "--wait=true",
+        "--timeout=120s",
+    )
+
+    def replaced() -> bool:
+        pod = component_pods(release.cluster).get("minio")
+        if pod is None or pod["metadata"]["uid"] == old:
+            return False
+        return all(c.get("ready") for c in pod["status"].get("containerStatuses", []))
+
+    eventually(replaced, timeout=180, what="a new MinIO pod to be ready")
+    assert eventually(lambda: release.objects() or None, timeout=60, what="MinIO") == before
+
+
+def test_an_upgrade_that_changes_a_value_rolls_the_operator_and_loses_nothing(
+    release: Release,
+) -> None:
+    cluster = release.cluster
+    old = component_pods(cluster)["operator"]["metadata"]["uid"]
+    objects = release.objects()
+    helm(
+        cluster,
+        "upgrade",
+        RELEASE,
+        str(CHART),
+        "-n",
+        CHART_NAMESPACE,
+        *chart_values(cluster),
+        "--set",
+        "operator.metricsPort=9191",
+        "--wait",
+        "--timeout=300s",
+    )
+    new = component_pods(cluster)["operator"]
+    assert new["metadata"]["uid"] != old
+    ports = [p["containerPort"] for p in new["spec"]["containers"][0]["ports"]]
+    assert 9191 in ports
+    run = cluster.get_json(NAMESPACE, "run", "chart-run")
+    assert run["status"]["phase"] == "Succeeded"
+    assert run["status"]["runId"] == release.made["run_id"]
+    kept = cluster.get_json(NAMESPACE, "modelversion", "diabetes-1")["status"]
+    assert (kept["phase"], kept["version"]) == ("Ready", release.made["version"])
+    assert objects.items() <= release.objects().items()
+    # The new operator works: the next version of the same run's model registers.
+    assert register(release, "diabetes-2", release.made["run_id"])["version"] == 2
+
+
+def test_uninstall_removes_the_release(release: Release) -> None:
+    cluster = release.cluster
+    helm(cluster, "uninstall", RELEASE, "-n", CHART_NAMESPACE, "--wait", "--timeout=180s")
+
+    def gone() -> bool:
+        left = cluster.get_json(
+            CHART_NAMESPACE, "all", "-l", f"app.kubernetes.io/instance={RELEASE}"
+        )
+        return not left["items"]
+
+    eventually(gone, timeout=120, what="the release's objects to go")
+    assert json.loads(cluster.kubectl("get", "crd", "runs.mlkube.io", "-o", "json"))
