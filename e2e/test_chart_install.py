@@ -8,8 +8,6 @@ The tests run in file order on one release: each one builds on what the previous
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,31 +109,11 @@ def test_every_component_is_a_non_root_container_of_mlkubes_images(release: Rele
 
 
 def test_the_example_trains_and_registers_on_the_chart(release: Release) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlkube.cli",
-            "run",
-            str(EXAMPLE),
-            "-n",
-            NAMESPACE,
-            "--experiment",
-            "elasticnet",
-            "-P",
-            "alpha=0.1",
-            "--name",
-            "chart-run",
-            "--wait",
-            "--timeout",
-            "600",
-        ],
-        env={**release.cluster.env(), **release.env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=700,
-        check=False,
-    )
+    result = release.cluster.mlkube(
+        "run", str(EXAMPLE), "-n", NAMESPACE, "--experiment", "elasticnet", "-P", "alpha=0.1",
+        "--name", "chart-run", "--wait", "--timeout", "600",
+        env=release.env,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = release.cluster.get_json(NAMESPACE, "run", "chart-run")
     assert run["status"]["phase"] == "Succeeded"

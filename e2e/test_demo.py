@@ -1,8 +1,10 @@
 """The README's main job, `make demo`, runs end to end: the local control plane, the Helm chart
-(operator and tracking server as pods), then train -> track -> register -> serve."""
+(operator, tracking server and MinIO as containers of mlkube's images), then
+train -> track -> register -> serve."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +20,8 @@ def test_make_demo_runs_the_quickstart_on_the_chart(tmp_path: Path) -> None:
             cwd=ROOT,
             env={
                 "MLKUBE_STATE": str(state),
-                "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+                # The user's shell after `make setup` (Go builds the pause image's program).
+                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                 "PYTHON": sys.executable,
                 "HOME": str(Path.home()),
             },

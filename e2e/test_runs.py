@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -70,14 +68,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def mlkube_run(cluster: LocalCluster, namespace: str, *args: str) -> str:
     """`mlkube run ... -n namespace`; returns the created Run's name."""
-    result = subprocess.run(
-        [sys.executable, "-m", "mlkube.cli", "run", "-n", namespace, *args],
-        env={**cluster.env(), "PATH": f"{cluster.bin_dir}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = cluster.mlkube("run", "-n", namespace, *args, timeout=120)
     assert result.returncode == 0, result.stderr + result.stdout
     created = next(line for line in result.stdout.splitlines() if " created in namespace " in line)
     return created.split()[0].removeprefix("run/")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -44,31 +42,10 @@ class Flow:
 def train(cluster: LocalCluster, namespace: str, alpha: float) -> str:
     """Run the example as a Run; its MLflow run id once it succeeded."""
     name = f"train-{str(alpha).replace('.', '-')}"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlkube.cli",
-            "run",
-            str(EXAMPLE),
-            "-n",
-            namespace,
-            "--name",
-            name,
-            "--experiment",
-            "serving",
-            "-P",
-            f"alpha={alpha}",
-            "--wait",
-            "--timeout",
-            "600",
-        ],
-        env={**cluster.env(), "PATH": f"{cluster.bin_dir}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=700,
-        check=False,
-    )
+    result = cluster.mlkube(
+        "run", str(EXAMPLE), "-n", namespace, "--name", name, "--experiment", "serving",
+        "-P", f"alpha={alpha}", "--wait", "--timeout", "600",
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return str(cluster.get_json(namespace, "run", name)["status"]["runId"])
 

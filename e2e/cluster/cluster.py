@@ -210,6 +210,20 @@ class LocalCluster:
             )
         return result.stdout
 
+    def mlkube(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 700
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the `mlkube` command against this cluster (``env`` adds to :meth:`env`), as a
+        user's shell would, and return what it did; the caller checks the outcome."""
+        return subprocess.run(
+            [sys.executable, "-m", "mlkube.cli", *args],
+            env={**self.env(), "PATH": f"{self.bin_dir}:/usr/bin:/bin", **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def get_json(self, namespace: str, *what: str) -> dict[str, Any]:
         """`kubectl get <what> -n <namespace> -o json`, parsed."""
         found: dict[str, Any] = json.loads(

@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from e2e.cluster.processes import system_env
 from e2e.cluster.slots import Slot
 
 NETNS_DIR = Path("/run/netns")
@@ -30,7 +31,13 @@ def _run(
     argv: Sequence[str], *, check: bool = True, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        list(argv), input=stdin, capture_output=True, text=True, timeout=30, check=False
+        list(argv),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=system_env(),
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}")

@@ -28,7 +28,7 @@ import yaml
 
 from e2e.cluster import binaries, network
 from e2e.cluster.certs import KeyPair
-from e2e.cluster.processes import Service, http_ok
+from e2e.cluster.processes import Service, http_ok, system_env
 from e2e.cluster.slots import Slot
 
 NODE_NAME = "mlkube-node"
@@ -291,6 +291,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             text=True,
             timeout=timeout,
             check=False,
+            env=system_env(),
         )
         if result.returncode != 0:
             raise RuntimeError(f"ctr {' '.join(args)}: {result.stderr.strip()}")
@@ -338,6 +339,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             text=True,
             timeout=180,
             check=False,
+            env=system_env(),
         )
 
     def shims(self, *, orphans: bool = False) -> list[int]:
@@ -407,7 +409,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     def unmount(self) -> None:
         """Unmount whatever is still mounted under the state directory or the image store."""
         for mount in self.mounts():
-            subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
+            subprocess.run(
+                ["umount", "-l", mount], capture_output=True, check=False, env=system_env()
+            )
 
 
 def _socket_answers(path: Path) -> bool:

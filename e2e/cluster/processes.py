@@ -22,6 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+# Where Debian keeps the node's programs (runc, iptables, nft, sysctl are in sbin), whatever PATH
+# the caller had (a test or `make demo` may run with a minimal one).
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def system_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with the system's program directories on PATH."""
+    env = {**os.environ, **(extra or {})}
+    env["PATH"] = f"{env['PATH']}:{SYSTEM_PATH}" if env.get("PATH") else SYSTEM_PATH
+    return env
+
+
 _CLONE_NEWNET = 0x40000000
 
 
@@ -127,7 +139,7 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **service.env},
+                env=system_env(service.env),
                 start_new_session=True,
                 # setns and prctl must run in the child between fork and exec; no other hook.
                 preexec_fn=_preexec(not self.detach, service.netns),  # noqa: PLW1509
