@@ -1,6 +1,7 @@
-"""End-to-end tier: the real local control plane (etcd, kube-apiserver, kube-controller-manager,
-MinIO) started once per session by the `cluster` fixture; tests act as users do, with kubectl,
-helm and the Python clients, and every wait is bounded."""
+"""End-to-end tier: the real local cluster (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, MinIO, and one node: kubelet, containerd, runc, kube-proxy, CoreDNS, running
+mlkube's own images) started once per session by the `cluster` fixture; tests act as users do,
+with kubectl, helm and the Python clients, and every wait is bounded."""
 
 from __future__ import annotations
 
