@@ -107,11 +107,14 @@ def revision(paths: Sequence[str]) -> str | None:
 
 
 def source_url(pyproject: Mapping[str, Any]) -> str | None:
+    """The project's published source URL. Not the checkout's git remote: a clone's remote is
+    often a local path, and a label that changes with where a clone came from would change every
+    content key and rebuild every image in each fresh clone (as CI makes)."""
     urls: Mapping[str, str] = pyproject["project"].get("urls", {})
     for name in ("Source", "Repository", "Homepage"):
         if name in urls:
             return urls[name]
-    return _git("remote", "get-url", "origin") or None
+    return None
 
 
 def labels(image: Image, pyproject: Mapping[str, Any]) -> dict[str, str]:

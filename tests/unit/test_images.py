@@ -165,3 +165,15 @@ def test_add_refs_names_the_manifest_with_every_ref(tmp_path: Path) -> None:
     ]
     assert {m["digest"] for m in written["manifests"]} == {"sha256:00"}
     assert all(m["annotations"]["x"] == "y" for m in written["manifests"])
+
+
+def test_the_source_label_never_comes_from_the_clones_remote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fresh clone's remote is a local path: as a label it would change every content key."""
+    from images import build
+
+    monkeypatch.setattr(build, "_git", lambda *args: "/some/where/main")
+    assert build.source_url({"project": {}}) is None
+    urls = {"project": {"urls": {"Source": "https://example.org/mlkube"}}}
+    assert build.source_url(urls) == "https://example.org/mlkube"
