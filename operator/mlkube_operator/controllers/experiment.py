@@ -12,6 +12,7 @@ from typing import Any
 
 import kopf
 
+from mlkube import layout
 from mlkube.api.kinds import EXPERIMENT, RUN
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context
@@ -22,13 +23,10 @@ ACTIVE = {"Pending", "Running"}
 FAILED = {"Failed", "Killed"}
 
 
-def artifact_location(
-    ctx: Context, namespace: str, experiment_id: str, spec: dict[str, Any]
-) -> str:
-    custom = spec.get("artifactLocation")
-    if custom:
-        return str(custom)
-    return f"s3://{ctx.settings.s3_bucket}/{namespace}/experiments/{experiment_id}"
+def artifact_location(experiment_id: str, spec: dict[str, Any]) -> str:
+    """The experiment's spec.artifactLocation, else the tracking server's artifact proxy
+    (``mlkube.layout``, the one place that says where artifacts are)."""
+    return layout.experiment_artifact_location(experiment_id, spec.get("artifactLocation") or None)
 
 
 def counts(phases: list[str]) -> dict[str, int]:
@@ -52,7 +50,7 @@ def reconcile_identity(ctx: Context, namespace: str, name: str) -> None:
         except NotFound:
             return
         status = obj.get("status") or {}
-        location = artifact_location(ctx, namespace, experiment_id, obj.get("spec") or {})
+        location = artifact_location(experiment_id, obj.get("spec") or {})
         if status.get("artifactLocation") != location:
             ctx.kube.patch(
                 EXPERIMENT, namespace, name, {"status": {"artifactLocation": location}}, status=True

@@ -17,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from mlkube import layout
 from mlkube.api import Run, RunPhase, SpecError, parse
 from mlkube.api.common import ConditionStatus
 from mlkube.api.kinds import EXPERIMENT, RUN
@@ -113,7 +114,7 @@ class RunReconciler:
         pods = self.ctx.workloads.list_pods(namespace, f"job-name={job_name(name)}") if job else []
         seen = observe(phase, run.spec.suspend, job, pods, now())
         if seen is not None:
-            self._write(obj, run, ids, seen, f"{artifact_location}/{ids.run_id}/artifacts")
+            self._write(obj, run, ids, seen, layout.run_artifact_uri(artifact_location, ids.run_id))
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -139,8 +140,10 @@ class RunReconciler:
                 kube, self.ctx.settings.id_namespace, namespace, name
             )
         experiment = kube.get(EXPERIMENT, namespace, name)
-        location = (experiment.get("status") or {}).get("artifactLocation") or (
-            f"s3://{self.ctx.settings.s3_bucket}/{namespace}/experiments/{experiment_id}"
+        # From the spec, as the experiment controller and the tracking server compute it, so the
+        # URI does not depend on which of them got to the Experiment first.
+        location = layout.experiment_artifact_location(
+            experiment_id, (experiment.get("spec") or {}).get("artifactLocation") or None
         )
         return experiment_id, location
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from mlkube import layout
 from mlkube.storage import S3Location
 
 RUN_SOURCE = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{32})(?:/(?P<path>.*))?$")
@@ -53,8 +54,8 @@ def parse_source(source: str) -> Source:
 
 
 def run_artifacts(bucket: str, namespace: str, experiment_id: str, source: RunSource) -> S3Location:
-    key = f"{namespace}/experiments/{experiment_id}/{source.run_id}/artifacts"
-    return S3Location(bucket, f"{key}/{source.path}" if source.path else key)
+    key = layout.run_artifacts_key_prefix(namespace, experiment_id, source.run_id)
+    return S3Location(bucket, f"{key}{source.path}" if source.path else key.rstrip("/"))
 
 
 def logged_model_document(bucket: str, namespace: str, model_id: str) -> S3Location:
@@ -70,9 +71,8 @@ def logged_model_artifacts(bucket: str, namespace: str, document: str, model_id:
         experiment_id = ""
     if not experiment_id.isdigit():
         raise RegistrationError(f"logged model {model_id} has no experiment id in its record")
-    return S3Location(
-        bucket, f"{namespace}/experiments/{experiment_id}/models/{model_id}/artifacts"
-    )
+    key = layout.logged_model_artifacts_key_prefix(namespace, experiment_id, model_id)
+    return S3Location(bucket, key.rstrip("/"))
 
 
 def registry_location(bucket: str, namespace: str, model: str, version: int) -> S3Location:

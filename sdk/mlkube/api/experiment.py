@@ -46,7 +46,8 @@ class ExperimentSpec(Model):
         default=None,
         pattern=r"^s3://[^/]+(/.*)?$",
         description="Where the runs' artifacts go, an s3:// URI. Defaults to "
-        "s3://<bucket>/<namespace>/experiments/<experimentId>.",
+        "mlflow-artifacts:/<experimentId>, served by the tracking server's artifact proxy and "
+        "stored under <namespace>/experiments/<experimentId>/ in mlkube's bucket.",
     )
 
 

@@ -202,7 +202,12 @@ class RunStatus(Model):
     duration: str | None = Field(
         default=None, description="How long the run took (or has taken), for example 3m12s."
     )
-    artifact_uri: str | None = Field(default=None, description="Where the run's artifacts are.")
+    artifact_uri: str | None = Field(
+        default=None,
+        description="Where the run's artifacts are, the URI every client uses (kubectl, the "
+        "REST API, the run's own code): mlflow-artifacts:/<experimentId>/<runId>/artifacts "
+        "unless the experiment has an s3:// artifactLocation.",
+    )
     job_name: str | None = Field(default=None, description="The Job that runs the project.")
     message: str | None = Field(
         default=None,

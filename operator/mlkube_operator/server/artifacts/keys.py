@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mlkube import layout
 from mlkube_operator.server.errors import invalid
 
 EXPERIMENT_ID = re.compile(r"[0-9]{1,19}")
@@ -54,7 +55,7 @@ def safe_relative(path: str) -> str:
 def experiment_prefix(namespace: str, experiment_id: str) -> str:
     _checked(NAMESPACE, namespace, "namespace")
     _checked(EXPERIMENT_ID, experiment_id, "experiment id")
-    return f"{namespace}/experiments/{experiment_id}/"
+    return layout.experiment_key_prefix(namespace, experiment_id)
 
 
 def run_prefix(namespace: str, experiment_id: str, run_id: str) -> str:
@@ -63,12 +64,14 @@ def run_prefix(namespace: str, experiment_id: str, run_id: str) -> str:
 
 
 def run_artifacts_prefix(namespace: str, experiment_id: str, run_id: str) -> str:
-    return f"{run_prefix(namespace, experiment_id, run_id)}artifacts/"
+    run_prefix(namespace, experiment_id, run_id)  # validates the three
+    return layout.run_artifacts_key_prefix(namespace, experiment_id, run_id)
 
 
 def model_artifacts_prefix(namespace: str, experiment_id: str, model_id: str) -> str:
     _checked(MODEL_ID, model_id, "logged model id")
-    return f"{experiment_prefix(namespace, experiment_id)}models/{model_id}/artifacts/"
+    experiment_prefix(namespace, experiment_id)  # validates the namespace and experiment id
+    return layout.logged_model_artifacts_key_prefix(namespace, experiment_id, model_id)
 
 
 def metric_key_segment(key: str) -> str:

@@ -16,6 +16,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from mlkube import layout
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.artifacts.keys import ArtifactPath, Owner
 from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore, new_upload_id
@@ -27,7 +28,6 @@ from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.http.serialize import Json, JsonResponse
 from mlkube_operator.server.http.streams import drain_into
 
-ARTIFACTS_ROOT = "mlflow-artifacts:/"
 MAX_PARTS = 10000
 
 
@@ -99,7 +99,7 @@ def list_for_run(call: Call) -> Json:
     run = call.store.get_run(call.workspace, call.fields.run_id())
     sub = keys.safe_relative(call.fields.string("path") or "")
     out: Json = {"root_uri": run.info.artifact_uri, "files": []}
-    if not run.info.artifact_uri.startswith(ARTIFACTS_ROOT):
+    if not run.info.artifact_uri.startswith(layout.ARTIFACTS_ROOT):
         return out  # an explicit s3:// location: the client reads it directly
     root = keys.run_artifacts_prefix(call.workspace, run.info.experiment_id, run.info.run_id)
     prefix = root + sub + "/" if sub else root

@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
+from mlkube import layout
 from mlkube_operator.server.entities import (
     DatasetInput,
     Experiment,
@@ -54,7 +55,7 @@ class InMemoryStore(TrackingStore):
             experiments[DEFAULT_EXPERIMENT_ID] = Experiment(
                 experiment_id=DEFAULT_EXPERIMENT_ID,
                 name=DEFAULT_EXPERIMENT_NAME,
-                artifact_location=f"mlflow-artifacts:/{DEFAULT_EXPERIMENT_ID}",
+                artifact_location=layout.experiment_artifact_location(DEFAULT_EXPERIMENT_ID),
                 lifecycle_stage=LifecycleStage.ACTIVE,
                 creation_time=created,
                 last_update_time=created,
@@ -85,7 +86,9 @@ class InMemoryStore(TrackingStore):
                 Experiment(
                     experiment_id=experiment_id,
                     name=name,
-                    artifact_location=artifact_location or f"mlflow-artifacts:/{experiment_id}",
+                    artifact_location=layout.experiment_artifact_location(
+                        experiment_id, artifact_location
+                    ),
                     lifecycle_stage=LifecycleStage.ACTIVE,
                     creation_time=created,
                     last_update_time=created,

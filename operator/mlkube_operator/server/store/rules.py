@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 
+from mlkube import layout
 from mlkube_operator.server.entities import (
     DatasetInput,
     Experiment,
@@ -138,11 +139,11 @@ def run_name_and_tags(run_name: str | None, tags: dict[str, str]) -> tuple[str, 
 
 
 def run_artifact_uri(experiment: Experiment, run_id: str) -> str:
-    return f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts"
+    return layout.run_artifact_uri(experiment.artifact_location, run_id)
 
 
 def model_artifact_uri(experiment: Experiment, model_id: str) -> str:
-    return f"{experiment.artifact_location.rstrip('/')}/models/{model_id}/artifacts"
+    return layout.logged_model_artifact_uri(experiment.artifact_location, model_id)
 
 
 def require_active_experiment(experiment: Experiment, doing: str) -> None:

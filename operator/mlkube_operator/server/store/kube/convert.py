@@ -11,6 +11,7 @@ import hashlib
 import re
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.common import LABEL_NAME_PATTERN
 from mlkube.api.experiment import Experiment as ExperimentResource
 from mlkube.api.experiment import LifecycleStage as ResourceStage
@@ -82,7 +83,9 @@ def experiment_entity(resource: ExperimentResource) -> Experiment | None:
     return Experiment(
         experiment_id=experiment_id,
         name=experiment_name(resource),
-        artifact_location=resource.spec.artifact_location or f"mlflow-artifacts:/{experiment_id}",
+        artifact_location=layout.experiment_artifact_location(
+            experiment_id, resource.spec.artifact_location
+        ),
         lifecycle_stage=LifecycleStage(status.lifecycle_stage),
         creation_time=created,
         last_update_time=to_ms(status.last_update_time) or created,
@@ -143,8 +146,12 @@ def run_entity(resource: RunResource, experiment_id: str, extra: Extra | None = 
         status=PHASE_TO_STATUS[phase],
         start_time=to_ms(status.start_time),
         end_time=to_ms(status.end_time),
+        # Written by whoever started the run (operator or server) with mlkube.layout; the
+        # fallback is the same function for a run whose status has not been written yet.
         artifact_uri=status.artifact_uri
-        or f"mlflow-artifacts:/{experiment_id}/{status.run_id}/artifacts",
+        or layout.run_artifact_uri(
+            layout.experiment_artifact_location(experiment_id), status.run_id
+        ),
         lifecycle_stage=LifecycleStage(status.lifecycle_stage),
     )
     return Run(

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL, Kind
 from mlkube_operator.kube import AlreadyExists, Informer, KubeClient, KubeError, NotFound
 from mlkube_operator.kube.errors import Invalid
@@ -44,7 +45,6 @@ from mlkube_operator.server.store.registry.kube.cache import (
 log = logging.getLogger("mlkube.server.registry")
 Obj = dict[str, Any]
 ATTEMPTS = 5
-ARTIFACTS_ROOT = "mlflow-artifacts:/"
 
 
 def now_ms() -> int:
@@ -343,5 +343,5 @@ class KubeRegistryStore(RegistryStore):
         entity = convert.version_entity(record.resource, version, model.resource)
         if entity.status is VersionStatus.READY:
             # The registry's copy, through this server's artifact proxy.
-            return ARTIFACTS_ROOT + keys.registry_path(model.resource.metadata.name, version)
+            return layout.ARTIFACTS_ROOT + keys.registry_path(model.resource.metadata.name, version)
         return entity.storage_source
