@@ -32,6 +32,8 @@ entry_points:
     command: "python sleep.py {seconds}"
   hog:
     command: "python hog.py"
+  artifacts:
+    command: "python artifacts.py"
 """
 # A plain Debian bookworm python3 (with python3-venv), built by `make images`: no mlkube, no
 # mlflow, no scikit-learn (issue 11: a Run's image needs only Python).
@@ -63,7 +65,37 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "    held.append(bytearray(b'x') * (16 * 2**20))\n"
         "    print('holding', 16 * (i + 1), 'MiB', flush=True)\n"
     )
+    (root / "artifacts.py").write_text(ARTIFACTS_PY)
     return root
+
+
+# Every artifact call of the stock client from inside a Run's pod, which holds no object-store
+# credentials: all of them go through the tracking server's artifact proxy (issue 12).
+# log_figure is left out: the runtime image has no matplotlib.
+ARTIFACTS_PY = """\
+import pathlib
+import tempfile
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+from sklearn.linear_model import LinearRegression
+
+with mlflow.start_run():
+    mlflow.set_tag("seen_artifact_uri", mlflow.get_artifact_uri())
+    work = pathlib.Path(tempfile.mkdtemp())
+    (work / "notes.txt").write_text("one file\\n")
+    mlflow.log_artifact(str(work / "notes.txt"))
+    (work / "tree" / "sub").mkdir(parents=True)
+    (work / "tree" / "a.csv").write_text("x,y\\n1,2\\n")
+    (work / "tree" / "sub" / "b.txt").write_text("nested\\n")
+    mlflow.log_artifacts(str(work / "tree"), artifact_path="data")
+    mlflow.log_dict({"alpha": 0.5}, "config/params.json")
+    mlflow.log_text("hello from the pod", "text/hello.txt")
+    x = np.array([[0.0], [1.0], [2.0]])
+    mlflow.sklearn.log_model(LinearRegression().fit(x, 2 * x[:, 0]), name="model")
+print("logged", flush=True)
+"""
 
 
 def mlkube_run(cluster: LocalCluster, namespace: str, *args: str) -> str:
@@ -153,8 +185,11 @@ def test_code_that_exits_non_zero_fails_with_the_tail_of_its_error(
     run = ended(operator, namespace, name)
     assert run["status"]["phase"] == "Failed"
     message = run["status"]["message"]
-    assert message.startswith("exit code 1: ")
-    assert "ValueError: label column 'price' not found in data.csv" in message
+    # The exception line first, then the tail of the output (issue 12).
+    first, _, rest = message.partition("\n")
+    assert first == "ValueError: label column 'price' not found in data.csv"
+    assert rest.startswith("exit code 1: ")
+    assert "Traceback (most recent call last):" in rest
 
 
 def pods_running(cluster: LocalCluster, namespace: str, job: str) -> list[str]:
@@ -286,3 +321,49 @@ def test_a_plain_python_image_trains_the_example_and_logs_to_the_tracking_server
     logged = MlflowClient(tracking_uri).get_run(run["status"]["runId"])
     assert logged.data.params["alpha"] == "0.2"
     assert {"rmse", "r2"} <= set(logged.data.metrics)
+
+
+def test_the_stock_clients_artifact_calls_work_in_a_run_and_from_outside(
+    operator: LocalCluster,
+    namespace: str,
+    scratch: Path,
+    tracking_uri: str,
+    *,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One artifact URI for kubectl, the REST API and the pod; the pod needs no S3 credentials."""
+    import mlflow
+    import mlflow.sklearn
+
+    name = mlkube_run(operator, namespace, str(scratch), "-e", "artifacts")
+    run = ended(operator, namespace, name)
+    status = run["status"]
+    assert status["phase"] == "Succeeded", status
+    monkeypatch.setenv("MLFLOW_WORKSPACE", namespace)
+    client = MlflowClient(tracking_uri)
+    logged = client.get_run(status["runId"])
+    expected = f"mlflow-artifacts:/{logged.info.experiment_id}/{status['runId']}/artifacts"
+    assert status["artifactUri"] == expected
+    assert logged.info.artifact_uri == expected
+    assert logged.data.tags["seen_artifact_uri"] == expected
+
+    run_id = status["runId"]
+    assert {f.path for f in client.list_artifacts(run_id)} >= {
+        "notes.txt",
+        "data",
+        "config",
+        "text",
+    }
+    assert {f.path for f in client.list_artifacts(run_id, "data")} == {"data/a.csv", "data/sub"}
+    out = Path(client.download_artifacts(run_id, "", str(tmp_path)))
+    assert (out / "notes.txt").read_text() == "one file\n"
+    assert (out / "data" / "a.csv").read_text() == "x,y\n1,2\n"
+    assert (out / "data" / "sub" / "b.txt").read_text() == "nested\n"
+    assert json.loads((out / "config" / "params.json").read_text()) == {"alpha": 0.5}
+    assert (out / "text" / "hello.txt").read_text() == "hello from the pod"
+
+    # MLflow 3 keeps log_model's files with the logged model; runs:/<id>/model finds them.
+    mlflow.set_tracking_uri(tracking_uri)
+    model = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
+    assert model.predict([[3.0]])[0] == pytest.approx(6.0)

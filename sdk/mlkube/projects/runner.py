@@ -14,7 +14,9 @@ directory, whose ``bin`` then leads PATH: Debian's python3 refuses ``pip install
 
 Output streams through as it comes; when the entry point (or anything before it) fails, the last
 lines of the error go to the termination message file, which the kubelet copies into the pod
-status and the operator into the Run's message.
+status and the operator into the Run's message. When the code died of a Python exception, the
+message starts with the exception line (``ValueError: ...``), what a user needs first, and the
+tail follows (issue 12).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ TERMINATION_LOG = "/dev/termination-log"
 MESSAGE_LIMIT = 2000
 TAIL_LINES = 20
 VENV = "venv"
+TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 
 class RunnerError(RuntimeError):
@@ -54,6 +57,39 @@ def write_termination_message(text: str, path: str | None = None) -> None:
     # Outside a pod there is no termination log; stderr already has the message.
     with contextlib.suppress(OSError):
         target.write_text(message + "\n")
+
+
+class ExceptionWatch:
+    """Follows output line by line and keeps the exception line of the last Python traceback.
+
+    A traceback is its header, indented frame lines, then the first unindented line: the
+    exception's type and text (``botocore.exceptions.NoCredentialsError: Unable to locate
+    credentials``). Chained exceptions print several; the last one is what ended the program.
+    Watching the whole output matters because a deep stack pushes the header out of the tail.
+    """
+
+    def __init__(self) -> None:
+        self.exception: str | None = None
+        self._in_traceback = False
+
+    def feed(self, line: str) -> None:
+        if line.startswith(TRACEBACK_HEADER):
+            self._in_traceback = True
+        elif self._in_traceback and line.strip() and not line[0].isspace():
+            self.exception = line.rstrip("\n")
+            self._in_traceback = False
+
+
+def failure_message(code: int, tail: str, exception: str | None = None) -> str:
+    """``<exception line>\nexit code N: <tail>`` within MESSAGE_LIMIT (without an exception,
+    ``exit code N: <tail>``): the start is kept whole and the tail loses its oldest characters."""
+    head = f"{exception.strip()[: MESSAGE_LIMIT // 2]}\n" if exception else ""
+    prefix = f"exit code {code}: "
+    tail = tail.strip()
+    room = MESSAGE_LIMIT - len(head) - len(prefix)
+    if len(tail) > room:
+        tail = "..." + tail[-(room - 3) :]
+    return f"{head}{prefix}{tail}"
 
 
 def dependencies(project: Project) -> list[str]:
@@ -198,9 +234,13 @@ def command_environment(
     return out
 
 
-def stream(command: str, cwd: Path, env: Mapping[str, str] | None = None) -> tuple[int, str]:
-    """Run ``command`` in bash, echoing its output; return its exit code and its last lines."""
+def stream(
+    command: str, cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str | None]:
+    """Run ``command`` in bash, echoing its output; return its exit code, its last lines and the
+    exception line of the traceback that ends them (None when they end in none)."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
+    watch = ExceptionWatch()
     try:
         proc = subprocess.Popen(
             ["bash", "-c", command],
@@ -219,7 +259,11 @@ def stream(command: str, cwd: Path, env: Mapping[str, str] | None = None) -> tup
         sys.stdout.write(line)
         sys.stdout.flush()
         tail.append(line.rstrip("\n"))
-    return proc.wait(), "\n".join(tail)
+        watch.feed(line)
+    # Only an exception printed among the last lines explains the exit: an earlier traceback
+    # (logged and handled) must not be blamed for a later failure.
+    exception = watch.exception if watch.exception in tail else None
+    return proc.wait(), "\n".join(tail), exception
 
 
 def parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
@@ -269,11 +313,11 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             requirements = missing_requirements(project)
             venv_bin = install(requirements, project, workdir) if requirements else None
             print(f"[mlkube] {project.name}:{entry_point.name} $ {command}", flush=True)
-            code, tail = stream(
+            code, tail, exception = stream(
                 command, project.directory, command_environment(env, workdir, venv_bin)
             )
             if code != 0:
-                write_termination_message(f"exit code {code}: {tail}")
+                write_termination_message(failure_message(code, tail, exception))
             return code
     except (ProjectError, RunnerError, OSError, subprocess.SubprocessError) as err:
         print(f"[mlkube] error: {err}", file=sys.stderr, flush=True)
