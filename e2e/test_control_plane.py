@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from minio import Minio
 
-from e2e.cluster import binaries, sysctls
-from e2e.cluster.cluster import CRDS, ROOT, LocalCluster
+from e2e.cluster import binaries, slots, sysctls
+from e2e.cluster.cluster import CRDS, NETWORK_SLOTS, ROOT, LocalCluster
 from e2e.cluster.waiting import eventually
 
 
@@ -161,36 +161,60 @@ def harness_processes(state: Path) -> list[str]:
     return found
 
 
-def machine_state(session: LocalCluster) -> dict[str, object]:
-    """What a cluster may change on this machine: network namespaces, links, nft tables, mounts,
-    cgroups under the cgroup roots, containerd shims and the sysctls the kubelet sets. The
-    session's own cluster's pods come and go meanwhile: their netns, mounts and shims are left out.
+def machine_state(state: Path) -> dict[str, object]:
+    """What a cluster may change on this machine: network namespaces, links, nft tables, iptables
+    rules, mounts, top-level cgroups, containerd shims and the sysctls the kubelet sets.
+
+    Other clusters on the machine (the session's own, another test session's) have pods coming
+    and going meanwhile: whatever belongs to their slots is left out, as are podman's build
+    mounts. So is every pod's own netns (`cni-*`), which only exists inside some cluster.
     """
 
     def lines(*argv: str) -> list[str]:
         out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
         return sorted(out.split("\n"))
 
-    session_roots = (str(session.state), str(session.node.containerd_root))
+    others = {n: owner for n, owner in slots.owners(NETWORK_SLOTS).items() if owner != state}
+    names = tuple(
+        name
+        for n in others
+        for name in (f"mlkube-{n} ", f"mlkube{n}@", f"mlkube_{n}", f"mlkube-{n}")
+    )
+    roots = (
+        *(str(owner) for owner in others.values()),
+        *(str(binaries.cache_dir() / "containerd" / str(n)) for n in others),
+        str(binaries.cache_dir() / "podman"),
+        "/run/netns/cni-",
+        "/run/containerd/",
+    )
+    sockets = [str(owner / "containerd" / "containerd.sock").encode() for owner in others.values()]
+
+    def mine(text: str) -> bool:
+        return not any(name in text for name in names)
+
     return {
-        "netns": [n for n in lines("ip", "netns", "list") if not n.startswith("cni-")],
-        "links": lines("ip", "-o", "link", "show"),
-        "nft": lines("nft", "list", "tables"),
+        "netns": [n for n in lines("ip", "netns", "list") if mine(n) and not n.startswith("cni-")],
+        "links": [link for link in lines("ip", "-o", "link", "show") if mine(link)],
+        "nft": [table for table in lines("nft", "list", "tables") if mine(table)],
         "iptables": lines("iptables-save"),
         "mounts": sorted(
-            line.split()[4]
-            for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if not line.split()[4].startswith(session_roots)
-            and "/run/netns/cni-" not in line
-            and "/run/containerd/" not in line
+            point
+            for point in (
+                line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            )
+            if not point.startswith(roots)
         ),
-        "cgroups": sorted(p.name for p in Path("/sys/fs/cgroup/memory").iterdir() if p.is_dir()),
+        "cgroups": sorted(
+            p.name
+            for p in Path("/sys/fs/cgroup/memory").iterdir()
+            if p.is_dir() and p.name not in {f"mlkube-{n}" for n in others}
+        ),
         "shims": sorted(
             p.name
             for p in Path("/proc").iterdir()
             if p.name.isdigit()
             and b"containerd-shim" in _cmdline(p)
-            and str(session.node.socket).encode() not in _cmdline(p)
+            and not any(socket in _cmdline(p) for socket in sockets)
         ),
         "sysctls": sysctls.read(),
     }
@@ -208,7 +232,7 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(
 ) -> None:
     """Beside the session's own cluster (which stays as it is), `make up` then `make down`."""
     state = tmp_path / "local"
-    before = machine_state(cluster)
+    before = machine_state(state)
     up = subprocess.run(
         [sys.executable, "-m", "e2e.cluster", "up", "--state", str(state)],
         cwd=ROOT,
@@ -247,7 +271,7 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(
         # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet,
         # kube-proxy, CoreDNS, MinIO, tracking server, operator
         assert len(harness_processes(state)) == 11
-        during = machine_state(cluster)
+        during = machine_state(state)
         assert during != before  # the snapshot sees a cluster (else the check below is empty)
     finally:
         subprocess.run(
@@ -260,4 +284,4 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(
         )
     assert harness_processes(state) == []
     assert not state.exists()
-    assert machine_state(cluster) == before
+    assert machine_state(state) == before
