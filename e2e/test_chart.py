@@ -13,21 +13,10 @@ import pytest
 import yaml
 
 from e2e.cluster.cluster import ROOT, LocalCluster
+from e2e.cluster.platform import helm
 
 CHART = ROOT / "charts" / "mlkube"
 SCENARIOS = [None, *sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))]
-
-
-def helm(cluster: LocalCluster, *args: str) -> str:
-    result = subprocess.run(
-        [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_chart_lints(cluster: LocalCluster) -> None:

@@ -26,6 +26,7 @@ from e2e.cluster import binaries, network, slots, sysctls
 from e2e.cluster.certs import PKI, KeyPair
 from e2e.cluster.node import NODE_NAME, Node, NodeIdentity
 from e2e.cluster.processes import Service, Supervisor, http_ok, running_in
+from e2e.cluster.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
@@ -255,9 +256,8 @@ class LocalCluster:
         self.node.import_images(index, progress=_progress)
 
     def _wait_node_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            out = self.kubectl(
+        def ready() -> bool:
+            status = self.kubectl(
                 "get",
                 "node",
                 NODE_NAME,
@@ -265,14 +265,13 @@ class LocalCluster:
                 "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
                 check=False,
             )
-            if out.strip() == "True":
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"node {NODE_NAME} not Ready after {timeout:.0f}s:\n"
-                    + self.supervisor.tail(self.supervisor.log_path("kubelet"))
-                )
-            time.sleep(0.5)
+            return status.strip() == "True"
+
+        try:
+            eventually(ready, timeout=timeout, what=f"node {NODE_NAME} to be Ready", every=0.5)
+        except TimeoutError as err:
+            kubelet = self.supervisor.tail(self.supervisor.log_path("kubelet"))
+            raise RuntimeError(f"{err}; the kubelet's log ends:\n{kubelet}") from err
 
     def _ensure_storage(self) -> None:
         """A default StorageClass backed by static local volumes on the node (issue 11 item 4)."""

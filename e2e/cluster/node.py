@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,7 +298,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             raise RuntimeError(f"ctr {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
-    def import_images(self, index: Path, progress: Any = print) -> None:
+    def import_images(self, index: Path, progress: Callable[[str], None] = print) -> None:
         """Import every image of ``make images``' index that the store lacks (by content key)."""
         record = self.containerd_root / "mlkube-imported.json"
         imported: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}

@@ -126,7 +126,7 @@ def chart_values(cluster: LocalCluster) -> list[str]:
     ]
 
 
-def install_chart(cluster: LocalCluster, *extra: str, timeout: int = 300) -> dict[str, str]:
+def install_chart(cluster: LocalCluster, timeout: int = 300) -> dict[str, str]:
     """`helm upgrade --install` the chart and wait for its pods; returns what a client on the
     host needs: the tracking server's and MinIO's URLs by ClusterIP (routed to the node)."""
     helm(
@@ -139,7 +139,6 @@ def install_chart(cluster: LocalCluster, *extra: str, timeout: int = 300) -> dic
         CHART_NAMESPACE,
         "--create-namespace",
         *chart_values(cluster),
-        *extra,
         "--wait",
         f"--timeout={timeout}s",
         timeout=timeout,
