@@ -32,7 +32,7 @@ from mlkube.storage import (
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context, body_of, now, ready_condition
 from mlkube_operator.kube.errors import NotFound
-from mlkube_operator.kube.versions import claim_version
+from mlkube_operator.kube.versions import assign_version
 from mlkube_operator.resources.registry import (
     LoggedModelSource,
     RegistrationError,
@@ -92,7 +92,7 @@ class ModelVersionReconciler:
                 MODEL_VERSION, namespace, name, {"metadata": {"labels": {MODEL_LABEL: model}}}
             )
         try:
-            number = claim_version(kube, namespace, model, meta["uid"])
+            number, obj = assign_version(kube, namespace, model, obj)
         except NotFound:
             self._pending(
                 obj,
@@ -100,17 +100,12 @@ class ModelVersionReconciler:
                 "it (kubectl apply, or MlflowClient.create_registered_model)",
             )
             return
-        if status.get("version") != number:
+        if not status.get("phase"):
             kube.patch(
                 MODEL_VERSION,
                 namespace,
                 name,
-                {
-                    "status": {
-                        "version": number,
-                        "phase": ModelVersionPhase.PENDING_REGISTRATION.value,
-                    }
-                },
+                {"status": {"phase": ModelVersionPhase.PENDING_REGISTRATION.value}},
                 status=True,
             )
         try:
@@ -246,8 +241,6 @@ class ModelVersionReconciler:
                 now(),
             ),
         }
-        if number is not None:
-            new["version"] = number
         if ok:
             new.update(storageUri=storage, flavors=flavors, signature=signature or None)
         self.ctx.kube.patch(

@@ -51,8 +51,14 @@ def allocate_experiment_id(kube: KubeClient, namespace: str, floor: int = 1) -> 
     )
 
 
-def ensure_experiment_id(kube: KubeClient, id_namespace: str, namespace: str, name: str) -> str:
-    """The Experiment's id, assigning one (exactly once) when it has none yet."""
+def ensure_experiment_id(
+    kube: KubeClient, id_namespace: str, namespace: str, name: str, *, floor: int = 1
+) -> str:
+    """The Experiment's id, assigning one (exactly once) when it has none yet.
+
+    The only writer of ``Experiment.status.experimentId`` (docs/architecture.md): the operator
+    and every tracking-server replica call it. ``floor``: no id at or below it is allocated.
+    """
     for _ in range(ATTEMPTS):
         obj = kube.get(EXPERIMENT, namespace, name)
         current = (obj.get("status") or {}).get("experimentId")
@@ -61,7 +67,7 @@ def ensure_experiment_id(kube: KubeClient, id_namespace: str, namespace: str, na
         new = (
             DEFAULT_EXPERIMENT_ID
             if name == DEFAULT_EXPERIMENT
-            else allocate_experiment_id(kube, id_namespace)
+            else allocate_experiment_id(kube, id_namespace, floor)
         )
         patch = {
             "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},

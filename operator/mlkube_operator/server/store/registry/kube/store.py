@@ -3,7 +3,7 @@
 - A registered model is a RegisteredModel (its MLflow name in spec.displayName when it is not a
   valid resource name, names.py); description, tags and aliases are its spec.
 - A version is a ModelVersion naming the model's resource in spec.model. Its number is claimed
-  with ``claim_version`` (the one allocator the operator uses too) and written to status.version
+  with ``assign_version`` (the one writer, which the operator uses too) and written to status.version
   before the create call answers; the operator then copies the files into the registry and sets
   the phase (PendingRegistration -> Ready or FailedRegistration).
 - Reads come from a watch-fed cache (cache.py) that the store's own writes update too.
@@ -23,7 +23,7 @@ from mlkube import layout
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL, Kind
 from mlkube_operator.kube import AlreadyExists, Informer, KubeClient, KubeError, NotFound
 from mlkube_operator.kube.errors import Invalid
-from mlkube_operator.kube.versions import VersionAllocationError, claim_version
+from mlkube_operator.kube.versions import VersionAllocationError, assign_version
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.errors import ErrorCode, MlflowError, already_exists, invalid, not_found
 from mlkube_operator.server.store.registry import rules
@@ -264,28 +264,22 @@ class KubeRegistryStore(RegistryStore):
         if obj is None:
             raise unavailable(RuntimeError(f"no free resource name for a version of {name!r}"))
         self.cache.put(MODEL_VERSION, obj)
-        resource_name, uid = obj["metadata"]["name"], obj["metadata"]["uid"]
+        resource_name = obj["metadata"]["name"]
         try:
-            number = claim_version(self.client, workspace, model_resource, uid)
-        except NotFound:
-            # The model went away meanwhile: so does this version.
-            self._delete(MODEL_VERSION, workspace, resource_name)
-            raise rules.model_not_found(name) from None
-        except (KubeError, VersionAllocationError) as err:
+            # The one writer of the number (kube/versions.py); the operator calls it too for
+            # ModelVersions applied with kubectl, and both get the same number.
+            with answering(
+                f"numbering a version of {name!r}", lambda: rules.model_not_found(name)
+            ):
+                number, obj = assign_version(self.client, workspace, model_resource, obj)
+        except MlflowError as err:
+            if err.code is ErrorCode.RESOURCE_DOES_NOT_EXIST:
+                # The model went away meanwhile: so does this version.
+                self._delete(MODEL_VERSION, workspace, resource_name)
+            raise
+        except VersionAllocationError as err:
             # The object stays: the operator claims its number when it sees it.
             raise unavailable(err) from None
-        # Written at once so that this answer and every later read carry the number; the
-        # operator writes the same number if it got there first.
-        with answering(
-            f"numbering version {number} of {name!r}", lambda: rules.version_not_found(name, number)
-        ):
-            obj = self.client.patch(
-                MODEL_VERSION,
-                workspace,
-                resource_name,
-                {"status": {"version": number}},
-                status=True,
-            )
         self.cache.put(MODEL_VERSION, obj)
         return self.get_model_version(workspace, name, number)
 
