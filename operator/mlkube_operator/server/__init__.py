@@ -3,5 +3,5 @@
 Layout: ``entities`` (the common currency), ``store/`` (the TrackingStore interface and its
 implementations), ``search/`` (MLflow's search grammar, evaluated over entities), ``artifacts/``
 (object storage and key derivation), ``http/`` (thin Starlette handlers), ``main``
-(`mlkube server`).
+(`mlkube-server`, also run as `mlkube server`).
 """

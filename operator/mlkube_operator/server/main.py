@@ -1,4 +1,4 @@
-"""`mlkube server`: build the stores from the settings and serve the API with uvicorn."""
+"""`mlkube-server`: build the stores from the settings and serve the API with uvicorn."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def object_store(settings: ServerSettings) -> ObjectStore:
     if not settings.s3_endpoint:
         if settings.backend is Backend.KUBERNETES:
             raise SystemExit(
-                "mlkube server: set MLKUBE_S3_ENDPOINT, MLKUBE_S3_ACCESS_KEY and "
+                "mlkube-server: set MLKUBE_S3_ENDPOINT, MLKUBE_S3_ACCESS_KEY and "
                 "MLKUBE_S3_SECRET_KEY (artifacts and metric histories live in object storage)"
             )
         return MemoryObjects()
