@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import uvicorn
 
 from mlkube import __version__
-from mlkube_operator.server.artifacts.objects import MemoryObjects, ObjectStore
-from mlkube_operator.server.artifacts.s3 import S3Objects
+from mlkube.objects import MemoryObjects, ObjectStore
+from mlkube.objects.s3 import S3Objects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.settings import Backend, ServerSettings
