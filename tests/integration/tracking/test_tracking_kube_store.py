@@ -10,7 +10,7 @@ from tests.unit.tracking.contract import StoreContract
 
 from mlkube_operator.kube import KubeClient
 from mlkube_operator.server.artifacts.s3 import S3Objects
-from mlkube_operator.server.store.kube.store import KubeStore
+from mlkube_operator.server.store.tracking.kube.store import KubeStore
 
 
 @pytest.fixture(scope="module")

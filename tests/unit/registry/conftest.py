@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 from mlkube_operator.server.artifacts.objects import MemoryObjects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
-from mlkube_operator.server.store.memory import InMemoryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
+from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 # The shared helper modules are not test files: rewrite their asserts too.
 pytest.register_assert_rewrite("tests.unit.registry.contract", "tests.unit.registry.rest")

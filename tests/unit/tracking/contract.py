@@ -21,7 +21,7 @@ from mlkube_operator.server.entities import (
     ViewType,
 )
 from mlkube_operator.server.errors import ErrorCode, MlflowError
-from mlkube_operator.server.store.base import TrackingStore
+from mlkube_operator.server.store.tracking.base import TrackingStore
 
 
 def unique(prefix: str = "exp") -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from mlkube.api.kinds import EXPERIMENT, RUN
 from mlkube_operator.server.entities import ViewType
-from mlkube_operator.server.store.kube.cache import Extra, TrackingCache
+from mlkube_operator.server.store.tracking.kube.cache import Extra, TrackingCache
 
 RUN_ID = "ab" * 16
 

@@ -6,8 +6,8 @@ import math
 
 from mlkube_operator.server.artifacts.objects import MemoryObjects
 from mlkube_operator.server.entities import Metric
-from mlkube_operator.server.store.kube import history
-from mlkube_operator.server.store.kube.history import MetricHistory
+from mlkube_operator.server.store.tracking.kube import history
+from mlkube_operator.server.store.tracking.kube.history import MetricHistory
 
 PREFIX = "ns/experiments/1/" + "a" * 32 + "/metrics/"
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from mlkube_operator.server.errors import MlflowError, invalid
-from mlkube_operator.server.store.kube.lanes import Lanes, Write
+from mlkube_operator.server.store.tracking.kube.lanes import Lanes, Write
 
 
 def test_concurrent_writes_are_coalesced_and_keep_their_own_errors() -> None:

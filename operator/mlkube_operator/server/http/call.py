@@ -8,7 +8,7 @@ from mlkube_operator.server.artifacts.objects import ObjectStore
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.limits import check_key, check_length, truncated
-from mlkube_operator.server.store.base import TrackingStore
+from mlkube_operator.server.store.tracking.base import TrackingStore
 
 
 @dataclass(frozen=True)

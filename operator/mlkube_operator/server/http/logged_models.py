@@ -14,7 +14,7 @@ from mlkube_operator.server.limits import (
     check_length,
 )
 from mlkube_operator.server.search import evaluate, grammar
-from mlkube_operator.server.store import rules
+from mlkube_operator.server.store.tracking import rules
 
 
 def _params(call: Call) -> dict[str, str]:

@@ -33,7 +33,7 @@ from mlkube_operator.server.limits import (
     truncated,
 )
 from mlkube_operator.server.search import evaluate, grammar
-from mlkube_operator.server.store import rules
+from mlkube_operator.server.store.tracking import rules
 
 
 def _metric(fields: Fields) -> Metric:

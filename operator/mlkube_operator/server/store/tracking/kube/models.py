@@ -20,7 +20,7 @@ from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.entities import LoggedModel, LoggedModelStatus, Metric
 from mlkube_operator.server.errors import MlflowError, not_found
-from mlkube_operator.server.store.kube.history import decode_value, encode_value
+from mlkube_operator.server.store.tracking.kube.history import decode_value, encode_value
 
 
 def to_json(model: LoggedModel) -> bytes:

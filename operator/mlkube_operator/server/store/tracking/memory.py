@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -23,16 +22,13 @@ from mlkube_operator.server.entities import (
     ViewType,
 )
 from mlkube_operator.server.errors import already_exists, invalid, not_found
-from mlkube_operator.server.store import rules
-from mlkube_operator.server.store.base import (
+from mlkube_operator.server.store.shared.clock import now_ms
+from mlkube_operator.server.store.tracking import rules
+from mlkube_operator.server.store.tracking.base import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     TrackingStore,
 )
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class InMemoryStore(TrackingStore):

@@ -7,12 +7,9 @@ resources and milliseconds in MLflow. Metric values JSON cannot hold (NaN, ±Inf
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
 
 from mlkube import layout
-from mlkube.api.common import LABEL_NAME_PATTERN
 from mlkube.api.experiment import Experiment as ExperimentResource
 from mlkube.api.experiment import LifecycleStage as ResourceStage
 from mlkube.api.run import Run as RunResource
@@ -25,9 +22,10 @@ from mlkube_operator.server.entities import (
     RunInfo,
     RunStatus,
 )
-from mlkube_operator.server.store.base import DEFAULT_EXPERIMENT_NAME
-from mlkube_operator.server.store.kube.extra import Extra
-from mlkube_operator.server.store.kube.values import from_ms, metric_of, to_ms
+from mlkube_operator.server.store.shared import naming
+from mlkube_operator.server.store.tracking.base import DEFAULT_EXPERIMENT_NAME
+from mlkube_operator.server.store.tracking.kube.extra import Extra
+from mlkube_operator.server.store.tracking.kube.values import from_ms, metric_of, to_ms
 
 DEFAULT_RESOURCE = "default"
 EXPERIMENT_ID_LABEL = "mlkube.io/experiment-id"
@@ -45,10 +43,6 @@ PHASE_TO_STATUS = {
 STATUS_TO_PHASE = {status: phase for phase, status in PHASE_TO_STATUS.items()}
 
 
-_SLUG = re.compile(r"[^a-z0-9]+")
-_LABEL = re.compile(LABEL_NAME_PATTERN)
-
-
 def experiment_resource_name(name: str) -> str:
     """A valid, stable metadata.name for an MLflow experiment name.
 
@@ -59,11 +53,9 @@ def experiment_resource_name(name: str) -> str:
     """
     if name == DEFAULT_EXPERIMENT_NAME:
         return DEFAULT_RESOURCE
-    if _LABEL.fullmatch(name) and name != DEFAULT_RESOURCE:
-        return name
-    slug = _SLUG.sub("-", name.lower()).strip("-")[:40].strip("-") or "experiment"
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{slug}-{digest}"
+    if name == DEFAULT_RESOURCE:
+        return naming.hashed_name(name, "experiment")
+    return naming.resource_name(name, "experiment")
 
 
 def experiment_name(resource: ExperimentResource) -> str:

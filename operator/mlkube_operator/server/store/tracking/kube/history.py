@@ -22,7 +22,7 @@ from typing import Any
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.entities import Metric
-from mlkube_operator.server.store import rules
+from mlkube_operator.server.store.tracking import rules
 
 log = logging.getLogger("mlkube.server.history")
 COMPACT_AFTER = 32

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +24,6 @@ from mlkube.api.run import RunPhase
 from mlkube_operator.kube import (
     AlreadyExists,
     Conflict,
-    Informer,
     KubeClient,
     KubeError,
     NotFound,
@@ -52,25 +50,28 @@ from mlkube_operator.server.errors import (
     invalid,
     not_found,
 )
-from mlkube_operator.server.store import rules
-from mlkube_operator.server.store.base import (
+from mlkube_operator.server.store.shared.clock import now_ms
+from mlkube_operator.server.store.shared.errors import unavailable
+from mlkube_operator.server.store.shared.watched import WatchedStore
+from mlkube_operator.server.store.tracking import rules
+from mlkube_operator.server.store.tracking.base import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     TrackingStore,
 )
-from mlkube_operator.server.store.kube import convert
-from mlkube_operator.server.store.kube.cache import (
+from mlkube_operator.server.store.tracking.kube import convert
+from mlkube_operator.server.store.tracking.kube.cache import (
     ExperimentRecord,
     RunRecord,
     TrackingCache,
 )
-from mlkube_operator.server.store.kube.drafts import RunDraft
-from mlkube_operator.server.store.kube.extra import Extra, extra_from_json
-from mlkube_operator.server.store.kube.history import MetricHistory
-from mlkube_operator.server.store.kube.ids import ExperimentIds
-from mlkube_operator.server.store.kube.models import LoggedModels
-from mlkube_operator.server.store.kube.run_writer import RunWriter, unavailable
-from mlkube_operator.server.store.kube.values import from_ms
+from mlkube_operator.server.store.tracking.kube.drafts import RunDraft
+from mlkube_operator.server.store.tracking.kube.extra import Extra, extra_from_json
+from mlkube_operator.server.store.tracking.kube.history import MetricHistory
+from mlkube_operator.server.store.tracking.kube.ids import ExperimentIds
+from mlkube_operator.server.store.tracking.kube.models import LoggedModels
+from mlkube_operator.server.store.tracking.kube.run_writer import RunWriter
+from mlkube_operator.server.store.tracking.kube.values import from_ms
 
 log = logging.getLogger("mlkube.server.store")
 Obj = dict[str, Any]
@@ -78,11 +79,7 @@ RUN_ID_LABEL = "mlkube.io/run-id"
 ATTEMPTS = 8
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class KubeStore(TrackingStore):
+class KubeStore(WatchedStore, TrackingStore):
     def __init__(self, client: KubeClient, objects: ObjectStore, id_namespace: str) -> None:
         self.client = client
         self.objects = objects
@@ -91,20 +88,10 @@ class KubeStore(TrackingStore):
         self.models = LoggedModels(objects)
         self.ids = ExperimentIds(client, id_namespace, lambda: self.cache.max_experiment_id)
         self.writer = RunWriter(client, self.cache, objects, self.history)
-        self.informers = [Informer(client, kind, self.cache) for kind in (EXPERIMENT, RUN)]
-
-    def start(self, timeout: float = 60.0) -> None:
-        """Start watching; return once the cache holds every Experiment and Run."""
-        for informer in self.informers:
-            informer.start()
-        deadline = time.monotonic() + timeout
-        for informer in self.informers:
-            if not informer.wait_synced(max(0.0, deadline - time.monotonic())):
-                raise RuntimeError(f"could not list {informer.kind.plural} within {timeout}s")
+        self.watch(client, (EXPERIMENT, RUN), self.cache)
 
     def close(self) -> None:
-        for informer in self.informers:
-            informer.stop()
+        super().close()
         self.history.close()
 
     def _load_extra(self, namespace: str, experiment_id: str, run_id: str, name: str) -> Extra:
