@@ -15,7 +15,6 @@ from mlkube_operator.server.limits import (
     check_key,
     check_length,
 )
-from mlkube_operator.server.search import evaluate, grammar
 
 
 def _name(call: Call, field: str) -> str:
@@ -54,22 +53,15 @@ def search(call: Call) -> Json:
         fields.integer("max_results"), DEFAULT_SEARCH_EXPERIMENTS, MAX_SEARCH_EXPERIMENTS
     )
     view = fields.enum("view_type", ViewType) or ViewType.ACTIVE_ONLY
-    comparisons = grammar.parse_filter(fields.string("filter"), grammar.EXPERIMENTS)
-    orders = grammar.parse_order_by(fields.strings("order_by"), grammar.EXPERIMENTS)
-    token = fields.string("page_token")
-    evaluate.decode_token(token)  # a bad token is an error even when nothing matches
-    candidates = call.store.list_experiments(call.workspace, view)
-    found = [e for e in candidates if evaluate.matches(e, comparisons, evaluate.experiment_value)]
-    ordered = evaluate.order(
-        found,
-        evaluate.with_tiebreakers(orders, evaluate.DEFAULT_EXPERIMENT_ORDER),
-        evaluate.experiment_sort_value,
+    found = call.store.search_experiments(
+        call.workspace,
+        view,
+        filter_string=fields.string("filter"),
+        order_by=fields.strings("order_by"),
+        max_results=max_results,
+        page_token=fields.string("page_token"),
     )
-    items, next_token = evaluate.page(ordered, max_results, token)
-    out: Json = {"experiments": [serialize.experiment(e) for e in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    return serialize.page("experiments", [serialize.experiment(e) for e in found.items], found)
 
 
 def update(call: Call) -> Json:

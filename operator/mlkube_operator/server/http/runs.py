@@ -32,7 +32,7 @@ from mlkube_operator.server.limits import (
     check_length,
     truncated,
 )
-from mlkube_operator.server.search import evaluate, grammar
+from mlkube_operator.server.search import paging
 from mlkube_operator.server.store.tracking import rules
 
 
@@ -205,21 +205,16 @@ def search(call: Call) -> Json:
         fields.integer("max_results"), DEFAULT_SEARCH_RUNS, MAX_SEARCH_RUNS
     )
     view = fields.enum("run_view_type", ViewType) or ViewType.ACTIVE_ONLY
-    comparisons = grammar.parse_filter(fields.string("filter"), grammar.RUNS)
-    orders = grammar.parse_order_by(fields.strings("order_by"), grammar.RUNS)
-    token = fields.string("page_token")
-    evaluate.decode_token(token)
-    candidates = call.store.list_runs(call.workspace, fields.strings("experiment_ids"), view)
-    wanted = evaluate.compile_filter(comparisons, evaluate.run_accessor)
-    found = [r for r in candidates if wanted(r)]
-    ordered = evaluate.order_with(
-        found, evaluate.with_tiebreakers(orders, evaluate.DEFAULT_RUN_ORDER), evaluate.run_accessor
+    found = call.store.search_runs(
+        call.workspace,
+        fields.strings("experiment_ids"),
+        view,
+        filter_string=fields.string("filter"),
+        order_by=fields.strings("order_by"),
+        max_results=max_results,
+        page_token=fields.string("page_token"),
     )
-    items, next_token = evaluate.page(ordered, max_results, token)
-    out: Json = {"runs": [serialize.run(r) for r in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    return serialize.page("runs", [serialize.run(r) for r in found.items], found)
 
 
 def metric_history(call: Call) -> Json:
@@ -229,10 +224,7 @@ def metric_history(call: Call) -> Json:
         fields.integer("max_results"), MAX_HISTORY_PAGE, MAX_HISTORY_PAGE
     )
     token = fields.string("page_token")
-    evaluate.decode_token(token)
+    paging.decode_token(token)  # a bad token is an error even for a run that does not exist
     history = call.store.get_metric_history(call.workspace, fields.run_id(), key)
-    items, next_token = evaluate.page(history, max_results, token)
-    out: Json = {"metrics": [serialize.metric(m) for m in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    found = paging.page(history, max_results, token)
+    return serialize.page("metrics", [serialize.metric(m) for m in found.items], found)
