@@ -107,16 +107,17 @@ def new_experiment(
     }
 
 
-def experiment_status(experiment_id: str, created_ms: int, stage: ResourceStage) -> dict[str, Any]:
-    """The status fields the server writes when it gives an Experiment its id. The operator
-    may assign the id first (kube/ids.py, the same compare-and-swap); status.artifactLocation is
-    the operator's alone."""
-    return {
-        "experimentId": experiment_id,
-        "lifecycleStage": stage.value,
+def experiment_stamp(created_ms: int, with_stage: bool) -> dict[str, Any]:
+    """The status fields the server writes on an Experiment that has just got its id: creation
+    and update time, and (when unset) the lifecycle stage. Never the id (``kube/ids.py``
+    ``ensure_experiment_id`` is its one writer) nor status.artifactLocation (the operator's)."""
+    fields: dict[str, Any] = {
         "creationTime": from_ms(created_ms),
         "lastUpdateTime": from_ms(created_ms),
     }
+    if with_stage:
+        fields["lifecycleStage"] = ResourceStage.ACTIVE.value
+    return fields
 
 
 def run_entity(resource: RunResource, experiment_id: str, extra: Extra | None = None) -> Run | None:
