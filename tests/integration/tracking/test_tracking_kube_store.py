@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from e2e.cluster.cluster import LocalCluster
-from tests.unit.tracking.contract import StoreContract
+from tests.contracts.tracking import StoreContract
 
 from mlkube_operator.kube import KubeClient
 from mlkube_operator.server.artifacts.s3 import S3Objects

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.tracking.contract import StoreContract
+from tests.contracts.tracking import StoreContract
 
 from mlkube_operator.server.store.tracking.base import TrackingStore
 from mlkube_operator.server.store.tracking.memory import InMemoryStore
