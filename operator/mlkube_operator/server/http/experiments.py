@@ -5,7 +5,7 @@ from __future__ import annotations
 from mlkube_operator.server.entities import ViewType
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http import serialize
-from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results
+from mlkube_operator.server.http.call import Call, checked_tags, search_args
 from mlkube_operator.server.http.serialize import Json
 from mlkube_operator.server.limits import (
     DEFAULT_SEARCH_EXPERIMENTS,
@@ -48,19 +48,9 @@ def get_by_name(call: Call) -> Json:
 
 
 def search(call: Call) -> Json:
-    fields = call.fields
-    max_results = positive_max_results(
-        fields.integer("max_results"), DEFAULT_SEARCH_EXPERIMENTS, MAX_SEARCH_EXPERIMENTS
-    )
-    view = fields.enum("view_type", ViewType) or ViewType.ACTIVE_ONLY
-    found = call.store.search_experiments(
-        call.workspace,
-        view,
-        filter_string=fields.string("filter"),
-        order_by=fields.strings("order_by"),
-        max_results=max_results,
-        page_token=fields.string("page_token"),
-    )
+    args = search_args(call.fields, DEFAULT_SEARCH_EXPERIMENTS, MAX_SEARCH_EXPERIMENTS)
+    view = call.fields.enum("view_type", ViewType) or ViewType.ACTIVE_ONLY
+    found = call.store.search_experiments(call.workspace, view, **args)
     return serialize.page("experiments", [serialize.experiment(e) for e in found.items], found)
 
 

@@ -4,7 +4,7 @@ aliases (MLflow's model registry API, issue 7)."""
 from __future__ import annotations
 
 from mlkube_operator.server.http import registry_serialize as serialize
-from mlkube_operator.server.http.call import positive_max_results
+from mlkube_operator.server.http.call import search_args
 from mlkube_operator.server.http.registry_call import RegistryCall
 from mlkube_operator.server.http.serialize import Json, page
 from mlkube_operator.server.store.registry import rules
@@ -26,15 +26,8 @@ def get(call: RegistryCall) -> Json:
 
 
 def search_models(call: RegistryCall) -> Json:
-    fields = call.fields
-    max_results = positive_max_results(fields.integer("max_results"), DEFAULT_SEARCH, MAX_SEARCH)
-    found = call.registry.search_registered_models(
-        call.workspace,
-        filter_string=fields.string("filter"),
-        order_by=fields.strings("order_by"),
-        max_results=max_results,
-        page_token=fields.string("page_token"),
-    )
+    args = search_args(call.fields, DEFAULT_SEARCH, MAX_SEARCH)
+    found = call.registry.search_registered_models(call.workspace, **args)
     models = [serialize.registered_model(m) for m in found.items]
     return page("registered_models", models, found)
 

@@ -10,7 +10,7 @@ from typing import Any
 from mlkube_operator.server.errors import MlflowError
 from mlkube_operator.server.http import registry_serialize as serialize
 from mlkube_operator.server.http import registry_sources
-from mlkube_operator.server.http.call import positive_max_results
+from mlkube_operator.server.http.call import search_args
 from mlkube_operator.server.http.registry_call import RegistryCall
 from mlkube_operator.server.http.serialize import Json, page
 from mlkube_operator.server.store.registry import rules
@@ -70,15 +70,8 @@ def get(call: RegistryCall) -> Json:
 
 
 def search_versions(call: RegistryCall) -> Json:
-    fields = call.fields
-    max_results = positive_max_results(fields.integer("max_results"), DEFAULT_SEARCH, MAX_SEARCH)
-    found = call.registry.search_model_versions(
-        call.workspace,
-        filter_string=fields.string("filter"),
-        order_by=fields.strings("order_by"),
-        max_results=max_results,
-        page_token=fields.string("page_token"),
-    )
+    args = search_args(call.fields, DEFAULT_SEARCH, MAX_SEARCH)
+    found = call.registry.search_model_versions(call.workspace, **args)
     versions = [serialize.model_version(v) for v in found.items]
     return page("model_versions", versions, found)
 

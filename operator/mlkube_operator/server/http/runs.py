@@ -8,7 +8,7 @@ import json
 from mlkube_operator.server.entities import DatasetInput, Metric, ModelOutput, RunStatus, ViewType
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http import serialize
-from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results
+from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results, search_args
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.http.serialize import Json
 from mlkube_operator.server.limits import (
@@ -201,19 +201,10 @@ def log_outputs(call: Call) -> Json:
 
 def search(call: Call) -> Json:
     fields = call.fields
-    max_results = positive_max_results(
-        fields.integer("max_results"), DEFAULT_SEARCH_RUNS, MAX_SEARCH_RUNS
-    )
+    args = search_args(fields, DEFAULT_SEARCH_RUNS, MAX_SEARCH_RUNS)
     view = fields.enum("run_view_type", ViewType) or ViewType.ACTIVE_ONLY
-    found = call.store.search_runs(
-        call.workspace,
-        fields.strings("experiment_ids"),
-        view,
-        filter_string=fields.string("filter"),
-        order_by=fields.strings("order_by"),
-        max_results=max_results,
-        page_token=fields.string("page_token"),
-    )
+    experiment_ids = fields.strings("experiment_ids")
+    found = call.store.search_runs(call.workspace, experiment_ids, view, **args)
     return serialize.page("runs", [serialize.run(r) for r in found.items], found)
 
 
