@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from mlkube.api.kinds import EXPERIMENT
-from mlkube_operator.kube import AlreadyExists, KubeError, NotFound
+from mlkube_operator.kube import AlreadyExists
 from mlkube_operator.kube.ids import IdAllocationError, ensure_experiment_id
 from mlkube_operator.server.entities import Experiment, LifecycleStage, ViewType
 from mlkube_operator.server.errors import (
@@ -80,20 +80,19 @@ class KubeExperiments(KubeParts):
         record = self.cache.experiment_by_resource(namespace, convert.DEFAULT_RESOURCE)
         if record is None:
             body = convert.new_experiment(DEFAULT_EXPERIMENT_NAME, None, {})
-            try:
-                obj = self.client.create(EXPERIMENT, namespace, body)
-            except AlreadyExists:
-                obj = self.client.get(EXPERIMENT, namespace, convert.DEFAULT_RESOURCE)
-            except NotFound:
-                raise not_found(
-                    f"the workspace {namespace!r} does not exist: create the namespace first"
-                ) from None
-            except KubeError as err:
-                raise unavailable(err) from None
-            record = self.cache.put_experiment(obj)
-            if record is None:
-                raise MlflowError(ErrorCode.INTERNAL_ERROR, "the Default experiment is invalid")
+            with answering("creating the Default experiment", lambda: _no_workspace(namespace)):
+                try:
+                    obj = self.client.create(EXPERIMENT, namespace, body)
+                except AlreadyExists:
+                    obj = self.client.get(EXPERIMENT, namespace, convert.DEFAULT_RESOURCE)
+            record = self._cached(obj, "the Default experiment")
         return self._assign_id(namespace, record)
+
+    def _cached(self, obj: Obj, what: str) -> ExperimentRecord:
+        record = self.cache.put_experiment(obj)
+        if record is None:
+            raise MlflowError(ErrorCode.INTERNAL_ERROR, f"{what} is invalid")
+        return record
 
     def _experiment(self, namespace: str, experiment_id: str) -> ExperimentRecord:
         if experiment_id == DEFAULT_EXPERIMENT_ID:
@@ -120,28 +119,26 @@ class KubeExperiments(KubeParts):
         if self.cache.experiment_by_name(workspace, name) is not None:
             raise already_exists(f"an experiment named {name!r} already exists")
         body = convert.new_experiment(name, artifact_location, tags)
-        try:
-            obj = self.client.create(EXPERIMENT, workspace, body)
-        except AlreadyExists:
-            # The derived name may belong to an experiment since renamed: make it unique.
-            existing = self.cache.experiment_by_name(workspace, name)
-            if existing is not None:
-                raise already_exists(f"an experiment named {name!r} already exists") from None
-            body["metadata"]["name"] = f"{body['metadata']['name'][:50]}-{secrets.token_hex(5)}"
-            body["spec"]["displayName"] = name
+        with answering(f"creating experiment {name!r}", lambda: _no_workspace(workspace)):
             try:
                 obj = self.client.create(EXPERIMENT, workspace, body)
-            except KubeError as err:
-                raise unavailable(err) from None
-        except NotFound:
-            raise not_found(f"the workspace {workspace!r} does not exist") from None
-        except KubeError as err:
-            raise unavailable(err) from None
-        record = self.cache.put_experiment(obj)
-        if record is None:
-            raise MlflowError(ErrorCode.INTERNAL_ERROR, f"the new experiment {name!r} is invalid")
+            except AlreadyExists:
+                obj = self._create_renamed(workspace, name, body)
+        record = self._cached(obj, f"the new experiment {name!r}")
         # The operator may give it its id first: then that one is its id.
         return self._entity(self._assign_id(workspace, record)).experiment_id
+
+    def _create_renamed(self, workspace: str, name: str, body: Obj) -> Obj:
+        """Create ``body`` under a fresh resource name: its derived name may belong to an
+        experiment since renamed."""
+        if self.cache.experiment_by_name(workspace, name) is not None:
+            raise already_exists(f"an experiment named {name!r} already exists")
+        body["metadata"]["name"] = f"{body['metadata']['name'][:50]}-{secrets.token_hex(5)}"
+        body["spec"]["displayName"] = name
+        try:
+            return self.client.create(EXPERIMENT, workspace, body)
+        except AlreadyExists as err:
+            raise unavailable(err) from None
 
     def get_experiment(self, workspace: str, experiment_id: str) -> Experiment:
         return self._entity(self._experiment(workspace, experiment_id))
@@ -165,17 +162,13 @@ class KubeExperiments(KubeParts):
         self, workspace: str, record: ExperimentRecord, spec: Obj | None, status: Obj | None
     ) -> None:
         name = record.resource.metadata.name
-        try:
+        with answering(f"updating experiment {name}", lambda: _deleted(name)):
             if spec is not None:
                 obj = self.client.patch(EXPERIMENT, workspace, name, {"spec": spec})
                 self.cache.put_experiment(obj)
             touched = {"lastUpdateTime": from_ms(now_ms()), **(status or {})}
             obj = self.client.patch(EXPERIMENT, workspace, name, {"status": touched}, status=True)
             self.cache.put_experiment(obj)
-        except NotFound:
-            raise not_found(f"the experiment {name} was deleted") from None
-        except KubeError as err:
-            raise unavailable(err) from None
 
     def rename_experiment(self, workspace: str, experiment_id: str, new_name: str) -> None:
         record = self._experiment(workspace, experiment_id)
@@ -220,3 +213,7 @@ class KubeExperiments(KubeParts):
 
 def _deleted(name: str) -> MlflowError:
     return not_found(f"the experiment {name} was deleted")
+
+
+def _no_workspace(namespace: str) -> MlflowError:
+    return not_found(f"the workspace {namespace!r} does not exist: create the namespace first")
