@@ -8,7 +8,7 @@ and description limits, sources resolved into ``NewVersion``); the store enforce
 uniqueness. Errors are ``MlflowError``s with MLflow's codes.
 
 A method returns once its write is durable, and a later read through the same store object sees
-it (read-your-writes). ``tests/unit/registry/contract.py`` is the executable form of these
+it (read-your-writes). ``tests/contracts/registry.py`` is the executable form of these
 docstrings; every implementation must pass it.
 """
 

@@ -7,7 +7,7 @@ MLflow's codes. Inputs arrive already checked against MLflow's size limits (``li
 store enforces the semantic rules (existence, lifecycle, immutable params).
 
 A method returns only once what it wrote is durable, and a later read through the same store
-object sees it (read-your-writes). ``tests/unit/tracking/contract.py`` is the executable form of
+object sees it (read-your-writes). ``tests/contracts/tracking.py`` is the executable form of
 these docstrings; every implementation must pass it.
 """
 
