@@ -11,9 +11,9 @@ import pytest
 from e2e.cluster.cluster import LocalCluster
 from e2e.cluster.waiting import eventually
 
+from mlkube.objects import PreconditionFailed
+from mlkube.objects.s3 import S3Objects
 from mlkube_operator.kube import KubeClient
-from mlkube_operator.server.artifacts.objects import PreconditionFailed
-from mlkube_operator.server.artifacts.s3 import S3Objects
 from mlkube_operator.server.entities import LoggedModelStatus, ViewType
 from mlkube_operator.server.store.tracking.kube.store import KubeStore
 

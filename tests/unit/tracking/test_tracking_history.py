@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mlkube_operator.server.artifacts.objects import MemoryObjects
+from mlkube.objects import MemoryObjects
 from mlkube_operator.server.entities import Metric
 from mlkube_operator.server.store.tracking.kube import history
 from mlkube_operator.server.store.tracking.kube.history import MetricHistory

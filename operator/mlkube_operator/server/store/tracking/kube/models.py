@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from mlkube.objects import ObjectNotFound, ObjectStore, PreconditionFailed
 from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore, PreconditionFailed
 from mlkube_operator.server.entities import LoggedModel, LoggedModelStatus, Metric
 from mlkube_operator.server.errors import MlflowError, not_found
 from mlkube_operator.server.store.shared.errors import unavailable

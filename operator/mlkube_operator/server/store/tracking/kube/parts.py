@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mlkube.objects import ObjectStore
 from mlkube_operator.kube import KubeClient
-from mlkube_operator.server.artifacts.objects import ObjectStore
 from mlkube_operator.server.store.tracking.base import TrackingStore
 from mlkube_operator.server.store.tracking.kube.cache import TrackingCache
 from mlkube_operator.server.store.tracking.kube.drafts import RunDraft

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 
 from mlkube.api.kinds import EXPERIMENT, RUN
+from mlkube.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.kube import KubeClient
 from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.errors import MlflowError
 from mlkube_operator.server.store.shared.watched import WatchedStore
 from mlkube_operator.server.store.tracking.kube.cache import TrackingCache
