@@ -16,29 +16,18 @@ from typing import Any
 
 from mlkube.api.kinds import RUN
 from mlkube.objects import ObjectStore
-from mlkube_operator.kube import Conflict, Invalid, KubeClient, KubeError, NotFound
+from mlkube_operator.kube import Conflict, KubeClient, KubeError, NotFound
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
-from mlkube_operator.server.store.kube.cache import RunRecord, TrackingCache
-from mlkube_operator.server.store.kube.drafts import RunDraft
-from mlkube_operator.server.store.kube.extra import Extra
-from mlkube_operator.server.store.kube.history import MetricHistory
-from mlkube_operator.server.store.kube.lanes import Lanes, Write
+from mlkube_operator.server.store.shared.errors import unavailable
+from mlkube_operator.server.store.tracking.kube.cache import RunRecord, TrackingCache
+from mlkube_operator.server.store.tracking.kube.drafts import RunDraft
+from mlkube_operator.server.store.tracking.kube.extra import Extra
+from mlkube_operator.server.store.tracking.kube.history import MetricHistory
+from mlkube_operator.server.store.tracking.kube.lanes import Lanes, Write
 
 log = logging.getLogger("mlkube.server.runs")
 ATTEMPTS = 8
-
-
-def unavailable(err: Exception) -> MlflowError:
-    """The MLflow error for a backend failure: the API server refusing the object as invalid is
-    the request's fault (400); anything else is worth a retry (503)."""
-    if isinstance(err, Invalid):
-        return MlflowError(
-            ErrorCode.INVALID_PARAMETER_VALUE, f"rejected by the cluster: {err.message}"
-        )
-    return MlflowError(
-        ErrorCode.TEMPORARILY_UNAVAILABLE, f"the cluster or object storage failed: {err}; retry"
-    )
 
 
 class RunWriter:
