@@ -20,7 +20,6 @@ from mlkube import layout
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL, Kind
 from mlkube_operator.kube import AlreadyExists, KubeClient, KubeError, NotFound
 from mlkube_operator.kube.versions import VersionAllocationError, assign_version
-from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.errors import ErrorCode, MlflowError, already_exists, not_found
 from mlkube_operator.server.store.registry import rules
 from mlkube_operator.server.store.registry.base import RegistryStore
@@ -294,5 +293,7 @@ class KubeRegistryStore(WatchedStore, RegistryStore):
         entity = convert.version_entity(record.resource, version, model.resource)
         if entity.status is VersionStatus.READY:
             # The registry's copy, through this server's artifact proxy.
-            return layout.ARTIFACTS_ROOT + keys.registry_path(model.resource.metadata.name, version)
+            return layout.ARTIFACTS_ROOT + layout.registry_path(
+                model.resource.metadata.name, version
+            )
         return entity.storage_source

@@ -19,8 +19,8 @@ from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from mlkube import layout
 from mlkube.objects import ObjectNotFound, ObjectStore
-from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.entities import Metric
 from mlkube_operator.server.store.tracking import rules
 
@@ -122,7 +122,7 @@ class MetricHistory:
         return self._read(prefix, key)
 
     def _read(self, prefix: str, key: str) -> list[Metric]:
-        segment = f"{prefix}keys/{keys.metric_key_segment(key)}/"
+        segment = f"{prefix}keys/{layout.metric_key_segment(key)}/"
         log_keys = [o.key for o in self.objects.list_all(f"{prefix}log/")]
         segment_keys = [o.key for o in self.objects.list_all(segment)]
         chunks = list(self._pool.map(self.objects.get, log_keys + segment_keys))
@@ -166,7 +166,7 @@ class MetricHistory:
             return
         name = _chunk_name()
         for key, points in by_key.items():
-            segment = f"{prefix}keys/{keys.metric_key_segment(key)}/{name}"
+            segment = f"{prefix}keys/{layout.metric_key_segment(key)}/{name}"
             self.objects.put(segment, encode(points))
         self.objects.delete(compacted)
 

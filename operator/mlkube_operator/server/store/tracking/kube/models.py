@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from mlkube import layout
 from mlkube.objects import ObjectNotFound, ObjectStore, PreconditionFailed
-from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.entities import LoggedModel, LoggedModelStatus, Metric
-from mlkube_operator.server.errors import MlflowError, not_found
+from mlkube_operator.server.errors import not_found
 from mlkube_operator.server.store.shared.errors import unavailable
 from mlkube_operator.server.store.tracking.kube.history import decode_value, encode_value
 
@@ -58,8 +58,8 @@ class LoggedModels:
 
     def _key(self, namespace: str, model_id: str) -> str:
         try:
-            return keys.logged_model_key(namespace, model_id)
-        except MlflowError:  # not an id this server could have made
+            return layout.logged_model_key(namespace, model_id)
+        except layout.LayoutError:  # not an id this server could have made
             raise not_found(f"no logged model with id {model_id!r}") from None
 
     def _read(self, namespace: str, model_id: str) -> tuple[LoggedModel, str]:
@@ -80,7 +80,9 @@ class LoggedModels:
 
     def put(self, namespace: str, model: LoggedModel) -> LoggedModel:
         """Write a new model (its id is fresh: an existing document is never overwritten)."""
-        self.objects.put_if(keys.logged_model_key(namespace, model.model_id), to_json(model), None)
+        self.objects.put_if(
+            layout.logged_model_key(namespace, model.model_id), to_json(model), None
+        )
         return model
 
     def update(
@@ -107,7 +109,7 @@ class LoggedModels:
             self._seen.pop(key, None)
 
     def of_experiments(self, namespace: str, experiment_ids: set[str]) -> list[LoggedModel]:
-        prefix = keys.logged_models_prefix(namespace)
+        prefix = layout.logged_models_prefix(namespace)
         listed = self.objects.list_all(prefix)
         out: list[LoggedModel] = []
         for info in listed:

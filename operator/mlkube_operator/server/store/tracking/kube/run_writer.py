@@ -14,10 +14,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.kinds import RUN
 from mlkube.objects import ObjectStore
 from mlkube_operator.kube import Conflict, KubeClient, KubeError, NotFound
-from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
 from mlkube_operator.server.store.shared.errors import unavailable
 from mlkube_operator.server.store.tracking.kube.cache import RunRecord, TrackingCache
@@ -97,7 +97,7 @@ class RunWriter:
         if draft.history or draft.extra_dirty:
             assert record.entity is not None  # only started runs log values
             info = record.entity.info
-            run_prefix = keys.run_prefix(namespace, info.experiment_id, info.run_id)
+            run_prefix = layout.run_prefix(namespace, info.experiment_id, info.run_id)
         if draft.history and not progress["history"]:
             self.history.append(run_prefix + "metrics/", draft.history)
             progress["history"] = True

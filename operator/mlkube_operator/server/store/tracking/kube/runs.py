@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.experiment import LifecycleStage as Stage
 from mlkube.api.kinds import RUN
 from mlkube.api.run import RunPhase
 from mlkube_operator.kube import KubeError
-from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.entities import (
     DatasetInput,
     LifecycleStage,
@@ -206,7 +206,7 @@ class KubeRuns(KubeExperiments):
         if record is None or record.entity is None:
             return []
         info = record.entity.info
-        prefix = keys.metrics_prefix(workspace, info.experiment_id, info.run_id)
+        prefix = layout.metrics_prefix(workspace, info.experiment_id, info.run_id)
         try:
             return self.history.read(prefix, key)
         except OSError as err:

@@ -2,7 +2,7 @@
 
 - Experiments and Runs are custom resources (tracking-only Runs for client-created runs); params,
   tags and the latest metrics live in the Run's status, metric histories, overflowing params and
-  tags, dataset inputs and logged models in object storage (layout in artifacts/keys.py).
+  tags, dataset inputs and logged models in object storage (layout in artifacts/mlkube.layout).
 - Reads come from a watch-fed cache (cache.py) that the store's own write responses update too,
   so a client reads its own writes.
 - Writes to a run go through run_writer.py: concurrent writes are coalesced into one patch, and
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 
+from mlkube import layout
 from mlkube.api.kinds import EXPERIMENT, RUN
 from mlkube.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.kube import KubeClient
-from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.errors import MlflowError
 from mlkube_operator.server.store.shared.watched import WatchedStore
 from mlkube_operator.server.store.tracking.kube.cache import TrackingCache
@@ -51,7 +51,7 @@ class KubeStore(WatchedStore, KubeRuns, KubeLoggedModels):
 
     def _load_extra(self, namespace: str, experiment_id: str, run_id: str, name: str) -> Extra:
         try:
-            key = keys.run_prefix(namespace, experiment_id, run_id) + name
+            key = layout.run_prefix(namespace, experiment_id, run_id) + name
             return extra_from_json(name, self.objects.get(key))
         except (ObjectNotFound, MlflowError, ValueError) as err:
             log.warning("run %s: extra document %s unreadable: %s", run_id, name, err)
