@@ -1,7 +1,10 @@
 """Experiment controller: gives each Experiment its id and artifact location, and counts its runs.
 
 Run counts come from a Kopf index of Runs by (namespace, experiment), fed by the watch, so
-counting never lists the runs; a timer writes the counts when they differ from the status.
+counting never lists the runs; a timer writes the counts when they differ from the status. Only
+an Experiment that lacks its id or whose artifact location is not what its spec implies reaches
+the identity handlers (a ``when=`` filter): the count writes and the tracking server's writes do
+not cost a request each.
 """
 
 from __future__ import annotations
@@ -64,11 +67,35 @@ def runs_by_experiment(
     return {(namespace, spec.get("experiment") or "default"): status.get("phase") or "Pending"}
 
 
-@kopf.on.event(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural)
+def needs_identity(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
+    """No id yet, or a status.artifactLocation that is not the one the id and spec imply."""
+    if meta.get("deletionTimestamp"):
+        return False
+    experiment_id = status.get("experimentId")
+    if not experiment_id:
+        return True
+    return status.get("artifactLocation") != artifact_location(str(experiment_id), dict(spec))
+
+
+@kopf.on.event(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural, when=needs_identity)
 def experiment_event(
     type: str, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
     if type != "DELETED" and namespace is not None:
+        reconcile_identity(memo["ctx"], namespace, name)
+
+
+@kopf.timer(
+    EXPERIMENT.group,
+    EXPERIMENT.version,
+    EXPERIMENT.plural,
+    interval=10,
+    initial_delay=10,
+    when=needs_identity,
+)
+def experiment_identity_retry(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    """Retries an identity the event handler could not give (Kopf does not retry those)."""
+    if namespace is not None:
         reconcile_identity(memo["ctx"], namespace, name)
 
 
