@@ -36,6 +36,7 @@ from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.kube.versions import assign_version
 from mlkube_operator.resources.registry import (
     LoggedModelSource,
+    ModelInfo,
     RegistrationError,
     RunSource,
     check_mlmodel,
@@ -125,19 +126,7 @@ class ModelVersionReconciler:
                 status=True,
             )
         try:
-            source = self._source_location(indexes, namespace, version.spec.source)
-            target = registry_location(self.storage.bucket, namespace, model, number)
-            copied = copy_prefix(self.s3, source, target)
-            if copied == 0:
-                raise RegistrationError(f"no files at {version.spec.source} ({source})")
-            try:
-                text = read_text(self.s3, S3Location(target.bucket, target.key + "/MLmodel"))
-            except S3Error:
-                raise RegistrationError(
-                    f"no MLmodel file at {version.spec.source}: the source must be an MLflow "
-                    f"model directory (found {copied} other files)"
-                ) from None
-            info = check_mlmodel(text, version.spec.source)
+            target, info = self._copy(indexes, namespace, version.spec.source, model, number)
         except Waiting as wait:
             self._pending(obj, str(wait))
             return
@@ -156,6 +145,25 @@ class ModelVersionReconciler:
             flavors=info.flavors,
             signature=info.signature,
         )
+
+    def _copy(
+        self, indexes: Indexes, namespace: str, source: str, model: str, number: int
+    ) -> tuple[S3Location, ModelInfo]:
+        """Copy the version's files into the registry (same key, same bytes on a retry) and
+        check its MLmodel; RegistrationError says what is missing."""
+        location = self._source_location(indexes, namespace, source)
+        target = registry_location(self.storage.bucket, namespace, model, number)
+        copied = copy_prefix(self.s3, location, target)
+        if copied == 0:
+            raise RegistrationError(f"no files at {source} ({location})")
+        try:
+            text = read_text(self.s3, S3Location(target.bucket, target.key + "/MLmodel"))
+        except S3Error:
+            raise RegistrationError(
+                f"no MLmodel file at {source}: the source must be an MLflow "
+                f"model directory (found {copied} other files)"
+            ) from None
+        return target, check_mlmodel(text, source)
 
     def _source_location(self, indexes: Indexes, namespace: str, source: str) -> S3Location:
         parsed = parse_source(source)

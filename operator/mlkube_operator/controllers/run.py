@@ -167,8 +167,10 @@ def is_unsettled(body: kopf.Body, **_: Any) -> bool:
     return not settled(dict(body))
 
 
-@kopf.on.resume(RUN.group, RUN.version, RUN.plural, when=is_project_run)
-@kopf.on.create(RUN.group, RUN.version, RUN.plural, when=is_project_run)
+# create/resume filter by field (no callback per event of the many tracking-only Runs); an update
+# filter by field would fire only when that field changes, so update filters with when=.
+@kopf.on.resume(RUN.group, RUN.version, RUN.plural, field="spec.project")
+@kopf.on.create(RUN.group, RUN.version, RUN.plural, field="spec.project")
 @kopf.on.update(RUN.group, RUN.version, RUN.plural, when=is_project_run)
 def run_changed(
     namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
