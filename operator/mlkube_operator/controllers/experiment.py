@@ -61,7 +61,7 @@ def reconcile_identity(ctx: Context, namespace: str, name: str) -> None:
 
 
 @kopf.index(RUN.group, RUN.version, RUN.plural)
-def runs_by_experiment(
+async def runs_by_experiment(
     namespace: str | None, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[tuple[str | None, str], str]:
     return {(namespace, spec.get("experiment") or "default"): status.get("phase") or "Pending"}

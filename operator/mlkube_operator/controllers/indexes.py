@@ -6,7 +6,10 @@ Jobs, pods, RegisteredModels and ModelVersions from memory; the API server is as
 dicts cut from the objects, so an index holds no reference to Kopf's bodies.
 
 Kopf passes an index to a handler as the keyword argument named after the index function;
-``Indexes.of(kwargs)`` collects the ones a reconcile needs, typed.
+``Indexes.of(kwargs)`` collects the ones a reconcile needs, typed. The index functions are
+``async`` although they never wait: Kopf calls a sync function in its thread pool, and these run
+on every event of every Run (tracking-only ones too), so a thread hop each would cost more than
+the function itself.
 """
 
 from __future__ import annotations
@@ -49,14 +52,16 @@ def lifecycle_view(body: Mapping[str, Any]) -> Obj:
 
 
 @kopf.index(RUN.group, RUN.version, RUN.plural, field="spec.project")
-def project_runs(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Key, Obj]:
+async def project_runs(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[Key, Obj]:
     """Project Runs (those with spec.project) by (namespace, name), so events of a Run's Job
     and pods reconcile it without a GET. Tracking-only Runs are not held."""
     return {(namespace, name): lifecycle_view(body)}
 
 
 @kopf.index(RUN.group, RUN.version, RUN.plural, field="status.runId")
-def runs_by_id(
+async def runs_by_id(
     namespace: str | None, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[Key, Obj]:
     """Every Run by (namespace, runId), with what a runs:/ model source needs: the experiment and
@@ -73,7 +78,7 @@ def runs_by_id(
 
 
 @kopf.index(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural)
-def experiments(
+async def experiments(
     namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[Key, Obj]:
     """Experiments by (namespace, name): their id (once assigned) and spec.artifactLocation."""
@@ -89,7 +94,7 @@ def experiments(
 
 
 @kopf.index("batch", "v1", "jobs", labels={RUN_LABEL: kopf.PRESENT, **MANAGED_BY})
-def run_jobs(
+async def run_jobs(
     namespace: str | None, body: kopf.Body, labels: kopf.Labels, **_: Any
 ) -> dict[Key, Obj]:
     """The Job of each project Run, by (namespace, Run name)."""
@@ -106,7 +111,7 @@ def run_jobs(
 
 
 @kopf.index("", "v1", "pods", labels={RUN_LABEL: kopf.PRESENT})
-def run_pods(
+async def run_pods(
     namespace: str | None, meta: kopf.Meta, status: kopf.Status, labels: kopf.Labels, **_: Any
 ) -> dict[Key, Obj]:
     """The pods of each project Run's Job, by (namespace, Run name)."""
@@ -124,7 +129,7 @@ def run_pods(
 
 
 @kopf.index(REGISTERED_MODEL.group, REGISTERED_MODEL.version, REGISTERED_MODEL.plural)
-def registered_models(
+async def registered_models(
     namespace: str | None, name: str, spec: kopf.Spec, **_: Any
 ) -> dict[Key, Obj]:
     """RegisteredModels by (namespace, name): their aliases."""
@@ -132,7 +137,7 @@ def registered_models(
 
 
 @kopf.index(MODEL_VERSION.group, MODEL_VERSION.version, MODEL_VERSION.plural, field="spec.model")
-def versions_by_model(
+async def versions_by_model(
     namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[Key, Obj]:
     """ModelVersions by (namespace, model): what resolving a model reference reads."""

@@ -249,7 +249,7 @@ def _reconciler(memo: kopf.Memo) -> DeploymentReconciler:
 
 
 @kopf.index(MODEL_DEPLOYMENT.group, MODEL_DEPLOYMENT.version, MODEL_DEPLOYMENT.plural)
-def deployments_by_model(
+async def deployments_by_model(
     namespace: str | None, name: str, spec: kopf.Spec, **_: Any
 ) -> dict[tuple[str | None, str], str]:
     """Which deployments name which model (stable or canary), so a moved alias finds them."""

@@ -181,7 +181,7 @@ def run_changed(
 
 
 @kopf.on.event(RUN.group, RUN.version, RUN.plural, field="spec.project")
-def run_gone(type: str, namespace: str | None, name: str, **_: Any) -> None:
+async def run_gone(type: str, namespace: str | None, name: str, **_: Any) -> None:
     """A deleted project Run leaves the phase gauge (no finalizer: nothing else to undo)."""
     if type == "DELETED":
         metrics.run_phase(f"{namespace}/{name}", None)
