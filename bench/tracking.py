@@ -108,6 +108,22 @@ def timed(
     return result
 
 
+def settle(client: Any, experiment_id: str, tries: int = 120) -> None:
+    """Wait until the search answers the same twice in a row: the server's watch-fed cache may
+    still be taking in the runs just filled, and the timed rounds must all see the same data."""
+    previous = None
+    for _ in range(tries):
+        found = client.search_runs(
+            [experiment_id], SEARCH_FILTER, order_by=SEARCH_ORDER, max_results=100
+        )
+        current = [(r.info.run_id, r.data.metrics.get("loss")) for r in found]
+        if current == previous:
+            return
+        previous = current
+        time.sleep(0.5)  # a bench, not a test: a pause between polls of a live server
+    raise RuntimeError(f"search over experiment {experiment_id} did not settle")
+
+
 def workload(url: str, repeat: int, runs: int, threads: int, scratch: Path) -> dict[str, float]:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
@@ -145,6 +161,7 @@ def workload(url: str, repeat: int, runs: int, threads: int, scratch: Path) -> d
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(fill, range(runs)))
     print(f"  filled {runs} runs in {time.perf_counter() - started:.0f}s", flush=True)
+    settle(client, search_experiment)
     expected = None
     for round_ in range(repeat + 1):
         found = timed(
@@ -181,9 +198,12 @@ def main() -> int:
             print(f"{kind} server:", flush=True)
             with server(kind, cluster, root / kind) as (url, pids):
                 before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                results[kind] = workload(url, args.repeat, args.runs, args.threads, root)
-                if kind == "mlkube":
-                    cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+                try:
+                    results[kind] = workload(url, args.repeat, args.runs, args.threads, root)
+                finally:
+                    if kind == "mlkube":
+                        cpu = {n: cpu_seconds(pid) - before[n] for n, pid in pids.items()}
+                        print_cpu(cpu)
     print(f"\nmedians over {args.repeat} rounds; search over {args.runs} runs\n")
     print_medians(results)
     if cpu:
