@@ -42,9 +42,12 @@ TRACKING_FIELDS = frozenset({"params", "metrics", "tags", "modelOutputs", "input
 
 
 def lifecycle_view(body: Mapping[str, Any]) -> Obj:
-    """A Run as the operator reads it: metadata, spec, and status without the tracking fields."""
+    """A Run as the operator reads it: metadata, spec, and status without the tracking fields
+    (apiVersion and kind too: Events about the Run name it by them)."""
     status = body.get("status") or {}
     return {
+        "apiVersion": body.get("apiVersion") or f"{RUN.group}/{RUN.version}",
+        "kind": body.get("kind") or RUN.kind,
         "metadata": _plain(body.get("metadata") or {}),
         "spec": _plain(body.get("spec") or {}),
         "status": {k: _plain(v) for k, v in status.items() if k not in TRACKING_FIELDS},

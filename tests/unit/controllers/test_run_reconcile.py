@@ -140,7 +140,10 @@ def test_settled_runs_and_the_filters() -> None:
 
 def test_the_index_view_leaves_out_what_the_tracking_server_writes() -> None:
     obj = run_obj({"phase": "Running", "metrics": {"loss": 0.1}, "params": {"a": "1"}})
-    assert lifecycle_view(obj)["status"] == {"phase": "Running"}
+    view = lifecycle_view(obj)
+    assert view["status"] == {"phase": "Running"}
+    # Events about the Run name it by apiVersion and kind (kubectl describe finds them so).
+    assert (view["apiVersion"], view["kind"]) == ("mlkube.io/v1alpha1", "Run")
 
 
 # -- requests ----------------------------------------------------------------------------------
