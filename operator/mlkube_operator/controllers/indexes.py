@@ -63,20 +63,6 @@ async def project_runs(
     return {(namespace, name): lifecycle_view(body)}
 
 
-@kopf.index(RUN.group, RUN.version, RUN.plural, field="status.runId")
-async def runs_by_id(
-    namespace: str | None, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> dict[Key, Obj]:
-    """Every Run by (namespace, runId), with what a runs:/ model source needs: the experiment and
-    the logged models among its outputs."""
-    return {
-        (namespace, str(status["runId"])): {
-            "experiment": spec.get("experiment") or "default",
-            "modelOutputs": _plain(status.get("modelOutputs") or []),
-        }
-    }
-
-
 # -- Experiments -----------------------------------------------------------------------------------
 
 
@@ -171,7 +157,6 @@ class Indexes:
     """The indexes a reconcile reads, from a handler's keyword arguments."""
 
     runs: kopf.Index[Key, Obj]
-    run_ids: kopf.Index[Key, Obj]
     experiments: kopf.Index[Key, Obj]
     jobs: kopf.Index[Key, Obj]
     pods: kopf.Index[Key, Obj]
@@ -182,7 +167,6 @@ class Indexes:
     def of(cls, kwargs: Mapping[str, Any]) -> Indexes:
         return cls(
             runs=kwargs["project_runs"],
-            run_ids=kwargs["runs_by_id"],
             experiments=kwargs["experiments"],
             jobs=kwargs["run_jobs"],
             pods=kwargs["run_pods"],
@@ -192,9 +176,6 @@ class Indexes:
 
     def run(self, namespace: str, name: str) -> Obj | None:
         return _one(self.runs, (namespace, name))
-
-    def run_by_id(self, namespace: str, run_id: str) -> Obj | None:
-        return _one(self.run_ids, (namespace, run_id))
 
     def experiment(self, namespace: str, name: str) -> Obj | None:
         return _one(self.experiments, (namespace, name))

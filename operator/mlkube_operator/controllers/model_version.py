@@ -32,6 +32,7 @@ from mlkube.storage import (
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context, body_of, now, ready_condition
 from mlkube_operator.controllers.indexes import Indexes
+from mlkube_operator.controllers.run_catalog import RunCatalog
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.kube.versions import assign_version
 from mlkube_operator.resources.registry import (
@@ -70,8 +71,9 @@ def is_pending(meta: kopf.Meta, status: kopf.Status, **_: Any) -> bool:
 
 
 class ModelVersionReconciler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, catalog: RunCatalog) -> None:
         self.ctx = ctx
+        self.catalog = catalog  # runs:/ sources name runs of any kind, project or not
         s = ctx.settings
         self.storage = S3Settings(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket)
         self._client: Minio | None = None
@@ -173,7 +175,7 @@ class ModelVersionReconciler:
         if isinstance(parsed, LoggedModelSource):
             return self._logged_model(namespace, parsed.model_id)[1]
         assert isinstance(parsed, RunSource)
-        run = indexes.run_by_id(namespace, parsed.run_id)
+        run = self.catalog.run_by_id(namespace, parsed.run_id)
         if run is None:
             raise RegistrationError(f"run {parsed.run_id} not found in namespace {namespace}")
         experiment = experiment_id_of(indexes, namespace, run["experiment"])

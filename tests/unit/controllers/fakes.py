@@ -118,5 +118,5 @@ def index(entries: Mapping[Key, list[Obj]] | None = None) -> Any:
 
 
 def indexes(**fields: Mapping[Key, list[Obj]]) -> Indexes:
-    names = ("runs", "run_ids", "experiments", "jobs", "pods", "models", "versions")
+    names = ("runs", "experiments", "jobs", "pods", "models", "versions")
     return Indexes(**{name: index(fields.get(name)) for name in names})

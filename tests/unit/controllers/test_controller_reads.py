@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from tests.unit.controllers.fakes import FakeKube, context, indexes
 
+from mlkube.api.kinds import RUN
 from mlkube.api.model_deployment import ModelRef
 from mlkube_operator.controllers.context import Ensured, KeyedLocks
 from mlkube_operator.controllers.experiment import needs_identity
 from mlkube_operator.controllers.model_deployment import Resolved, Unresolved, resolve
 from mlkube_operator.controllers.model_version import Waiting, experiment_id_of, is_pending
+from mlkube_operator.controllers.run_catalog import RunCatalog
 
 
 def version(number: int, phase: str = "Ready", stage: str | None = None) -> dict[str, Any]:
@@ -131,3 +133,35 @@ def test_the_secret_is_checked_once_per_namespace_while_fresh() -> None:
     assert not ensured.fresh("other")
     clock[0] = 11
     assert not ensured.fresh("ml")
+
+
+def a_run(
+    name: str, experiment: str, phase: str | None, run_id: str | None = None
+) -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": phase} if phase else {}
+    if run_id:
+        status |= {"runId": run_id, "modelOutputs": [{"modelId": "m-1", "step": 0}]}
+    return {
+        "metadata": {"namespace": "ml", "name": name},
+        "spec": {"experiment": experiment},
+        "status": status,
+    }
+
+
+def test_the_run_catalog_counts_phases_and_finds_runs_by_id() -> None:
+    catalog = RunCatalog()
+    catalog.replace(RUN, [a_run("a", "churn", "Running", "id-a"), a_run("b", "churn", None)])
+    catalog.upsert(RUN, a_run("c", "other", "Failed"))
+    assert sorted(catalog.phases("ml", "churn")) == ["Pending", "Running"]
+    catalog.upsert(RUN, a_run("a", "churn", "Succeeded", "id-a"))  # a status write
+    assert sorted(catalog.phases("ml", "churn")) == ["Pending", "Succeeded"]
+    assert catalog.run_by_id("ml", "id-a") == {
+        "experiment": "churn",
+        "modelOutputs": [{"modelId": "m-1", "step": 0}],
+    }
+    catalog.remove(RUN, a_run("a", "churn", "Succeeded", "id-a"))
+    assert catalog.run_by_id("ml", "id-a") is None
+    assert catalog.phases("ml", "churn") == ["Pending"]
+    catalog.replace_namespace([a_run("d", "other", "Running")])
+    assert catalog.phases("ml", "churn") == []
+    assert catalog.phases("ml", "other") == ["Running"]
