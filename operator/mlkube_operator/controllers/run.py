@@ -9,7 +9,10 @@ from the Run's, so a restarted operator finds the Job it made instead of making 
 
 What the operator does not react to: tracking writes. The tracking server writes params, metrics
 and tags into a Run's status; status changes are not spec changes (no update handler fires), and
-tracking-only Runs (no spec.project) are filtered out before any handler runs. Retries go
+tracking-only Runs never reach Kopf: the Runs the tracking server makes carry the
+``mlkube.io/run-id`` label from birth, and Kopf's Run watch selects ``!mlkube.io/run-id`` on the
+API server (main.py). A Run without spec.project that lacks the label (one applied by hand) is
+still filtered out by the handlers' field filters. Retries go
 through Kopf: the create/update/resume handlers are retried when they raise, and the resync timer
 covers the Job and pod events (a failed event handler is not retried by Kopf).
 """
