@@ -1,9 +1,9 @@
-"""Tracking: the same mlflow client workload against `mlflow server` and `mlkube server`.
+"""Tracking: the same mlflow client workload against `mlflow server` and `mlkube-server`.
 
     python3 bench/tracking.py [--runs 10000] [--repeat 20] [--threads 8]
 
 Starts the local control plane (kube-apiserver, etcd, MinIO; as `make up` does, in a temporary
-state directory), `mlkube server` on it and `mlflow server` with SQLite and proxied artifacts,
+state directory), `mlkube-server` on it and `mlflow server` with SQLite and proxied artifacts,
 each on a free 127.0.0.1 port. Then, for each server in turn, the stock client times
 ``--repeat`` rounds of: create_run, log_batch of 500 metrics, log_params of 10 params,
 set_terminated, get_metric_history (500 points), log_artifact of 8 MiB; then it fills one

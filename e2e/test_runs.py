@@ -271,13 +271,12 @@ def test_a_run_past_its_memory_limit_fails_oomkilled(
     operator: LocalCluster, namespace: str, scratch: Path
 ) -> None:
     """Limits are real on this node: the kernel kills the run's code in its cgroup."""
-    from minio import Minio
-
+    from mlkube.objects.s3 import S3Objects
     from mlkube.projects.archive import upload
 
     s3 = operator.s3
-    client = Minio(s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False)
-    uri = upload(scratch, client, s3.bucket, namespace)
+    store = S3Objects(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket)
+    uri = upload(scratch, store, namespace)
     operator.apply_objects(
         namespace,
         {

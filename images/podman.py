@@ -128,6 +128,7 @@ CHECKS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     ),
     "mlkube": (
         ("mlkube --help", ("mlkube", "--help")),
+        ("mlkube-server --help", ("mlkube-server", "--help")),
         ("mlkube server --help", ("mlkube", "server", "--help")),
         ("mlkube serve --help", ("mlkube", "serve", "--help")),
         (

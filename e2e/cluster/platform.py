@@ -24,14 +24,14 @@ HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def server_service(cluster: LocalCluster, port: int) -> Service:
-    """`mlkube server` on 127.0.0.1:<port> against the stack's API server and MinIO."""
+    """`mlkube-server` on 127.0.0.1:<port> against the stack's API server and MinIO (run as its
+    module: the console script exists only once `make setup` has reinstalled the package)."""
     return Service(
         SERVER,
         [
             sys.executable,
             "-m",
-            "mlkube.cli",
-            "server",
+            "mlkube_operator.server.main",
             "--host",
             cluster.slot.host_ip,
             "--port",

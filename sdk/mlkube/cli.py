@@ -18,18 +18,27 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server(argv: Sequence[str]) -> int:
-    # The tracking server lives in the operator's package, which the SDK must not import
-    # (tests/unit/test_layers.py scans every import in sdk/): load it by name, at run time.
-    import importlib
+SERVER_COMMAND = "mlkube-server"
 
-    try:
-        server = importlib.import_module("mlkube_operator.server.main")
-    except ImportError as err:
-        print(f"mlkube server needs the server extra (pip install 'mlkube[server]'): {err}")
+
+def _server(argv: Sequence[str]) -> int:
+    """Hand `mlkube server ...` to the tracking server's own command.
+
+    The server lives in the operator's package, which the SDK never imports (not even by name:
+    tests/unit/test_layers.py): run its console script in place of this process instead.
+    """
+    import os
+    import shutil
+
+    executable = shutil.which(SERVER_COMMAND)
+    if executable is None:
+        print(
+            f"mlkube server: {SERVER_COMMAND} is not on PATH; install the server extra "
+            "(pip install 'mlkube[server]') and run it again",
+            file=sys.stderr,
+        )
         return 2
-    result: int = server.main(list(argv))
-    return result
+    os.execv(executable, [SERVER_COMMAND, *argv])
 
 
 def _project_run(args: argparse.Namespace) -> int:

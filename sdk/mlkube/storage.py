@@ -1,4 +1,5 @@
-"""Object storage as the SDK sees it: where it is (from the environment) and s3:// URIs.
+"""Object storage as the SDK sees it: where it is (from the environment), s3:// URIs, and the
+prefix-wide operations (copy, delete, list) over an ``mlkube.objects.ObjectStore``.
 
 Run pods and model pods get ``MLKUBE_S3_ENDPOINT`` (a URL), ``MLKUBE_S3_ACCESS_KEY``,
 ``MLKUBE_S3_SECRET_KEY`` and ``MLKUBE_S3_BUCKET`` from the operator; ``make up`` writes the same
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from minio import Minio
+from mlkube.objects import ObjectStore
 
 DEFAULT_BUCKET = "mlkube"
 
@@ -66,79 +67,61 @@ class S3Settings:
             bucket=env.get("MLKUBE_S3_BUCKET") or DEFAULT_BUCKET,
         )
 
-    def client(self) -> Minio:
-        url = urlsplit(self.endpoint if "://" in self.endpoint else f"http://{self.endpoint}")
-        if not url.netloc:
-            raise StorageError(f"MLKUBE_S3_ENDPOINT {self.endpoint!r} is not a URL")
-        return Minio(
-            url.netloc,
-            access_key=self.access_key,
-            secret_key=self.secret_key,
-            secure=url.scheme == "https",
-        )
+    def objects(self, bucket: str | None = None) -> ObjectStore:
+        """The store of ``bucket`` (default: this setting's bucket) at this endpoint."""
+        from mlkube.objects.s3 import S3Objects
+
+        try:
+            return S3Objects(self.endpoint, self.access_key, self.secret_key, bucket or self.bucket)
+        except ValueError as err:
+            raise StorageError(str(err)) from None
 
 
-def download(client: Minio, location: S3Location, target: Path) -> Path:
+def download(store: ObjectStore, location: S3Location, target: Path) -> Path:
     """Stream one object to ``target`` (never wholly in memory)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    client.fget_object(location.bucket, location.key, str(target))
-    return target
+    return store.in_bucket(location.bucket).download(location.key, target)
 
 
-def exists(client: Minio, location: S3Location) -> bool:
-    from minio.error import S3Error
-
-    try:
-        client.stat_object(location.bucket, location.key)
-    except S3Error as err:
-        if err.code in {"NoSuchKey", "NoSuchObject", "NotFound"}:
-            return False
-        raise
-    return True
+def exists(store: ObjectStore, location: S3Location) -> bool:
+    return store.in_bucket(location.bucket).exists(location.key)
 
 
-def list_keys(client: Minio, location: S3Location) -> list[str]:
+def list_keys(store: ObjectStore, location: S3Location) -> list[str]:
     """Every object key under the prefix ``location.key`` (a directory-like prefix)."""
     prefix = location.key.rstrip("/") + "/"
-    return [
-        str(obj.object_name)
-        for obj in client.list_objects(location.bucket, prefix=prefix, recursive=True)
-        if obj.object_name is not None
-    ]
+    return [info.key for info in store.in_bucket(location.bucket).list_all(prefix)]
 
 
-def copy_prefix(client: Minio, source: S3Location, target: S3Location) -> int:
+def copy_prefix(store: ObjectStore, source: S3Location, target: S3Location) -> int:
     """Copy every object under ``source`` to the same relative key under ``target``, server-side
     (no bytes pass through this process); returns how many objects were copied."""
-    from minio.commonconfig import CopySource
-
     prefix = source.key.rstrip("/") + "/"
     destination = target.key.rstrip("/") + "/"
-    keys = list_keys(client, source)
+    keys = list_keys(store, source)
+    into = store.in_bucket(target.bucket)
     for key in keys:
-        client.copy_object(
-            target.bucket, destination + key[len(prefix) :], CopySource(source.bucket, key)
-        )
+        into.copy(key, destination + key[len(prefix) :], source_bucket=source.bucket)
     return len(keys)
 
 
-def delete_prefix(client: Minio, location: S3Location) -> int:
+def delete_prefix(store: ObjectStore, location: S3Location) -> int:
     """Delete every object under the prefix; returns how many there were."""
-    from minio.deleteobjects import DeleteObject
-
-    keys = list_keys(client, location)
-    errors = list(client.remove_objects(location.bucket, (DeleteObject(k) for k in keys)))
-    if errors:
-        raise StorageError(f"could not delete {len(errors)} objects under {location}: {errors[0]}")
+    keys = list_keys(store, location)
+    store.in_bucket(location.bucket).delete(keys)
     return len(keys)
 
 
-def read_text(client: Minio, location: S3Location, limit: int = 1 << 20) -> str:
-    """A small object's content (at most ``limit`` bytes are read)."""
-    response = client.get_object(location.bucket, location.key)
+def read_text(store: ObjectStore, location: S3Location, limit: int = 1 << 20) -> str:
+    """A small object's content (at most ``limit`` bytes are read); ObjectNotFound if missing."""
+    _, chunks = store.in_bucket(location.bucket).open(location.key)
+    data = b""
     try:
-        data: bytes = response.read(limit)
+        for chunk in chunks:
+            data += chunk
+            if len(data) >= limit:
+                break
     finally:
-        response.close()
-        response.release_conn()
-    return data.decode("utf-8", errors="replace")
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return data[:limit].decode("utf-8", errors="replace")

@@ -17,7 +17,6 @@ import kopf
 from mlkube.api.common import ConditionStatus
 from mlkube_operator.kube.client import KubeClient
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
-from mlkube_operator.kube.workloads import Serving
 from mlkube_operator.resources.run import CA_BUNDLE_CONFIGMAP, CA_BUNDLE_KEY, build_ca_bundle
 from mlkube_operator.settings import Settings
 
@@ -98,11 +97,16 @@ def read_ca_bundle(path: str) -> str | None:
 class Context:
     settings: Settings
     kube: KubeClient
-    workloads: Serving
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     ca_bundle: str | None = None  # PEM text, from settings.ca_bundle
     secrets: Ensured = field(default_factory=Ensured)
     bundles: Ensured = field(default_factory=Ensured)
+
+    @property
+    def workloads(self) -> KubeClient:
+        """The same adapter as ``kube``: the name the controllers use for Jobs, Pods, Secrets
+        and serving objects (one Kubernetes adapter, issue 12)."""
+        return self.kube
 
     def ensure_s3_secret(self, namespace: str) -> None:
         """The Secret that pods of ``namespace`` read object-store credentials from (checked
@@ -145,12 +149,8 @@ class Context:
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
         ca_bundle = read_ca_bundle(settings.ca_bundle)
-        kube = KubeClient.from_config(settings.kubeconfig)
         return cls(
-            settings=settings,
-            kube=kube,
-            workloads=Serving(kube.api_client),
-            ca_bundle=ca_bundle,
+            settings=settings, kube=KubeClient.from_config(settings.kubeconfig), ca_bundle=ca_bundle
         )
 
 

@@ -13,13 +13,12 @@ import logging
 from typing import Any
 
 import kopf
-from minio import Minio
-from minio.error import S3Error
 
 from mlkube.api import ModelVersion, SpecError, parse
 from mlkube.api.common import ConditionStatus
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL
 from mlkube.api.model_version import ModelVersionPhase
+from mlkube.objects import ObjectNotFound, ObjectStore, ObjectStoreError
 from mlkube.storage import (
     S3Location,
     S3Settings,
@@ -76,13 +75,13 @@ class ModelVersionReconciler:
         self.catalog = catalog  # runs:/ sources name runs of any kind, project or not
         s = ctx.settings
         self.storage = S3Settings(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket)
-        self._client: Minio | None = None
+        self._objects: ObjectStore | None = None
 
     @property
-    def s3(self) -> Minio:
-        if self._client is None:
-            self._client = self.storage.client()
-        return self._client
+    def s3(self) -> ObjectStore:
+        if self._objects is None:
+            self._objects = self.storage.objects()
+        return self._objects
 
     def reconcile(self, indexes: Indexes, namespace: str, name: str) -> None:
         with self.ctx.locks.hold(f"mv/{namespace}/{name}"), metrics.reconciling("ModelVersion"):
@@ -135,7 +134,7 @@ class ModelVersionReconciler:
         except RegistrationError as err:
             self._finish(obj, number, str(err), "FailedRegistration")
             return
-        except StorageError as err:
+        except (StorageError, ObjectStoreError) as err:
             self._pending(obj, f"object storage: {err}")
             return
         self._finish(
@@ -160,7 +159,7 @@ class ModelVersionReconciler:
             raise RegistrationError(f"no files at {source} ({location})")
         try:
             text = read_text(self.s3, S3Location(target.bucket, target.key + "/MLmodel"))
-        except S3Error:
+        except ObjectNotFound:
             raise RegistrationError(
                 f"no MLmodel file at {source}: the source must be an MLflow "
                 f"model directory (found {copied} other files)"
@@ -195,7 +194,7 @@ class ModelVersionReconciler:
         bucket = self.storage.bucket
         try:
             text = read_text(self.s3, logged_model_document(bucket, namespace, model_id))
-        except S3Error:
+        except ObjectNotFound:
             raise RegistrationError(
                 f"logged model {model_id} not found in namespace {namespace}"
             ) from None

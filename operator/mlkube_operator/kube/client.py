@@ -1,14 +1,20 @@
-"""KubeClient: create/get/list/patch/watch of mlkube resources and ConfigMaps.
+"""KubeClient: the operator's one Kubernetes adapter, and the only operator module that imports
+the ``kubernetes`` library (tests/unit/test_layers.py).
 
-All methods block; every request has a client-side timeout. Patches are JSON merge patches
-(RFC 7386) so a writer touches only the fields it names ("one writer per status field"); a
-patch that carries ``metadata.resourceVersion`` is a compare-and-swap (409 if it moved).
+It does create/get/list/patch/watch of mlkube resources and ConfigMaps, and the workloads the
+operator manages: Jobs, Pods, Secrets, and the Deployments, Services and autoscalers of model
+deployments. Plain dicts in and out, typed errors (errors.py). All methods block; every request
+has a client-side timeout. Patches of mlkube resources are JSON merge patches (RFC 7386) so a
+writer touches only the fields it names ("one writer per status field"); a patch that carries
+``metadata.resourceVersion`` is a compare-and-swap (409 if it moved). Serving objects are written
+with server-side apply: the operator states the whole object it wants (field manager
+``mlkube-operator``) and the API server merges.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from kubernetes import client as k8s
@@ -26,10 +32,13 @@ from mlkube_operator.kube.errors import (
 )
 
 Obj = dict[str, Any]
+Objs = list[Obj]  # for methods below KubeClient.list, where `list` names that method
 # The generated client's annotations are partial and its config loaders untyped: this module is
 # the one place that touches it, so it is handled as Any here and typed at our boundary.
 k8s_config = cast(Any, _k8s_config)
 MERGE_PATCH = "application/merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+FIELD_MANAGER = "mlkube-operator"
 # (connect, read) seconds for ordinary requests.
 TIMEOUT = (5.0, 30.0)
 
@@ -56,6 +65,30 @@ def _error(err: ApiException) -> KubeError:
     return KubeError(status, reason, message)
 
 
+def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
+    """One request, answered as the JSON body it carries (or {}), errors made typed."""
+    try:
+        response = method(*args, _request_timeout=TIMEOUT, _preload_content=False, **kwargs)
+    except ApiException as err:
+        raise _error(err) from None
+    data = getattr(response, "data", b"")
+    out: Obj = json.loads(data) if data else {}
+    return out
+
+
+def _apply(method: Callable[..., Any], body: Obj) -> Obj:
+    meta = body["metadata"]
+    return _call(
+        method,
+        meta["name"],
+        meta["namespace"],
+        body,
+        field_manager=FIELD_MANAGER,
+        force=True,
+        _content_type=APPLY,
+    )
+
+
 class KubeClient:
     """One connection pool to one API server."""
 
@@ -63,6 +96,9 @@ class KubeClient:
         self.api_client: Any = api_client
         self.custom: Any = k8s.CustomObjectsApi(api_client)
         self.core: Any = k8s.CoreV1Api(api_client)
+        self.batch: Any = k8s.BatchV1Api(api_client)
+        self.apps: Any = k8s.AppsV1Api(api_client)
+        self.autoscaling: Any = k8s.AutoscalingV2Api(api_client)
 
     @classmethod
     def from_config(cls, kubeconfig: str | None = None, pool_size: int = 32) -> KubeClient:
@@ -210,6 +246,64 @@ class KubeClient:
         except ApiException as err:
             raise _error(err) from None
         return str(out.metadata.resource_version)
+
+    def get_configmap(self, namespace: str, name: str) -> Obj:
+        """The whole ConfigMap object (get_config_map answers only its data and version)."""
+        return _call(self.core.read_namespaced_config_map, name, namespace)
+
+    def apply_configmap(self, namespace: str, body: Obj) -> Obj:
+        return _apply(
+            self.core.patch_namespaced_config_map,
+            {**body, "metadata": {**body["metadata"], "namespace": namespace}},
+        )
+
+    # -- Jobs, Pods, Secrets ----------------------------------------------------------------
+
+    def get_job(self, namespace: str, name: str) -> Obj:
+        return _call(self.batch.read_namespaced_job, name, namespace)
+
+    def create_job(self, namespace: str, body: Obj) -> Obj:
+        return _call(self.batch.create_namespaced_job, namespace, body)
+
+    def patch_job(self, namespace: str, name: str, patch: Obj) -> Obj:
+        return _call(
+            self.batch.patch_namespaced_job, name, namespace, patch, _content_type=MERGE_PATCH
+        )
+
+    def list_pods(self, namespace: str, selector: str) -> Objs:
+        items: Objs = _call(self.core.list_namespaced_pod, namespace, label_selector=selector).get(
+            "items", []
+        )
+        return items
+
+    def get_secret(self, namespace: str, name: str) -> Obj:
+        return _call(self.core.read_namespaced_secret, name, namespace)
+
+    def create_secret(self, namespace: str, body: Obj) -> Obj:
+        return _call(self.core.create_namespaced_secret, namespace, body)
+
+    # -- model serving: Deployments, Services, autoscalers (server-side apply) ---------------
+
+    def apply_deployment(self, body: Obj) -> Obj:
+        return _apply(self.apps.patch_namespaced_deployment, body)
+
+    def get_deployment(self, namespace: str, name: str) -> Obj:
+        return _call(self.apps.read_namespaced_deployment, name, namespace)
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        _call(self.apps.delete_namespaced_deployment, name, namespace)
+
+    def apply_service(self, body: Obj) -> Obj:
+        return _apply(self.core.patch_namespaced_service, body)
+
+    def get_service(self, namespace: str, name: str) -> Obj:
+        return _call(self.core.read_namespaced_service, name, namespace)
+
+    def apply_autoscaler(self, body: Obj) -> Obj:
+        return _apply(self.autoscaling.patch_namespaced_horizontal_pod_autoscaler, body)
+
+    def delete_autoscaler(self, namespace: str, name: str) -> None:
+        _call(self.autoscaling.delete_namespaced_horizontal_pod_autoscaler, name, namespace)
 
 
 class WatchStream:

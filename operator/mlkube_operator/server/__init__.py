@@ -2,6 +2,6 @@
 
 Layout: ``entities`` (the common currency), ``store/`` (the TrackingStore interface and its
 implementations), ``search/`` (MLflow's search grammar, evaluated over entities), ``artifacts/``
-(object storage and key derivation), ``http/`` (thin Starlette handlers), ``main``
-(`mlkube server`).
+(object keys; the object store itself is ``mlkube.objects``), ``http/`` (thin Starlette
+handlers), ``main`` (`mlkube-server`, also run as `mlkube server`).
 """

@@ -1,4 +1,4 @@
-"""`mlkube server`: build the stores from the settings and serve the API with uvicorn."""
+"""`mlkube-server`: build the stores from the settings and serve the API with uvicorn."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import uvicorn
 
 from mlkube import __version__
-from mlkube_operator.server.artifacts.objects import MemoryObjects, ObjectStore
-from mlkube_operator.server.artifacts.s3 import S3Objects
+from mlkube.objects import MemoryObjects, ObjectStore
+from mlkube.objects.s3 import S3Objects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.settings import Backend, ServerSettings
@@ -27,7 +27,7 @@ def object_store(settings: ServerSettings) -> ObjectStore:
     if not settings.s3_endpoint:
         if settings.backend is Backend.KUBERNETES:
             raise SystemExit(
-                "mlkube server: set MLKUBE_S3_ENDPOINT, MLKUBE_S3_ACCESS_KEY and "
+                "mlkube-server: set MLKUBE_S3_ENDPOINT, MLKUBE_S3_ACCESS_KEY and "
                 "MLKUBE_S3_SECRET_KEY (artifacts and metric histories live in object storage)"
             )
         return MemoryObjects()

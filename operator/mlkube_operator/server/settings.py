@@ -46,7 +46,7 @@ class ServerSettings(BaseModel):
     @classmethod
     def parse(cls, argv: Sequence[str], env: Mapping[str, str]) -> ServerSettings:
         parser = argparse.ArgumentParser(
-            prog="mlkube server",
+            prog="mlkube-server",
             description="Serve MLflow's tracking REST API on Experiment and Run resources.",
         )
         parser.add_argument("--host", default="127.0.0.1")

@@ -16,9 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from minio import Minio
-
-from mlkube.storage import S3Location, exists
+from mlkube.objects import ObjectStore
+from mlkube.storage import S3Location
 
 ALWAYS_EXCLUDED = (".git/", "__pycache__/", "*.pyc", ".venv/", "mlruns/", ".mypy_cache/")
 IGNORE_FILES = (".gitignore", ".mlkubeignore")
@@ -113,14 +112,15 @@ class _HashingWriter(io.RawIOBase):
         return self.out.write(data)
 
 
-def upload(root: Path, client: Minio, bucket: str, namespace: str) -> str:
-    """Pack ``root`` and store it as ``<namespace>/projects/<sha256>.tar.gz``; return the URI."""
+def upload(root: Path, store: ObjectStore, namespace: str) -> str:
+    """Pack ``root`` and store it as ``<namespace>/projects/<sha256>.tar.gz`` in the store's
+    bucket; return the URI."""
     with tempfile.TemporaryDirectory(prefix="mlkube-project-") as tmp:
         archive = Path(tmp) / "project.tar.gz"
         sha = pack(root, archive)
-        location = S3Location(bucket, f"{namespace}/projects/{sha}.tar.gz")
-        if not exists(client, location):
-            client.fput_object(bucket, location.key, str(archive), content_type="application/gzip")
+        location = S3Location(store.bucket, f"{namespace}/projects/{sha}.tar.gz")
+        if not store.exists(location.key):
+            store.upload(location.key, archive)
         return str(location)
 
 

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mlkube.objects import ObjectNotFound
 from mlkube.projects import runner
 from mlkube.projects.archive import unpack
 from mlkube.projects.bundle import write_runner
@@ -63,7 +64,14 @@ def fetch_project(args: argparse.Namespace, target: Path, env: Mapping[str, str]
     if args.uri:
         settings = S3Settings.from_env(env)
         location = S3Location.parse(args.uri)
-        archive = download(settings.client(), location, target.parent / f"{target.name}.tar.gz")
+        try:
+            archive = download(
+                settings.objects(), location, target.parent / f"{target.name}.tar.gz"
+            )
+        except ObjectNotFound:
+            raise StorageError(
+                f"no project archive at {args.uri}; upload it again (`mlkube run PROJECT`)"
+            ) from None
         unpack(archive, target)
         archive.unlink()
         directory = target

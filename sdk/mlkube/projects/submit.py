@@ -76,7 +76,7 @@ def submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         base = load_project(directory).name
         settings = S3Settings.from_env(env)
         print(f"uploading {directory} ...", flush=True)
-        uri = upload(directory, settings.client(), settings.bucket, args.namespace)
+        uri = upload(directory, settings.objects(), args.namespace)
         print(f"  stored as {uri}")
         project = {"uri": uri}
     elif args.uri:

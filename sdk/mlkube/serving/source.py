@@ -20,11 +20,12 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
 from mlkube.models.mlmodel import MLMODEL
+from mlkube.objects import ObjectStore
 from mlkube.storage import S3Location, S3Settings, StorageError
 
 TIMEOUT = 30.0
@@ -33,16 +34,6 @@ _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<ref>[^/]+)|@(?P<alia
 
 class SourceError(RuntimeError):
     """The model cannot be found or fetched; the message says where and why."""
-
-
-class ObjectStore(Protocol):
-    """The part of a Minio client used to download a prefix."""
-
-    def list_objects(
-        self, bucket_name: str, prefix: str | None = ..., recursive: bool = ...
-    ) -> Iterable[Any]: ...
-
-    def fget_object(self, bucket_name: str, object_name: str, file_path: str) -> Any: ...
 
 
 # (method, url, json body or None, headers) -> response body
@@ -177,12 +168,13 @@ def _check_relative(name: str) -> None:
 def download_s3(store: ObjectStore, location: S3Location, target: Path) -> None:
     """Every object under ``location`` (a prefix) into ``target``, keeping relative paths."""
     prefix = location.key.rstrip("/") + "/"
+    bucket = store.in_bucket(location.bucket)
     count = 0
-    for item in store.list_objects(location.bucket, prefix=prefix, recursive=True):
-        relative = PurePosixPath(item.object_name[len(prefix) :])
+    for item in bucket.list_all(prefix):
+        relative = PurePosixPath(item.key[len(prefix) :])
         if not relative.parts or any(part in ("", ".", "..") for part in relative.parts):
             continue
-        store.fget_object(location.bucket, item.object_name, str(target.joinpath(*relative.parts)))
+        bucket.download(item.key, target.joinpath(*relative.parts))
         count += 1
     if not count:
         raise SourceError(f"{location}: no objects under this prefix")
@@ -217,7 +209,7 @@ def _fetch_location(
     if location.startswith("s3://"):
         try:
             where = S3Location.parse(location)
-            client = store if store is not None else S3Settings.from_env(env).client()
+            client = store if store is not None else S3Settings.from_env(env).objects()
         except StorageError as err:
             raise SourceError(str(err)) from None
         download_s3(client, where, target)

@@ -1,7 +1,7 @@
 """Integration tests of the tracking server against real services, nothing mocked.
 
 Boundary: the local control plane's kube-apiserver and MinIO (the `cluster` fixture), a real
-`mlkube server` subprocess, and a real `mlflow server` (SQLite, proxied artifacts) as the
+`mlkube-server` subprocess, and a real `mlflow server` (SQLite, proxied artifacts) as the
 reference; the stock `mlflow` client drives both. Every server listens on 127.0.0.1 and is
 stopped with bounded timeouts.
 """
@@ -77,11 +77,12 @@ def start_mlkube(
     cluster: LocalCluster, namespace: str, log: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    # The `mlkube-server` console script's module: the script itself exists only once
+    # `make setup` has reinstalled the package.
     command = [
         sys.executable,
         "-m",
-        "mlkube.cli",
-        "server",
+        "mlkube_operator.server.main",
         "--host",
         "127.0.0.1",
         "--port",

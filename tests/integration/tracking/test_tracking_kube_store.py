@@ -8,8 +8,8 @@ import pytest
 from e2e.cluster.cluster import LocalCluster
 from tests.unit.tracking.contract import StoreContract
 
+from mlkube.objects.s3 import S3Objects
 from mlkube_operator.kube import KubeClient
-from mlkube_operator.server.artifacts.s3 import S3Objects
 from mlkube_operator.server.store.kube.store import KubeStore
 
 

@@ -12,14 +12,13 @@ from mlkube_operator.controllers.context import Context
 from mlkube_operator.controllers.indexes import Indexes, Key, Obj
 from mlkube_operator.kube.client import KubeClient
 from mlkube_operator.kube.errors import AlreadyExists, Conflict, NotFound
-from mlkube_operator.kube.workloads import Serving
 from mlkube_operator.settings import Settings
 
 RUN_UID = "0f0e0d0c-0b0a-0908-0706-050403020100"
 
 
 class FakeKube:
-    """KubeClient and Serving in one, over a dict of objects; ``calls`` lists every request."""
+    """The KubeClient adapter, over a dict of objects; ``calls`` lists every request."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str, str], Obj] = {}
@@ -108,7 +107,6 @@ def context(fake: FakeKube, settings: Settings | None = None) -> Context:
     return Context(
         settings=settings or Settings(s3_access_key="a", s3_secret_key="s"),
         kube=cast(KubeClient, fake),
-        workloads=cast(Serving, fake),
     )
 
 

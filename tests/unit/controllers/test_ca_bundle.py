@@ -8,8 +8,8 @@ from typing import Any, cast
 import pytest
 
 from mlkube_operator.controllers.context import Context, SettingsError, read_ca_bundle
+from mlkube_operator.kube import KubeClient
 from mlkube_operator.kube.errors import NotFound
-from mlkube_operator.kube.workloads import Serving
 from mlkube_operator.settings import Settings
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -37,8 +37,7 @@ class FakeConfigMaps:
 def context(ca_bundle: str | None, fake: FakeConfigMaps) -> Context:
     return Context(
         settings=Settings(),
-        kube=cast(Any, None),
-        workloads=cast(Serving, fake),
+        kube=cast(KubeClient, fake),
         ca_bundle=ca_bundle,
     )
 

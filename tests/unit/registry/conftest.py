@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from mlkube_operator.server.artifacts.objects import MemoryObjects
+from mlkube.objects import MemoryObjects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.store.memory import InMemoryStore

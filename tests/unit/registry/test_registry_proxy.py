@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from mlkube.objects import MemoryObjects
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.artifacts.keys import Owner
-from mlkube_operator.server.artifacts.objects import MemoryObjects
 from mlkube_operator.server.errors import MlflowError
 
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 from tests.unit.registry.rest import call, error, new_model, new_run
 
-from mlkube_operator.server.artifacts.objects import MemoryObjects
+from mlkube.objects import MemoryObjects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.store.memory import InMemoryStore
@@ -225,14 +225,8 @@ def test_invalid_transitions_are_400(client: TestClient) -> None:
         ), body
 
 
-class BucketObjects(MemoryObjects):
-    """In-memory objects that say which bucket they are, as S3Objects do."""
-
-    bucket = "mlkube"
-
-
 def test_sources_in_the_platform_bucket_must_be_the_workspaces_own() -> None:
-    services = Services(InMemoryStore(), BucketObjects(), "team-a", "0.1.0")
+    services = Services(InMemoryStore(), MemoryObjects("mlkube"), "team-a", "0.1.0")
     with TestClient(build_app(services, InMemoryRegistryStore())) as client:
         new_model(client, "s3")
         for source in ("s3://mlkube/team-b/models/x/1", "s3://mlkube/team-a-2/x"):

@@ -1,39 +1,16 @@
 """Model sources: local directories, s3:// prefixes and models:/ URIs (through MLflow's REST
-API), with the object store and the tracking server as in-memory fakes."""
+API), with the object store (MemoryObjects) and the tracking server as in-memory fakes."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlkube.objects import MemoryObjects
 from mlkube.serving.source import SourceError, fetch_model
-
-
-@dataclass
-class Item:
-    object_name: str
-
-
-class FakeStore:
-    """list_objects/fget_object over a dict of keys, as a Minio client answers them."""
-
-    def __init__(self, bucket: str, objects: dict[str, bytes]) -> None:
-        self.bucket = bucket
-        self.objects = objects
-
-    def list_objects(
-        self, bucket_name: str, prefix: str | None = None, recursive: bool = False
-    ) -> list[Item]:
-        assert (bucket_name, recursive) == (self.bucket, True)
-        return [Item(k) for k in sorted(self.objects) if k.startswith(prefix or "")]
-
-    def fget_object(self, bucket_name: str, object_name: str, file_path: str) -> None:
-        Path(file_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(file_path).write_bytes(self.objects[object_name])
 
 
 class FakeTracking:
@@ -53,11 +30,14 @@ class FakeTracking:
 MODEL_FILES = {"MLmodel": b"flavors: {}\n", "model.pkl": b"x", "sub/file.txt": b"y"}
 
 
-def store_with_model(prefix: str) -> FakeStore:
+def store_with_model(prefix: str) -> MemoryObjects:
     objects = {f"{prefix}/{name}": data for name, data in MODEL_FILES.items()}
     objects["ns/other/MLmodel"] = b"not this one"
     objects[f"{prefix}-sibling/MLmodel"] = b"nor this"
-    return FakeStore("mlkube", objects)
+    store = MemoryObjects("elsewhere")  # the s3:// URI names the bucket
+    for key, data in objects.items():
+        store.in_bucket("mlkube").put(key, data)
+    return store
 
 
 def downloaded(directory: Path) -> dict[str, bytes]:
@@ -88,7 +68,7 @@ def test_an_s3_prefix_is_downloaded(tmp_path: Path) -> None:
 
 def test_an_empty_prefix_and_missing_settings_are_errors(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no objects under this prefix"):
-        fetch_model("s3://mlkube/nothing", tmp_path, {}, store=FakeStore("mlkube", {}))
+        fetch_model("s3://mlkube/nothing", tmp_path, {}, store=MemoryObjects("mlkube"))
     with pytest.raises(SourceError, match="MLKUBE_S3_ENDPOINT"):
         fetch_model("s3://mlkube/x", tmp_path, {})
 

@@ -1,6 +1,11 @@
-"""`mlkube server` reaches the server's own parser without the SDK importing the operator."""
+"""`mlkube server` runs the `mlkube-server` command, so the SDK never imports the operator."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -8,11 +13,40 @@ from mlkube.cli import main
 from mlkube_operator.server.settings import Backend, ServerSettings
 
 
-def test_mlkube_server_help(capsys: pytest.CaptureFixture[str]) -> None:
+def server_on_path(bin_dir: Path) -> dict[str, str]:
+    """An environment whose PATH has `mlkube-server` as `pip install mlkube[server]` makes it
+    (run from this tree, whether or not the editable install has the script yet)."""
+    script = bin_dir / "mlkube-server"
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} -m mlkube_operator.server.main "$@"\n')
+    script.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def test_mlkube_server_runs_the_server_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlkube.cli", "server", "--help"],
+        env=server_on_path(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--namespace" in done.stdout
+
+
+def test_mlkube_server_without_the_server_extra_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["server", "--port", "5001"]) == 2
+    assert "pip install 'mlkube[server]'" in capsys.readouterr().err
+
+
+def test_the_server_command_parses_its_own_flags() -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["server", "--help"])
+        ServerSettings.parse(["--help"], {})
     assert exited.value.code == 0
-    assert "--namespace" in capsys.readouterr().out
 
 
 def test_settings_from_flags_and_environment() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mlkube_operator.server.artifacts.objects import MemoryObjects
+from mlkube.objects import MemoryObjects
 from mlkube_operator.server.entities import Metric
 from mlkube_operator.server.store.kube import history
 from mlkube_operator.server.store.kube.history import MetricHistory

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mlkube_operator.server.artifacts.objects import MemoryObjects, ObjectStoreError
+from mlkube.objects import MemoryObjects, ObjectStoreError
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.store.memory import InMemoryStore

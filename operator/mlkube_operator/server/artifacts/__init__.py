@@ -1,1 +1,1 @@
-"""Object storage (MinIO or any S3) and the derivation of every key the server writes."""
+"""The derivation of every object key the server writes (the store itself is mlkube.objects)."""

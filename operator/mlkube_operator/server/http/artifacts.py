@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mlkube import layout
+from mlkube.objects import ObjectNotFound, ObjectStore, new_upload_id
 from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.artifacts.keys import ArtifactPath, Owner
-from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore, new_upload_id
 from mlkube_operator.server.entities import FileInfo
 from mlkube_operator.server.errors import invalid, not_found
 from mlkube_operator.server.http import serialize

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlkube_operator.server.artifacts.objects import ObjectStore
+from mlkube.objects import ObjectStore
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.limits import check_key, check_length, truncated

@@ -19,8 +19,8 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from mlkube.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.entities import Metric
 from mlkube_operator.server.store import rules
 

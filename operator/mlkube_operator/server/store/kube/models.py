@@ -16,8 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from mlkube.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.entities import LoggedModel, LoggedModelStatus, Metric
 from mlkube_operator.server.errors import MlflowError, not_found
 from mlkube_operator.server.store.kube.history import decode_value, encode_value

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mlkube.api.kinds import RUN
+from mlkube.objects import ObjectStore
 from mlkube_operator.kube import Conflict, Invalid, KubeClient, KubeError, NotFound
 from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.objects import ObjectStore
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
 from mlkube_operator.server.store.kube.cache import RunRecord, TrackingCache
 from mlkube_operator.server.store.kube.drafts import RunDraft

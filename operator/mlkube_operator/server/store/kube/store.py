@@ -22,6 +22,7 @@ from typing import Any
 from mlkube.api.experiment import LifecycleStage as Stage
 from mlkube.api.kinds import EXPERIMENT, RUN
 from mlkube.api.run import RunPhase
+from mlkube.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.kube import (
     AlreadyExists,
     Conflict,
@@ -31,7 +32,6 @@ from mlkube_operator.kube import (
     NotFound,
 )
 from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.entities import (
     DatasetInput,
     Experiment,

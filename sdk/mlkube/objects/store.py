@@ -1,7 +1,8 @@
-"""The object-storage interface the tracking server uses, and an in-memory implementation.
+"""The object-storage interface of operator, tracking server and SDK, and an in-memory one.
 
 Streams are iterators of byte chunks in both directions, so an artifact never has to fit in
-memory; ``S3Objects`` (s3.py) is the real implementation.
+memory; ``S3Objects`` (s3.py) is the real implementation and the only module that imports an S3
+client library (tests/unit/test_layers.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 256 * 1024
 
 
 class ObjectNotFound(KeyError):
@@ -37,7 +41,9 @@ class Listing:
 
 
 class ObjectStore(ABC):
-    """Byte objects under string keys in one bucket."""
+    """Byte objects under string keys in one bucket (``bucket``)."""
+
+    bucket: str
 
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:
@@ -57,6 +63,10 @@ class ObjectStore(ABC):
         releases its connection when exhausted or closed."""
 
     @abstractmethod
+    def stat(self, key: str) -> ObjectInfo:
+        """The object's key and size; ObjectNotFound if missing."""
+
+    @abstractmethod
     def list_dir(self, prefix: str) -> Listing:
         """One level under ``prefix`` (which ends with "/")."""
 
@@ -73,12 +83,53 @@ class ObjectStore(ABC):
         """Write ``key`` as the concatenation of ``sources`` (server-side where possible); every
         source but the last must be at least 5 MiB for S3."""
 
+    @abstractmethod
+    def copy(self, source: str, key: str, source_bucket: str | None = None) -> None:
+        """Write ``key`` as a copy of ``source`` (in ``source_bucket`` of the same endpoint when
+        given), server-side: no bytes pass through this process. ObjectNotFound if missing."""
+
+    @abstractmethod
+    def in_bucket(self, bucket: str) -> ObjectStore:
+        """The same endpoint and credentials, another bucket (an ``s3://`` URI a user gave)."""
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def download(self, key: str, target: Path) -> Path:
+        """Stream one object into the file ``target`` (never wholly in memory)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _, chunks = self.open(key)
+        with target.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        return target
+
+    def upload(self, key: str, source: Path) -> int:
+        """Stream the file ``source`` into ``key``; returns its size."""
+
+        def chunks() -> Iterator[bytes]:
+            with source.open("rb") as stream:
+                while chunk := stream.read(CHUNK):
+                    yield chunk
+
+        return self.put_stream(key, chunks(), source.stat().st_size)
+
 
 class MemoryObjects(ObjectStore):
-    """Objects in a dict; for unit tests."""
+    """Objects in a dict; for unit tests. ``in_bucket`` answers sibling stores of the same dict
+    of buckets, as one S3 endpoint holds several buckets."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, bucket: str = "memory", *, _buckets: dict[str, MemoryObjects] | None = None
+    ) -> None:
+        self.bucket = bucket
         self._objects: dict[str, bytes] = {}
+        self._buckets = {} if _buckets is None else _buckets
+        self._buckets[bucket] = self
         self._lock = threading.Lock()
 
     def put(self, key: str, data: bytes) -> None:
@@ -101,6 +152,9 @@ class MemoryObjects(ObjectStore):
     def open(self, key: str) -> tuple[int, Iterator[bytes]]:
         data = self.get(key)
         return len(data), iter([data[i : i + 65536] for i in range(0, len(data), 65536)])
+
+    def stat(self, key: str) -> ObjectInfo:
+        return ObjectInfo(key, len(self.get(key)))
 
     def list_dir(self, prefix: str) -> Listing:
         objects: list[ObjectInfo] = []
@@ -131,6 +185,15 @@ class MemoryObjects(ObjectStore):
 
     def compose(self, key: str, sources: list[str]) -> None:
         self.put(key, b"".join(self.get(s) for s in sources))
+
+    def copy(self, source: str, key: str, source_bucket: str | None = None) -> None:
+        origin = self if source_bucket is None else self.in_bucket(source_bucket)
+        self.put(key, origin.get(source))
+
+    def in_bucket(self, bucket: str) -> MemoryObjects:
+        if bucket not in self._buckets:
+            MemoryObjects(bucket, _buckets=self._buckets)
+        return self._buckets[bucket]
 
 
 def etag_of(data: bytes) -> str:

@@ -1,4 +1,4 @@
-"""ObjectStore over S3 (MinIO) with the ``minio`` client.
+"""ObjectStore over S3 (MinIO) with the ``minio`` client: the only module that imports it.
 
 Uploads go through ``put_object`` with a bounded part size, so at most one part (16 MiB) of a
 stream is in memory at a time whatever the artifact's size; downloads stream the response.
@@ -6,6 +6,7 @@ stream is in memory at a time whatever the artifact's size; downloads stream the
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 from collections.abc import Callable, Iterable, Iterator
@@ -14,11 +15,12 @@ from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import ComposeSource
+from minio.commonconfig import ComposeSource, CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
-from mlkube_operator.server.artifacts.objects import (
+from mlkube.objects.store import (
+    CHUNK,
     Listing,
     ObjectInfo,
     ObjectNotFound,
@@ -28,8 +30,7 @@ from mlkube_operator.server.artifacts.objects import (
 
 PART_SIZE = 16 * 1024 * 1024
 MIN_COMPOSE_PART = 5 * 1024 * 1024
-CHUNK = 256 * 1024
-_MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+_MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"}
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -79,6 +80,7 @@ class S3Objects(ObjectStore):
     """Objects in one bucket of an S3 endpoint (created when missing)."""
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str) -> None:
+        self.bucket = bucket
         url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
         if not url.netloc:
             raise ValueError(
@@ -93,7 +95,6 @@ class S3Objects(ObjectStore):
                 total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
             ),
         )
-        self.bucket = bucket
         self.client = Minio(
             url.netloc,
             access_key=access_key,
@@ -161,6 +162,16 @@ class S3Objects(ObjectStore):
         return size, chunks()
 
     @_failures_as_store_errors
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            info = self.client.stat_object(self.bucket, key)
+        except S3Error as err:
+            if err.code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise
+        return ObjectInfo(key, info.size or 0)
+
+    @_failures_as_store_errors
     def list_dir(self, prefix: str) -> Listing:
         objects: list[ObjectInfo] = []
         prefixes: list[str] = []
@@ -201,3 +212,21 @@ class S3Objects(ObjectStore):
                 yield from chunks
 
         self.put_stream(key, chained(), sum(sizes))
+
+    @_failures_as_store_errors
+    def copy(self, source: str, key: str, source_bucket: str | None = None) -> None:
+        try:
+            self.client.copy_object(
+                self.bucket, key, CopySource(source_bucket or self.bucket, source)
+            )
+        except S3Error as err:
+            if err.code in _MISSING:
+                raise ObjectNotFound(source) from None
+            raise
+
+    def in_bucket(self, bucket: str) -> S3Objects:
+        if bucket == self.bucket:
+            return self
+        sibling = copy.copy(self)  # shares the client and its connection pool
+        sibling.bucket = bucket
+        return sibling
