@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -34,10 +34,10 @@ def artifact_location(experiment_id: str, spec: dict[str, Any]) -> str:
     return layout.experiment_artifact_location(experiment_id, spec.get("artifactLocation") or None)
 
 
-def counts(phases: list[str]) -> dict[str, int]:
-    by_phase = Counter(phases)
+def counts(by_phase: Mapping[str, int]) -> dict[str, int]:
+    """The run counts of Experiment.status, from how many runs are in each phase."""
     return {
-        "runs": len(phases),
+        "runs": sum(by_phase.values()),
         "activeRuns": sum(by_phase[p] for p in ACTIVE),
         "succeededRuns": by_phase["Succeeded"],
         "failedRuns": sum(by_phase[p] for p in FAILED),

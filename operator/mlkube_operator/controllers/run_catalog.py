@@ -111,11 +111,10 @@ class RunCatalog:
             found = self._by_id.get((namespace, run_id))
             return None if found is None else dict(found)
 
-    def phases(self, namespace: str, experiment: str) -> list[str]:
-        """The phase of each run of the experiment (kept counted, so this is not a scan)."""
+    def phases(self, namespace: str, experiment: str) -> Counter[str]:
+        """How many runs of the experiment are in each phase (kept counted: not a scan)."""
         with self._guard:
-            counts = self._counts.get((namespace, experiment)) or Counter()
-            return list(counts.elements())
+            return Counter(self._counts.get((namespace, experiment)) or {})
 
     # -- lifecycle --------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from tests.unit.controllers.fakes import FakeKube, context, indexes
 from mlkube.api.kinds import RUN
 from mlkube.api.model_deployment import ModelRef
 from mlkube_operator.controllers.context import Ensured, KeyedLocks
-from mlkube_operator.controllers.experiment import needs_identity
+from mlkube_operator.controllers.experiment import counts, needs_identity
 from mlkube_operator.controllers.model_deployment import Resolved, Unresolved, resolve
 from mlkube_operator.controllers.model_version import Waiting, experiment_id_of, is_pending
 from mlkube_operator.controllers.run_catalog import RunCatalog
@@ -152,16 +152,22 @@ def test_the_run_catalog_counts_phases_and_finds_runs_by_id() -> None:
     catalog = RunCatalog()
     catalog.replace(RUN, [a_run("a", "churn", "Running", "id-a"), a_run("b", "churn", None)])
     catalog.upsert(RUN, a_run("c", "other", "Failed"))
-    assert sorted(catalog.phases("ml", "churn")) == ["Pending", "Running"]
+    assert catalog.phases("ml", "churn") == {"Pending": 1, "Running": 1}
     catalog.upsert(RUN, a_run("a", "churn", "Succeeded", "id-a"))  # a status write
-    assert sorted(catalog.phases("ml", "churn")) == ["Pending", "Succeeded"]
+    assert catalog.phases("ml", "churn") == {"Pending": 1, "Succeeded": 1}
+    assert counts(catalog.phases("ml", "churn")) == {
+        "runs": 2,
+        "activeRuns": 1,
+        "succeededRuns": 1,
+        "failedRuns": 0,
+    }
     assert catalog.run_by_id("ml", "id-a") == {
         "experiment": "churn",
         "modelOutputs": [{"modelId": "m-1", "step": 0}],
     }
     catalog.remove(RUN, a_run("a", "churn", "Succeeded", "id-a"))
     assert catalog.run_by_id("ml", "id-a") is None
-    assert catalog.phases("ml", "churn") == ["Pending"]
+    assert catalog.phases("ml", "churn") == {"Pending": 1}
     catalog.replace_namespace([a_run("d", "other", "Running")])
-    assert catalog.phases("ml", "churn") == []
-    assert catalog.phases("ml", "other") == ["Running"]
+    assert catalog.phases("ml", "churn") == {}
+    assert catalog.phases("ml", "other") == {"Running": 1}
