@@ -17,7 +17,8 @@ from mlkube_operator.controllers.model_deployment import DeploymentReconciler
 from mlkube_operator.controllers.model_version import ModelVersionReconciler
 from mlkube_operator.controllers.run import RunReconciler
 from mlkube_operator.controllers.run_catalog import RunCatalog
-from mlkube_operator.resources.run import RUN_ID_LABEL
+from mlkube_operator.resources.model_deployment import DEPLOYMENT_LABEL
+from mlkube_operator.resources.run import RUN_ID_LABEL, RUN_LABEL
 from mlkube_operator.settings import Settings
 
 log = logging.getLogger("mlkube_operator")
@@ -40,6 +41,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Filtering them out server-side keeps the operator's CPU a small fraction of the server's
     # (issue 12); what is still needed of them (counts, runs:/ sources) is in the run catalog.
     settings.watching.label_selectors[RUN.group, RUN.plural] = f"!{RUN_ID_LABEL}"
+    # Of Jobs, pods and Deployments only mlkube's own, selected by the API server rather than
+    # by Kopf's handler filters after every event of every pod in the cluster has been read.
+    settings.watching.label_selectors["batch", "jobs"] = RUN_LABEL
+    settings.watching.label_selectors["", "pods"] = RUN_LABEL
+    settings.watching.label_selectors["apps", "deployments"] = DEPLOYMENT_LABEL
 
 
 @kopf.on.cleanup()
