@@ -233,15 +233,16 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(
     """Beside the session's own cluster (which stays as it is), `make up` then `make down`."""
     state = tmp_path / "local"
     before = machine_state(state)
-    up = subprocess.run(
-        [sys.executable, "-m", "e2e.cluster", "up", "--state", str(state)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
     try:
+        # Inside the try: a `make up` that times out is still taken down by the `down` below.
+        up = subprocess.run(
+            [sys.executable, "-m", "e2e.cluster", "up", "--state", str(state)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert up.returncode == 0, up.stderr
         env = (state / "env").read_text()
         for name in (

@@ -71,11 +71,14 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # Every artifact call of the stock client from inside a Run's pod, which holds no object-store
 # credentials: all of them go through the tracking server's artifact proxy (issue 12).
-# log_figure is left out: the runtime image has no matplotlib.
+# matplotlib comes with mlflow into the runtime image; Agg draws without a display.
 ARTIFACTS_PY = """\
 import pathlib
 import tempfile
 
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import mlflow
 import mlflow.sklearn
 import numpy as np
@@ -92,6 +95,9 @@ with mlflow.start_run():
     mlflow.log_artifacts(str(work / "tree"), artifact_path="data")
     mlflow.log_dict({"alpha": 0.5}, "config/params.json")
     mlflow.log_text("hello from the pod", "text/hello.txt")
+    figure, axes = plt.subplots()
+    axes.plot([0, 1, 2], [0, 2, 4])
+    mlflow.log_figure(figure, "plots/line.png")
     x = np.array([[0.0], [1.0], [2.0]])
     mlflow.sklearn.log_model(LinearRegression().fit(x, 2 * x[:, 0]), name="model")
 print("logged", flush=True)
@@ -353,6 +359,7 @@ def test_the_stock_clients_artifact_calls_work_in_a_run_and_from_outside(
         "data",
         "config",
         "text",
+        "plots",
     }
     assert {f.path for f in client.list_artifacts(run_id, "data")} == {"data/a.csv", "data/sub"}
     out = Path(client.download_artifacts(run_id, "", str(tmp_path)))
@@ -361,6 +368,7 @@ def test_the_stock_clients_artifact_calls_work_in_a_run_and_from_outside(
     assert (out / "data" / "sub" / "b.txt").read_text() == "nested\n"
     assert json.loads((out / "config" / "params.json").read_text()) == {"alpha": 0.5}
     assert (out / "text" / "hello.txt").read_text() == "hello from the pod"
+    assert (out / "plots" / "line.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
     # MLflow 3 keeps log_model's files with the logged model; runs:/<id>/model finds them.
     mlflow.set_tracking_uri(tracking_uri)

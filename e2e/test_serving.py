@@ -1,8 +1,8 @@
 """Issue 8: train -> register -> serve by alias; move the alias without a failed request; canary.
 
-One module-scoped flow: the elasticnet example trains twice (two alphas) as Runs, both models are
-registered with kubectl, and a ModelDeployment serves the `champion` alias from the host through
-its Service's ClusterIP.
+The module trains the elasticnet example twice (two alphas) as Runs and registers both models with
+kubectl, once; each test then sets its own alias and applies its own ModelDeployment (deleted
+after it), served from the host through its Service's ClusterIP, so any test runs alone.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import http.client
 import json
 import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,31 @@ ROWS = [
 
 @dataclass
 class Flow:
+    """Two trained and registered versions of `diabetes`; each test aliases and deploys them."""
+
     cluster: LocalCluster
     namespace: str
     versions: dict[int, float]  # version -> alpha
+
+    def status(self, deployment: str) -> dict[str, Any]:
+        found = self.cluster.get_json(self.namespace, "modeldeployment", deployment)
+        return dict(found.get("status") or {})
+
+    def ready(self, deployment: str, timeout: float, **expected: object) -> dict[str, Any]:
+        """Wait for the deployment to be Ready with the expected status fields; its status.
+        On a timeout, say what the status and the namespace's pods were instead."""
+        wanted = {"phase": "Ready", **expected}
+        seen: list[dict[str, Any]] = [{}]
+
+        def check() -> dict[str, Any] | None:
+            seen.append(self.status(deployment))
+            return seen[-1] if all(seen[-1].get(k) == v for k, v in wanted.items()) else None
+
+        try:
+            return eventually(check, timeout=timeout, what=f"{deployment} to be {wanted}")
+        except TimeoutError as err:
+            pods = self.cluster.kubectl("get", "pods", "-n", self.namespace, "-o", "wide")
+            raise AssertionError(f"{err}; its status: {seen[-1]}; pods:\n{pods}") from None
 
 
 def train(cluster: LocalCluster, namespace: str, alpha: float) -> str:
@@ -68,7 +91,8 @@ def register(cluster: LocalCluster, namespace: str, version_name: str, run_id: s
     return eventually(ready, timeout=120, what=f"{version_name} to register")
 
 
-def set_alias(cluster: LocalCluster, namespace: str, version: int) -> None:
+def set_alias(cluster: LocalCluster, namespace: str, alias: str, version: int) -> None:
+    """Point one alias of `diabetes` at a version (a merge patch leaves the other aliases)."""
     cluster.kubectl(
         "patch",
         "registeredmodel",
@@ -77,18 +101,15 @@ def set_alias(cluster: LocalCluster, namespace: str, version: int) -> None:
         namespace,
         "--type=merge",
         "-p",
-        json.dumps({"spec": {"aliases": {"champion": version}}}),
+        json.dumps({"spec": {"aliases": {alias: version}}}),
     )
-
-
-def deployment_status(flow: Flow) -> dict[str, Any]:
-    found = flow.cluster.get_json(flow.namespace, "modeldeployment", "diabetes")
-    return dict(found.get("status") or {})
 
 
 def predict(url: str, timeout: float = 10) -> list[float]:
     """One request on a new connection (the Service balances connections)."""
     parts = urlsplit(url)
+    if parts.hostname is None:
+        raise ValueError(f"status.url of the deployment has no host: {url!r}")
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         body = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": ROWS}})
@@ -126,8 +147,10 @@ def local_predictions(
 
 
 @pytest.fixture(scope="module")
-def flow(operator: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
-    namespace = f"serving-{int(time.time()) % 100000}"
+def flow(operator: LocalCluster) -> Iterator[Flow]:
+    """Both versions trained and registered once per module; no alias yet (each test sets its
+    own, so any test runs alone)."""
+    namespace = f"serving-{uuid.uuid4().hex[:8]}"
     operator.kubectl("create", "namespace", namespace)
     try:
         first = train(operator, namespace, 0.05)
@@ -137,30 +160,41 @@ def flow(operator: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
         )
         v1 = register(operator, namespace, "diabetes-a", first)
         v2 = register(operator, namespace, "diabetes-b", second)
-        set_alias(operator, namespace, v1)
         yield Flow(operator, namespace, {v1: 0.05, v2: 1.0})
     finally:
         operator.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-def test_an_aliased_model_answers_like_the_model_loaded_locally(flow: Flow, tmp_path: Path) -> None:
-    flow.cluster.apply_objects(
-        flow.namespace,
-        {
-            "kind": "ModelDeployment",
-            "metadata": {"name": "diabetes"},
-            "spec": {"model": {"name": "diabetes", "alias": "champion"}, "replicas": 2},
-        },
-    )
-    eventually(
-        lambda: deployment_status(flow).get("phase") == "Ready",
-        timeout=180,
-        what="the deployment to be Ready",
-    )
-    status = deployment_status(flow)
+Deploy = Callable[[str, dict[str, Any]], None]
+
+
+@pytest.fixture
+def deploy(flow: Flow) -> Iterator[Deploy]:
+    """Apply a ModelDeployment of `diabetes` (name, spec); deleted after the test, so the next
+    test's pods do not share the node with this one's."""
+    made: list[str] = []
+
+    def apply(name: str, spec: dict[str, Any]) -> None:
+        flow.cluster.apply_objects(
+            flow.namespace, {"kind": "ModelDeployment", "metadata": {"name": name}, "spec": spec}
+        )
+        made.append(name)
+
+    yield apply
+    for name in made:
+        flow.cluster.kubectl(
+            "delete", "modeldeployment", name, "-n", flow.namespace, "--timeout=120s", check=False
+        )
+
+
+def test_an_aliased_model_answers_like_the_model_loaded_locally(
+    flow: Flow, deploy: Deploy, tmp_path: Path
+) -> None:
     champion = min(flow.versions)
+    set_alias(flow.cluster, flow.namespace, "champion", champion)
+    deploy("answers", {"model": {"name": "diabetes", "alias": "champion"}, "replicas": 2})
+    status = flow.ready("answers", timeout=180, readyReplicas=2)
     assert status["servedVersion"] == champion
-    assert status["readyReplicas"] == 2
     served = predict(status["url"])
     expected = local_predictions(flow.cluster, flow.namespace, champion, tmp_path)
     assert served == pytest.approx(expected, rel=1e-12)
@@ -168,11 +202,11 @@ def test_an_aliased_model_answers_like_the_model_loaded_locally(flow: Flow, tmp_
     assert table.splitlines()[0].split()[:5] == ["NAME", "MODEL", "SERVED", "READY", "URL"]
 
 
-def test_moving_the_alias_rolls_out_without_a_failed_request(flow: Flow) -> None:
-    status = deployment_status(flow)
-    url = status["url"]
+def test_moving_the_alias_rolls_out_without_a_failed_request(flow: Flow, deploy: Deploy) -> None:
     old, new = min(flow.versions), max(flow.versions)
-    assert status["servedVersion"] == old
+    set_alias(flow.cluster, flow.namespace, "rollout", old)
+    deploy("rollout", {"model": {"name": "diabetes", "alias": "rollout"}, "replicas": 2})
+    url = flow.ready("rollout", timeout=180, servedVersion=old, readyReplicas=2)["url"]
     outcomes: Counter[str] = Counter()
     answers: set[tuple[float, ...]] = set()
     stop = threading.Event()
@@ -185,63 +219,41 @@ def test_moving_the_alias_rolls_out_without_a_failed_request(flow: Flow) -> None
                 outcomes["ok"] += 1
             except Exception as err:  # every failure counts, whatever its kind
                 outcomes[f"failed: {type(err).__name__}: {err}"] += 1
-            time.sleep(0.02)
+            stop.wait(0.02)  # a steady trickle, not a flood on a two-core node
 
     sender = threading.Thread(target=client, daemon=True)
     sender.start()
     try:
-        time.sleep(1)
-        set_alias(flow.cluster, flow.namespace, new)
-        eventually(
-            lambda: (
-                deployment_status(flow).get("servedVersion") == new
-                and deployment_status(flow).get("phase") == "Ready"
-            ),
-            timeout=240,
-            what="the new version to be served",
-        )
-        time.sleep(2)  # requests after the rollout too
+        eventually(lambda: outcomes["ok"] >= 5, timeout=60, what="requests before the rollout")
+        set_alias(flow.cluster, flow.namespace, "rollout", new)
+        flow.ready("rollout", timeout=240, servedVersion=new)
+        after = outcomes["ok"] + 20
+        eventually(lambda: outcomes["ok"] >= after, timeout=60, what="requests after the rollout")
     finally:
         stop.set()
         sender.join(timeout=30)
     failed = {k: v for k, v in outcomes.items() if k != "ok"}
     assert failed == {}, failed
-    assert outcomes["ok"] > 20
     assert len(answers) == 2  # both versions answered during the rollout
 
 
-def test_a_canary_at_twenty_percent_gets_about_a_fifth_of_requests(flow: Flow) -> None:
-    stable, canary = max(flow.versions), min(flow.versions)  # the alias now names the newer one
-    flow.cluster.kubectl(
-        "patch",
-        "modeldeployment",
-        "diabetes",
-        "-n",
-        flow.namespace,
-        "--type=merge",
-        "-p",
-        json.dumps(
-            {
-                "spec": {
-                    "replicas": 1,
-                    "canary": {
-                        "model": {"name": "diabetes", "version": canary},
-                        "trafficPercent": 20,
-                    },
-                }
-            }
-        ),
+def test_a_canary_at_twenty_percent_gets_about_a_fifth_of_requests(
+    flow: Flow, deploy: Deploy
+) -> None:
+    stable, canary = max(flow.versions), min(flow.versions)
+    set_alias(flow.cluster, flow.namespace, "stable", stable)
+    deploy(
+        "canary",
+        {
+            "model": {"name": "diabetes", "alias": "stable"},
+            "replicas": 1,
+            "canary": {"model": {"name": "diabetes", "version": canary}, "trafficPercent": 20},
+        },
     )
-    eventually(
-        lambda: (
-            deployment_status(flow).get("canaryVersion") == canary
-            and deployment_status(flow).get("phase") == "Ready"
-            and deployment_status(flow).get("readyReplicas") == 5
-        ),
-        timeout=240,
-        what="4 stable and 1 canary pods to be ready",
-    )
-    url = deployment_status(flow)["url"]
+    # One replica at 20 %: four stable pods and one canary pod.
+    status = flow.ready("canary", timeout=420, canaryVersion=canary, readyReplicas=5)
+    assert status["servedVersion"] == stable
+    url = status["url"]
     first = {tuple(predict(url)) for _ in range(40)}
     assert len(first) == 2
     counts: Counter[tuple[float, ...]] = Counter(tuple(predict(url)) for _ in range(500))

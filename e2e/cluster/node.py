@@ -357,9 +357,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         return found
 
     def kill_leftovers(self) -> None:
-        """Kill what outlived containerd: its shims, the shims of clusters that died, and
-        anything left in the slot's cgroups."""
-        for pid in [*self.shims(orphans=True), *self.cgroup_pids()]:
+        """Kill what outlived containerd: its shims, the shims of clusters that died, anything
+        left in the slot's cgroups, and any process still holding the slot's image store (the
+        containerd of a ``make up`` that was killed: it keeps the store's database locked, so
+        the next containerd of this slot could never open it)."""
+        stray = [*self.shims(orphans=True), *self.cgroup_pids(), *_holders(self.containerd_root)]
+        for pid in stray:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -437,6 +440,22 @@ def _processes() -> list[tuple[int, list[str]]]:
         except OSError:
             continue
         found.append((int(entry.name), [a.decode(errors="replace") for a in argv if a]))
+    return found
+
+
+def _holders(root: Path) -> list[int]:
+    """Pids of the processes with a file open below ``root``."""
+    prefix = str(root.resolve()) + "/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            targets = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+        except OSError:
+            continue
+        if any(t.startswith(prefix) for t in targets):
+            found.append(int(entry.name))
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mlkube import layout
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
+MODEL_ID = "m-" + RUN_ID
 
 
 def test_a_run_without_a_custom_location_goes_through_the_artifact_proxy() -> None:
@@ -24,8 +25,8 @@ def test_an_explicit_s3_location_is_kept() -> None:
 def test_the_proxy_path_and_the_object_key_name_the_same_run() -> None:
     uri = layout.run_artifact_uri(layout.experiment_artifact_location("7"), RUN_ID)
     path = uri.removeprefix(layout.ARTIFACTS_ROOT)
-    key = layout.run_artifacts_key_prefix("team-a", "7", RUN_ID)
+    key = layout.run_artifacts_prefix("team-a", "7", RUN_ID)
     assert key == f"team-a/experiments/{path}/"
-    assert layout.logged_model_artifacts_key_prefix("team-a", "7", "m-1") == (
-        "team-a/experiments/7/models/m-1/artifacts/"
+    assert layout.model_artifacts_prefix("team-a", "7", MODEL_ID) == (
+        f"team-a/experiments/7/models/{MODEL_ID}/artifacts/"
     )

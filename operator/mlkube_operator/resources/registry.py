@@ -54,12 +54,12 @@ def parse_source(source: str) -> Source:
 
 
 def run_artifacts(bucket: str, namespace: str, experiment_id: str, source: RunSource) -> S3Location:
-    key = layout.run_artifacts_key_prefix(namespace, experiment_id, source.run_id)
+    key = layout.run_artifacts_prefix(namespace, experiment_id, source.run_id)
     return S3Location(bucket, f"{key}{source.path}" if source.path else key.rstrip("/"))
 
 
 def logged_model_document(bucket: str, namespace: str, model_id: str) -> S3Location:
-    return S3Location(bucket, f"{namespace}/logged-models/{model_id}.json")
+    return S3Location(bucket, layout.logged_model_key(namespace, model_id))
 
 
 def logged_model_artifacts(bucket: str, namespace: str, document: str, model_id: str) -> S3Location:
@@ -71,13 +71,13 @@ def logged_model_artifacts(bucket: str, namespace: str, document: str, model_id:
         experiment_id = ""
     if not experiment_id.isdigit():
         raise RegistrationError(f"logged model {model_id} has no experiment id in its record")
-    key = layout.logged_model_artifacts_key_prefix(namespace, experiment_id, model_id)
+    key = layout.model_artifacts_prefix(namespace, experiment_id, model_id)
     return S3Location(bucket, key.rstrip("/"))
 
 
 def registry_location(bucket: str, namespace: str, model: str, version: int) -> S3Location:
     """The immutable copy of a version: ``<namespace>/models/<name>/<version>``."""
-    return S3Location(bucket, f"{namespace}/models/{model}/{version}")
+    return S3Location(bucket, layout.registry_prefix(namespace, model, version).rstrip("/"))
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from mlkube.objects.s3 import S3Objects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.settings import Backend, ServerSettings
-from mlkube_operator.server.store.base import TrackingStore
-from mlkube_operator.server.store.memory import InMemoryStore
 from mlkube_operator.server.store.registry.base import RegistryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
+from mlkube_operator.server.store.tracking.base import TrackingStore
+from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 log = logging.getLogger("mlkube.server")
 
@@ -46,7 +46,7 @@ def tracking_store(settings: ServerSettings, objects: ObjectStore) -> TrackingSt
         return InMemoryStore()
     # Imported here: the memory backend needs no Kubernetes client at all.
     from mlkube_operator.kube import KubeClient
-    from mlkube_operator.server.store.kube.store import KubeStore
+    from mlkube_operator.server.store.tracking.kube.store import KubeStore
 
     client = KubeClient.from_config(settings.kubeconfig)
     store = KubeStore(client, objects, settings.id_namespace or settings.namespace)

@@ -12,6 +12,7 @@ from mlkube.objects.store import (
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
+    PreconditionFailed,
     etag_of,
     new_upload_id,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "ObjectNotFound",
     "ObjectStore",
     "ObjectStoreError",
+    "PreconditionFailed",
     "etag_of",
     "new_upload_id",
 ]

@@ -10,6 +10,7 @@ import copy
 import functools
 import io
 from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -26,11 +27,13 @@ from mlkube.objects.store import (
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
+    PreconditionFailed,
 )
 
 PART_SIZE = 16 * 1024 * 1024
 MIN_COMPOSE_PART = 5 * 1024 * 1024
 _MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"}
+PRESIGN_FOR = timedelta(minutes=5)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -95,6 +98,7 @@ class S3Objects(ObjectStore):
                 total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
             ),
         )
+        self.http = http
         self.client = Minio(
             url.netloc,
             access_key=access_key,
@@ -115,6 +119,33 @@ class S3Objects(ObjectStore):
     @_failures_as_store_errors
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(self.bucket, key, io.BytesIO(data), len(data))
+
+    @_failures_as_store_errors
+    def put_if(self, key: str, data: bytes, etag: str | None) -> str:
+        # minio's put_object turns unknown headers into user metadata, so the conditional
+        # PUT goes to a presigned URL (If-Match / If-None-Match, which MinIO enforces).
+        url = self.client.presigned_put_object(self.bucket, key, expires=PRESIGN_FOR)
+        condition = {"If-None-Match": "*"} if etag is None else {"If-Match": f'"{etag}"'}
+        response = self.http.request("PUT", url, body=data, headers=condition, retries=False)
+        if response.status in (404, 409, 412):
+            raise PreconditionFailed(f"{key} changed since it was read ({response.status})")
+        if response.status != 200:
+            raise ObjectStoreError(f"PUT {key}: HTTP {response.status}: {response.data[:200]!r}")
+        return _tag(response.headers.get("ETag"))
+
+    @_failures_as_store_errors
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as err:
+            if err.code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise
+        try:
+            return bytes(response.read()), _tag(response.headers.get("ETag"))
+        finally:
+            response.close()
+            response.release_conn()
 
     @_failures_as_store_errors
     def put_stream(self, key: str, chunks: Iterable[bytes], length: int | None) -> int:
@@ -186,7 +217,7 @@ class S3Objects(ObjectStore):
     @_failures_as_store_errors
     def list_all(self, prefix: str) -> list[ObjectInfo]:
         return [
-            ObjectInfo(item.object_name or "", item.size or 0)
+            ObjectInfo(item.object_name or "", item.size or 0, _tag(item.etag))
             for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
         ]
 
@@ -230,3 +261,8 @@ class S3Objects(ObjectStore):
         sibling = copy.copy(self)  # shares the client and its connection pool
         sibling.bucket = bucket
         return sibling
+
+
+def _tag(value: str | None) -> str:
+    """An entity tag without its quotes (S3 quotes them in headers, not always in listings)."""
+    return (value or "").strip('"')

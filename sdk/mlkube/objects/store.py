@@ -26,10 +26,15 @@ class ObjectStoreError(OSError):
     """The object store failed or could not be reached (worth a retry)."""
 
 
+class PreconditionFailed(ObjectStoreError):
+    """A conditional write found the object changed (or, for a create, already there)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     key: str
     size: int
+    etag: str | None = None  # the content's entity tag, where the listing gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,16 @@ class ObjectStore(ABC):
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:
         """Write (or replace) a small object; durable when this returns."""
+
+    @abstractmethod
+    def put_if(self, key: str, data: bytes, etag: str | None) -> str:
+        """Write a small object only if its entity tag still is ``etag`` (None: only if there is
+        no object yet), and return the new tag; PreconditionFailed otherwise. A read-modify-write
+        guarded so that concurrent writers (server replicas) never lose each other's changes."""
+
+    @abstractmethod
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        """A small object's bytes and entity tag (for ``put_if``); ObjectNotFound if missing."""
 
     @abstractmethod
     def put_stream(self, key: str, chunks: Iterable[bytes], length: int | None) -> int:
@@ -136,6 +151,18 @@ class MemoryObjects(ObjectStore):
         with self._lock:
             self._objects[key] = bytes(data)
 
+    def put_if(self, key: str, data: bytes, etag: str | None) -> str:
+        with self._lock:
+            current = self._objects.get(key)
+            if (None if current is None else etag_of(current)) != etag:
+                raise PreconditionFailed(f"{key} changed since it was read")
+            self._objects[key] = bytes(data)
+            return etag_of(data)
+
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        data = self.get(key)
+        return data, etag_of(data)
+
     def put_stream(self, key: str, chunks: Iterable[bytes], length: int | None) -> int:
         data = b"".join(chunks)
         if length is not None and len(data) != length:
@@ -173,7 +200,7 @@ class MemoryObjects(ObjectStore):
     def list_all(self, prefix: str) -> list[ObjectInfo]:
         with self._lock:
             return [
-                ObjectInfo(k, len(v))
+                ObjectInfo(k, len(v), etag_of(v))
                 for k, v in sorted(self._objects.items())
                 if k.startswith(prefix)
             ]

@@ -16,6 +16,7 @@ import cloudpickle
 import httpx
 import pandas as pd
 import pytest
+from e2e.cluster.waiting import eventually
 from tests.integration.models.conftest import STOP_TIMEOUT, Served, rows_and_predictions
 
 from mlkube.models import PythonModel, infer_signature
@@ -58,8 +59,14 @@ def test_custom_models_with_params(mlflow_models: Path, serve: Serve) -> None:
 
 
 class Sleepy(PythonModel):
+    """Sleeps as long as asked, first touching the file `started` names (when it names one), so a
+    test can tell that the request is in flight."""
+
     def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-        time.sleep(float((params or {}).get("sleep", 0.0)))
+        params = params or {}
+        if params.get("started"):
+            Path(params["started"]).touch()
+        time.sleep(float(params.get("sleep", 0.0)))
         return model_input
 
 
@@ -69,24 +76,33 @@ def sleepy(tmp_path: Path) -> Path:
     module = sys.modules[__name__]
     cloudpickle.register_pickle_by_value(module)
     try:
-        signature = infer_signature(pd.DataFrame({"x": [1.0]}), params={"sleep": 0.0})
+        params = {"sleep": 0.0, "started": ""}
+        signature = infer_signature(pd.DataFrame({"x": [1.0]}), params=params)
         mk_python.save_model(tmp_path / "sleepy", Sleepy(), signature=signature)
     finally:
         cloudpickle.unregister_pickle_by_value(module)
     return tmp_path / "sleepy"
 
 
-def test_sigterm_drains_then_finishes_in_flight_requests(sleepy: Path, serve: Serve) -> None:
+def test_sigterm_drains_then_finishes_in_flight_requests(
+    sleepy: Path, serve: Serve, tmp_path: Path
+) -> None:
     served = serve(sleepy, "--shutdown-delay", "1.5", "--graceful-timeout", "10")
     slow: dict[str, httpx.Response] = {}
-    body = {"inputs": {"x": [1.0]}, "params": {"sleep": 2.5}}
+    started = tmp_path / "started"
+    body = {"inputs": {"x": [1.0]}, "params": {"sleep": 2.5, "started": str(started)}}
     worker = threading.Thread(target=lambda: slow.update(answer=invoke(served, body)))
     worker.start()
-    time.sleep(0.5)  # the slow request is in flight
+    eventually(started.exists, timeout=30, what="the slow request to reach the model")
     served.process.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    # Draining: health says go away, scoring still works.
-    assert httpx.get(f"{served.url}/health", timeout=5).status_code == 503
+    # Draining: health says go away, scoring still works. The 1.5 s delay runs from when the
+    # server handles the signal, so seeing the 503 at all means the next request is inside it.
+    eventually(
+        lambda: httpx.get(f"{served.url}/health", timeout=5).status_code == 503,
+        timeout=10,
+        what="/health to answer 503 while draining",
+        every=0.05,
+    )
     assert invoke(served, {"inputs": {"x": [2.0]}}).json() == {"predictions": [{"x": 2.0}]}
     worker.join(timeout=STOP_TIMEOUT)
     assert slow["answer"].status_code == 200

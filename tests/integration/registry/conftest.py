@@ -8,4 +8,4 @@ to end in e2e/test_registry_api.py).
 import pytest
 
 # The shared contract suite is a helper module, not a test file: rewrite its asserts too.
-pytest.register_assert_rewrite("tests.unit.registry.contract")
+pytest.register_assert_rewrite("tests.contracts.registry")

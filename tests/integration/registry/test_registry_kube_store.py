@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from e2e.cluster.cluster import LocalCluster
 from e2e.cluster.waiting import eventually
-from tests.unit.registry.contract import RUN_ID, RegistryContract, source
+from tests.contracts.registry import RUN_ID, RegistryContract, source
 
 from mlkube_operator.kube import KubeClient
 from mlkube_operator.server.store.registry.kube.store import KubeRegistryStore

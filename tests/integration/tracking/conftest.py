@@ -25,7 +25,7 @@ import pytest
 from e2e.cluster.cluster import LocalCluster
 
 # The shared contract suite is a helper module, not a test file: rewrite its asserts too.
-pytest.register_assert_rewrite("tests.unit.tracking.contract")
+pytest.register_assert_rewrite("tests.contracts.tracking")
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 10.0

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from e2e.cluster.cluster import LocalCluster
-from tests.unit.tracking.contract import StoreContract
+from tests.contracts.tracking import StoreContract
 
 from mlkube.objects.s3 import S3Objects
 from mlkube_operator.kube import KubeClient
-from mlkube_operator.server.store.kube.store import KubeStore
+from mlkube_operator.server.store.tracking.kube.store import KubeStore
 
 
 @pytest.fixture(scope="module")

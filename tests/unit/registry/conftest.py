@@ -1,8 +1,9 @@
 """Unit tests of the model registry's REST layer and stores: pure code, no services.
 
 The REST layer runs in-process (Starlette's test client over the in-memory tracking and registry
-stores and in-memory object storage); the registry store contract (contract.py) runs against the
-in-memory store here and against the Kubernetes store in tests/integration/registry.
+stores and in-memory object storage); the registry store contract (tests/contracts/registry.py)
+runs against the in-memory store here and against the Kubernetes store in
+tests/integration/registry.
 """
 
 from collections.abc import Iterator
@@ -13,11 +14,11 @@ from starlette.testclient import TestClient
 from mlkube.objects import MemoryObjects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
-from mlkube_operator.server.store.memory import InMemoryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
+from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 # The shared helper modules are not test files: rewrite their asserts too.
-pytest.register_assert_rewrite("tests.unit.registry.contract", "tests.unit.registry.rest")
+pytest.register_assert_rewrite("tests.contracts.registry", "tests.unit.registry.rest")
 
 
 @pytest.fixture

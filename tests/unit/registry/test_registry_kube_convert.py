@@ -157,3 +157,15 @@ def test_the_cache_finds_models_by_mlflow_name_and_drops_stale_ones_on_relist() 
     assert [r.resource.metadata.name for r in cache.models("ns")] == ["iris"]
     cache.put(REGISTERED_MODEL, {**model_obj("bad", 5), "spec": {"aliases": {"has space": 1}}})
     assert cache.model("ns", "bad") is None  # invalid objects are skipped, not fatal
+
+
+def test_a_late_delete_of_an_old_object_keeps_the_new_one() -> None:
+    """The shared cache's version guard (store/shared/cache.py) serves the registry cache too."""
+    cache = RegistryCache()
+    old = {**model_obj("m", 3), "metadata": {**model_obj("m", 3)["metadata"], "uid": "old"}}
+    new = {**model_obj("m", 9), "metadata": {**model_obj("m", 9)["metadata"], "uid": "new"}}
+    cache.put(REGISTERED_MODEL, new)  # recreated under the same name, seen first
+    cache.remove(REGISTERED_MODEL, old)  # the delete event of the earlier object, late
+    record = cache.model("ns", "m")
+    assert record is not None
+    assert record.resource.metadata.uid == "new"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.registry.contract import RegistryContract
+from tests.contracts.registry import RegistryContract
 
 from mlkube_operator.server.store.registry.base import RegistryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore

@@ -6,16 +6,15 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from mlkube import layout
+from mlkube.layout import Owner
 from mlkube.objects import MemoryObjects
-from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.keys import Owner
-from mlkube_operator.server.errors import MlflowError
 
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 
 
 def test_registry_paths_parse_into_derived_keys() -> None:
-    path = keys.parse_artifact_path("models/iris/3/sub/model.pkl")
+    path = layout.parse_artifact_path("models/iris/3/sub/model.pkl")
     assert path is not None
     assert (path.owner, path.owner_id, path.version, path.rest) == (
         Owner.REGISTRY,
@@ -25,10 +24,10 @@ def test_registry_paths_parse_into_derived_keys() -> None:
     )
     assert path.key("team-a") == "team-a/models/iris/3/sub/model.pkl"
     assert path.child("team-a/models/iris/3/sub/model.pkl", "team-a") == "sub/model.pkl"
-    assert keys.parse_artifact_path("models/iris") is None
-    assert keys.parse_artifact_path("models") is None
-    assert keys.registry_path("churn-1a2b", 12) == "models/churn-1a2b/12"
-    assert keys.registry_prefix("team-a", "iris", 1) == "team-a/models/iris/1/"
+    assert layout.parse_artifact_path("models/iris") is None
+    assert layout.parse_artifact_path("models") is None
+    assert layout.registry_path("churn-1a2b", 12) == "models/churn-1a2b/12"
+    assert layout.registry_prefix("team-a", "iris", 1) == "team-a/models/iris/1/"
 
 
 @pytest.mark.parametrize(
@@ -42,8 +41,8 @@ def test_registry_paths_parse_into_derived_keys() -> None:
     ],
 )
 def test_bad_registry_paths_are_refused(raw: str) -> None:
-    with pytest.raises(MlflowError):
-        keys.parse_artifact_path(raw)
+    with pytest.raises(layout.LayoutError):
+        layout.parse_artifact_path(raw)
 
 
 def test_listing_and_download_of_a_registry_copy(

@@ -8,8 +8,8 @@ from tests.unit.registry.rest import call, error, new_model, new_run
 from mlkube.objects import MemoryObjects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
-from mlkube_operator.server.store.memory import InMemoryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
+from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 
 def test_create_from_a_run_artifact_path(client: TestClient) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from mlkube.api.kinds import EXPERIMENT, RUN
 from mlkube_operator.server.entities import ViewType
-from mlkube_operator.server.store.kube.cache import Extra, TrackingCache
+from mlkube_operator.server.store.tracking.kube.cache import Extra, TrackingCache
 
 RUN_ID = "ab" * 16
 
@@ -66,3 +66,19 @@ def test_runs_learn_their_experiments_id_when_it_arrives() -> None:
     assert record.entity is not None
     assert record.entity.info.experiment_id == "5"
     assert [r.resource.metadata.name for r in cache.runs_of("ns", "churn")] == [RUN_ID]
+
+
+def test_a_deleted_run_stays_deleted_whatever_comes_late() -> None:
+    """The shared cache's tombstones (store/shared/cache.py) serve the tracking cache too."""
+    cache = TrackingCache(no_extra)
+    cache.upsert(EXPERIMENT, experiment(1))
+    alive = {**run(5), "metadata": {**run(5)["metadata"], "uid": "u-1"}}
+    cache.upsert(RUN, alive)
+    cache.remove(RUN, {**alive, "metadata": {**alive["metadata"], "resourceVersion": "6"}})
+    assert cache.run("ns", RUN_ID) is None
+    late = {**run(4), "metadata": {**run(4)["metadata"], "uid": "u-1"}}
+    cache.put_run(late, None)  # a stale write response of the deleted object
+    assert cache.run("ns", RUN_ID) is None
+    reborn = {**run(7), "metadata": {**run(7)["metadata"], "uid": "u-2"}}
+    cache.upsert(RUN, reborn)  # a new object of the same name is another matter
+    assert cache.run("ns", RUN_ID) is not None

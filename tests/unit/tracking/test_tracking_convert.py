@@ -10,11 +10,16 @@ from mlkube.api.common import LABEL_NAME_PATTERN
 from mlkube.api.errors import parse
 from mlkube.api.run import Run as RunResource
 from mlkube_operator.server.entities import Metric, RunStatus
-from mlkube_operator.server.store.kube import convert
-from mlkube_operator.server.store.kube.cache import RunRecord
-from mlkube_operator.server.store.kube.drafts import STATUS_BUDGET, RunDraft
-from mlkube_operator.server.store.kube.extra import Extra, extra_from_json
-from mlkube_operator.server.store.kube.values import from_ms, metric_of, metric_value, to_ms
+from mlkube_operator.server.store.tracking.kube import convert
+from mlkube_operator.server.store.tracking.kube.cache import RunRecord
+from mlkube_operator.server.store.tracking.kube.drafts import STATUS_BUDGET, RunDraft
+from mlkube_operator.server.store.tracking.kube.extra import Extra, extra_from_json
+from mlkube_operator.server.store.tracking.kube.values import (
+    from_ms,
+    metric_of,
+    metric_value,
+    to_ms,
+)
 
 
 def test_experiment_resource_names_are_valid_stable_and_distinct() -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from mlkube.objects import MemoryObjects
 from mlkube_operator.server.entities import Metric
-from mlkube_operator.server.store.kube import history
-from mlkube_operator.server.store.kube.history import MetricHistory
+from mlkube_operator.server.store.tracking.kube import history
+from mlkube_operator.server.store.tracking.kube.history import MetricHistory
 
 PREFIX = "ns/experiments/1/" + "a" * 32 + "/metrics/"
 
@@ -51,3 +53,14 @@ def test_an_interrupted_compaction_shows_no_duplicates() -> None:
 def test_chunks_round_trip_every_field() -> None:
     point = Metric("k/with/slash", -math.inf, 5, 6, "m-1", "ds", "digest")
     assert history.decode(history.encode([point])) == [point]
+
+
+def test_append_counts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history, "MAX_TRACKED", 3)
+    store = MetricHistory(MemoryObjects())
+    try:
+        for run in range(10):
+            store.append(f"ns/experiments/1/{run:032x}/metrics/", [Metric("loss", 1.0, 0, 0)])
+        assert len(store._appended) == 3  # only the runs written last are remembered
+    finally:
+        store.close()

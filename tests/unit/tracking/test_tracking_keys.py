@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.errors import MlflowError
+from mlkube import layout
 
 RUN = "0123456789abcdef0123456789abcdef"
 MODEL = "m-0123456789abcdef0123456789abcdef"
 
 
 def test_run_and_model_paths() -> None:
-    path = keys.parse_artifact_path(f"7/{RUN}/artifacts/model/MLmodel")
+    path = layout.parse_artifact_path(f"7/{RUN}/artifacts/model/MLmodel")
     assert path is not None
     assert path.key("team") == f"team/experiments/7/{RUN}/artifacts/model/MLmodel"
-    model = keys.parse_artifact_path(f"7/models/{MODEL}/artifacts/model.pkl")
+    model = layout.parse_artifact_path(f"7/models/{MODEL}/artifacts/model.pkl")
     assert model is not None
     assert model.key("team") == f"team/experiments/7/models/{MODEL}/artifacts/model.pkl"
-    assert keys.parse_artifact_path("7") is None
-    assert keys.parse_artifact_path(f"7/{RUN}//artifacts/./a//b") == keys.ArtifactPath(
-        "7", keys.Owner.RUN, RUN, "a/b"
+    assert layout.parse_artifact_path("7") is None
+    assert layout.parse_artifact_path(f"7/{RUN}//artifacts/./a//b") == layout.ArtifactPath(
+        "7", layout.Owner.RUN, RUN, "a/b"
     )
 
 
@@ -37,11 +36,11 @@ def test_run_and_model_paths() -> None:
     ],
 )
 def test_rejected_paths(raw: str) -> None:
-    with pytest.raises(MlflowError):
-        keys.parse_artifact_path(raw)
+    with pytest.raises(layout.LayoutError):
+        layout.parse_artifact_path(raw)
 
 
 def test_namespaces_and_metric_keys_are_checked() -> None:
-    with pytest.raises(MlflowError):
-        keys.experiment_prefix("../etc", "1")
-    assert "/" not in keys.metric_key_segment("a/b/../c")
+    with pytest.raises(layout.LayoutError):
+        layout.experiment_prefix("../etc", "1")
+    assert "/" not in layout.metric_key_segment("a/b/../c")

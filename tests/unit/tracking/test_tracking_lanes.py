@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
+from e2e.cluster.waiting import eventually
+
 from mlkube_operator.server.errors import MlflowError, invalid
-from mlkube_operator.server.store.kube.lanes import Lanes, Write
+from mlkube_operator.server.store.tracking.kube.lanes import Lanes, Write
 
 
 def test_concurrent_writes_are_coalesced_and_keep_their_own_errors() -> None:
@@ -43,12 +44,11 @@ def test_concurrent_writes_are_coalesced_and_keep_their_own_errors() -> None:
 
     first = threading.Thread(target=submit, args=(0,))
     first.start()
-    while not groups:
-        time.sleep(0.001)
+    eventually(lambda: groups, timeout=5, what="the first flush", every=0.001)
     others = [threading.Thread(target=submit, args=(i,)) for i in range(1, 6)]
     for thread in others:
         thread.start()
-    time.sleep(0.05)
+    eventually(lambda: lanes.waiting("run") == 5, timeout=5, what="five queued writes", every=0.001)
     gate.set()
     for thread in [first, *others]:
         thread.join(5)

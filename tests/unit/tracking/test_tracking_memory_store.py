@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.tracking.contract import StoreContract
+from tests.contracts.tracking import StoreContract
 
-from mlkube_operator.server.store.base import TrackingStore
-from mlkube_operator.server.store.memory import InMemoryStore
+from mlkube_operator.server.store.tracking.base import TrackingStore
+from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from mlkube.objects import MemoryObjects, ObjectStoreError
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
-from mlkube_operator.server.store.memory import InMemoryStore
+from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts"

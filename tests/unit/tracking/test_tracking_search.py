@@ -15,7 +15,7 @@ from mlkube_operator.server.entities import (
     RunStatus,
 )
 from mlkube_operator.server.errors import MlflowError
-from mlkube_operator.server.search import evaluate, grammar
+from mlkube_operator.server.search import evaluate, grammar, paging, tracking
 from mlkube_operator.server.search.grammar import Comparison, Entity, OrderBy
 
 
@@ -112,16 +112,8 @@ RUNS = [
 
 
 def select(text: str, order: list[str] | None = None) -> list[str]:
-    comparisons = parse(text)
-    found = [r for r in RUNS if evaluate.matches(r, comparisons, evaluate.run_value)]
-    compiled = evaluate.compile_filter(comparisons, evaluate.run_accessor)
-    assert [r for r in RUNS if compiled(r)] == found  # the fast path means the same
-    orders = evaluate.with_tiebreakers(
-        grammar.parse_order_by(order or [], grammar.RUNS), evaluate.DEFAULT_RUN_ORDER
-    )
-    ordered = evaluate.order(found, orders, evaluate.run_value)
-    assert evaluate.order_with(found, orders, evaluate.run_accessor) == ordered
-    return [r.info.run_id for r in ordered]
+    query = tracking.runs_query(text, order or [], None)
+    return [r.info.run_id for r in query.run(RUNS, 100).items]
 
 
 def test_evaluation_follows_sql_semantics() -> None:
@@ -139,13 +131,15 @@ def test_evaluation_follows_sql_semantics() -> None:
 
 
 def test_page_tokens_are_opaque_and_checked() -> None:
-    items, token = evaluate.page(list(range(5)), 2, None)
-    assert items == [0, 1]
-    assert token is not None
-    assert evaluate.page(list(range(5)), 2, token)[0] == [2, 3]
-    for bad in ("nope", evaluate.encode_token(-1), "eyJ4IjogMX0="):
+    first = paging.page(list(range(5)), 2, None)
+    assert first.items == [0, 1]
+    assert first.next_page_token is not None
+    assert paging.page(list(range(5)), 2, first.next_page_token).items == [2, 3]
+    for bad in ("nope", paging.encode_token(-1), "eyJ4IjogMX0="):
         with pytest.raises(MlflowError):
-            evaluate.decode_token(bad)
+            paging.decode_token(bad)
+        with pytest.raises(MlflowError):
+            tracking.runs_query("", [], bad)  # a bad token fails before anything is read
 
 
 def test_dataset_filters_match_any_of_the_runs_datasets() -> None:
@@ -159,6 +153,5 @@ def test_dataset_filters_match_any_of_the_runs_datasets() -> None:
         ("datasets.digest LIKE 'd%' and datasets.name != 'iris'", [with_data]),
         ("datasets.name = 'other'", []),
     ]:
-        predicate = evaluate.compile_filter(parse(text), evaluate.run_accessor)
+        predicate = evaluate.compile_filter(parse(text), tracking.run_accessor)
         assert [r for r in runs if predicate(r)] == expected, text
-        assert [r for r in runs if evaluate.matches(r, parse(text), evaluate.run_value)] == expected

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mlkube.layout import NAMESPACE, LayoutError
 from mlkube_operator.kube import KubeError
-from mlkube_operator.server.artifacts.keys import NAMESPACE
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
 from mlkube_operator.server.http import artifacts, experiments, logged_models, runs
 from mlkube_operator.server.http.call import Call, Services
@@ -84,6 +84,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except MlflowError as err:
             return error_response(err)
+        except LayoutError as err:  # an id or path in the request that no key can hold
+            return error_response(invalid(str(err)))
         except (OSError, KubeError) as err:
             # A backend (object storage, the API server) failed: the client may retry.
             log.warning("%s %s: backend failure: %s", request.method, request.url.path, err)

@@ -17,9 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mlkube import layout
+from mlkube.layout import ArtifactPath, Owner
 from mlkube.objects import ObjectNotFound, ObjectStore, new_upload_id
-from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.keys import ArtifactPath, Owner
 from mlkube_operator.server.entities import FileInfo
 from mlkube_operator.server.errors import invalid, not_found
 from mlkube_operator.server.http import serialize
@@ -51,7 +50,7 @@ def _owned(call_workspace: str, services: Services, path: ArtifactPath) -> None:
 
 
 def resolve(workspace: str, services: Services, raw: str, *, writing: bool = True) -> ArtifactPath:
-    path = keys.parse_artifact_path(raw)
+    path = layout.parse_artifact_path(raw)
     if path is None:
         raise invalid(
             f"invalid artifact path {raw[:200]!r}: expected <experimentId>/<runId>/artifacts/... "
@@ -85,7 +84,7 @@ def list_files(objects: ObjectStore, prefix: str, relative_to: str) -> list[File
 def list_proxy(call: Call) -> Json:
     """GET mlflow-artifacts/artifacts?path=...: the entries of one directory, by base name."""
     raw = call.fields.string("path") or ""
-    path = keys.parse_artifact_path(raw)
+    path = layout.parse_artifact_path(raw)
     if path is None:
         return {"files": []}
     _owned(call.workspace, call.services, path)
@@ -97,11 +96,11 @@ def list_proxy(call: Call) -> Json:
 def list_for_run(call: Call) -> Json:
     """GET mlflow/artifacts/list?run_id=&path=: paths relative to the run's artifact root."""
     run = call.store.get_run(call.workspace, call.fields.run_id())
-    sub = keys.safe_relative(call.fields.string("path") or "")
+    sub = layout.safe_relative(call.fields.string("path") or "")
     out: Json = {"root_uri": run.info.artifact_uri, "files": []}
     if not run.info.artifact_uri.startswith(layout.ARTIFACTS_ROOT):
         return out  # an explicit s3:// location: the client reads it directly
-    root = keys.run_artifacts_prefix(call.workspace, run.info.experiment_id, run.info.run_id)
+    root = layout.run_artifacts_prefix(call.workspace, run.info.experiment_id, run.info.run_id)
     prefix = root + sub + "/" if sub else root
     out["files"] = [serialize.file_info(f) for f in list_files(call.services.objects, prefix, root)]
     return out
@@ -109,8 +108,8 @@ def list_for_run(call: Call) -> Json:
 
 def list_for_model(call: Call) -> Json:
     model = call.store.get_logged_model(call.workspace, call.path["model_id"])
-    sub = keys.safe_relative(call.fields.string("artifact_directory_path") or "")
-    root = keys.model_artifacts_prefix(call.workspace, model.experiment_id, model.model_id)
+    sub = layout.safe_relative(call.fields.string("artifact_directory_path") or "")
+    root = layout.model_artifacts_prefix(call.workspace, model.experiment_id, model.model_id)
     prefix = root + sub + "/" if sub else root
     files = list_files(call.services.objects, prefix, root)
     return {"root_uri": model.artifact_uri, "files": [serialize.file_info(f) for f in files]}
@@ -235,7 +234,7 @@ async def mpu_part(workspace: str, services: Services, raw: str, request: Reques
     assert part_number is not None
     if not 1 <= part_number <= MAX_PARTS:
         raise invalid(f"part_number must be between 1 and {MAX_PARTS}")
-    key = f"{keys.upload_prefix(workspace, upload_id)}{part_number:05d}"
+    key = f"{layout.upload_prefix(workspace, upload_id)}{part_number:05d}"
     length = _length(request)
     await drain_into(request.stream(), lambda c: services.objects.put_stream(key, c, length))
     etag = f"{upload_id}-{part_number}"
@@ -250,7 +249,7 @@ def mpu_complete(call: Call, raw: str) -> Json:
     )
     if not numbers or numbers != list(range(1, len(numbers) + 1)):
         raise invalid("parts must be numbered 1, 2, ... without gaps")
-    prefix = keys.upload_prefix(call.workspace, upload_id)
+    prefix = layout.upload_prefix(call.workspace, upload_id)
     present = {o.key for o in call.services.objects.list_all(prefix)}
     sources = [f"{prefix}{n:05d}" for n in numbers]
     absent = [s for s in sources if s not in present]
@@ -263,6 +262,6 @@ def mpu_complete(call: Call, raw: str) -> Json:
 
 def mpu_abort(call: Call, raw: str) -> Json:
     resolve(call.workspace, call.services, _target(raw, call.fields))
-    prefix = keys.upload_prefix(call.workspace, _upload_id(call.fields))
+    prefix = layout.upload_prefix(call.workspace, _upload_id(call.fields))
     call.services.objects.delete([o.key for o in call.services.objects.list_all(prefix)])
     return {}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from mlkube.objects import ObjectStore
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.limits import check_key, check_length, truncated
-from mlkube_operator.server.store.base import TrackingStore
+from mlkube_operator.server.store.tracking.base import TrackingStore
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,22 @@ def positive_max_results(value: int | None, default: int, limit: int) -> int:
     if value <= 0 or value > limit:
         raise invalid(f"max_results must be between 1 and {limit}, got {value}")
     return value
+
+
+class SearchArgs(TypedDict):
+    """A search request's paging and filtering fields, as the stores' search methods take them."""
+
+    filter_string: str | None
+    order_by: list[str]
+    max_results: int
+    page_token: str | None
+
+
+def search_args(fields: Fields, default: int, limit: int) -> SearchArgs:
+    """The fields every search endpoint reads; ``max_results`` checked against ``limit``."""
+    return SearchArgs(
+        max_results=positive_max_results(fields.integer("max_results"), default, limit),
+        filter_string=fields.string("filter"),
+        order_by=fields.strings("order_by"),
+        page_token=fields.string("page_token"),
+    )

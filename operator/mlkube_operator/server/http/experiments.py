@@ -5,7 +5,7 @@ from __future__ import annotations
 from mlkube_operator.server.entities import ViewType
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http import serialize
-from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results
+from mlkube_operator.server.http.call import Call, checked_tags, search_args
 from mlkube_operator.server.http.serialize import Json
 from mlkube_operator.server.limits import (
     DEFAULT_SEARCH_EXPERIMENTS,
@@ -15,7 +15,6 @@ from mlkube_operator.server.limits import (
     check_key,
     check_length,
 )
-from mlkube_operator.server.search import evaluate, grammar
 
 
 def _name(call: Call, field: str) -> str:
@@ -49,27 +48,10 @@ def get_by_name(call: Call) -> Json:
 
 
 def search(call: Call) -> Json:
-    fields = call.fields
-    max_results = positive_max_results(
-        fields.integer("max_results"), DEFAULT_SEARCH_EXPERIMENTS, MAX_SEARCH_EXPERIMENTS
-    )
-    view = fields.enum("view_type", ViewType) or ViewType.ACTIVE_ONLY
-    comparisons = grammar.parse_filter(fields.string("filter"), grammar.EXPERIMENTS)
-    orders = grammar.parse_order_by(fields.strings("order_by"), grammar.EXPERIMENTS)
-    token = fields.string("page_token")
-    evaluate.decode_token(token)  # a bad token is an error even when nothing matches
-    candidates = call.store.list_experiments(call.workspace, view)
-    found = [e for e in candidates if evaluate.matches(e, comparisons, evaluate.experiment_value)]
-    ordered = evaluate.order(
-        found,
-        evaluate.with_tiebreakers(orders, evaluate.DEFAULT_EXPERIMENT_ORDER),
-        evaluate.experiment_sort_value,
-    )
-    items, next_token = evaluate.page(ordered, max_results, token)
-    out: Json = {"experiments": [serialize.experiment(e) for e in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    args = search_args(call.fields, DEFAULT_SEARCH_EXPERIMENTS, MAX_SEARCH_EXPERIMENTS)
+    view = call.fields.enum("view_type", ViewType) or ViewType.ACTIVE_ONLY
+    found = call.store.search_experiments(call.workspace, view, **args)
+    return serialize.page("experiments", [serialize.experiment(e) for e in found.items], found)
 
 
 def update(call: Call) -> Json:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from mlkube_operator.server.entities import LoggedModelStatus
-from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http import serialize
 from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results
 from mlkube_operator.server.http.serialize import Json
@@ -13,8 +12,7 @@ from mlkube_operator.server.limits import (
     check_key,
     check_length,
 )
-from mlkube_operator.server.search import evaluate, grammar
-from mlkube_operator.server.store import rules
+from mlkube_operator.server.store.tracking import rules
 
 
 def _params(call: Call) -> dict[str, str]:
@@ -75,29 +73,16 @@ def log_params(call: Call) -> Json:
 def search(call: Call) -> Json:
     fields = call.fields
     max_results = positive_max_results(fields.integer("max_results"), 100, 50000)
-    comparisons = grammar.parse_filter(fields.string("filter"), grammar.LOGGED_MODELS)
-    orders: list[grammar.OrderBy] = []
+    order_by = []
     for item in fields.messages("order_by"):
-        field_name = item.required_string("field_name")
-        parsed = grammar.parse_order_by([field_name], grammar.LOGGED_MODELS)[0]
         ascending = item.boolean("ascending")
-        orders.append(
-            grammar.OrderBy(parsed.entity, parsed.key, True if ascending is None else ascending)
-        )
-    token = fields.string("page_token")
-    evaluate.decode_token(token)
-    experiment_ids = fields.strings("experiment_ids")
-    if not experiment_ids:
-        raise invalid("'experiment_ids' must name at least one experiment")
-    candidates = call.store.list_logged_models(call.workspace, experiment_ids)
-    found = [m for m in candidates if evaluate.matches(m, comparisons, evaluate.logged_model_value)]
-    ordered = evaluate.order(
-        found,
-        evaluate.with_tiebreakers(orders, evaluate.DEFAULT_LOGGED_MODEL_ORDER),
-        evaluate.logged_model_value,
+        order_by.append((item.required_string("field_name"), ascending is not False))
+    found = call.store.search_logged_models(
+        call.workspace,
+        fields.strings("experiment_ids"),
+        filter_string=fields.string("filter"),
+        order_by=order_by,
+        max_results=max_results,
+        page_token=fields.string("page_token"),
     )
-    items, next_token = evaluate.page(ordered, max_results, token)
-    out: Json = {"models": [serialize.logged_model(m) for m in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    return serialize.page("models", [serialize.logged_model(m) for m in found.items], found)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.http.fields import Fields, missing
 from mlkube_operator.server.http.serialize import Json
-from mlkube_operator.server.store.base import TrackingStore
 from mlkube_operator.server.store.registry import rules
 from mlkube_operator.server.store.registry.base import RegistryStore
+from mlkube_operator.server.store.tracking.base import TrackingStore
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,9 @@ aliases (MLflow's model registry API, issue 7)."""
 from __future__ import annotations
 
 from mlkube_operator.server.http import registry_serialize as serialize
-from mlkube_operator.server.http.call import positive_max_results
+from mlkube_operator.server.http.call import search_args
 from mlkube_operator.server.http.registry_call import RegistryCall
-from mlkube_operator.server.http.serialize import Json
-from mlkube_operator.server.search import evaluate
-from mlkube_operator.server.search import registry as search
+from mlkube_operator.server.http.serialize import Json, page
 from mlkube_operator.server.store.registry import rules
 
 DEFAULT_SEARCH = 100
@@ -28,26 +26,10 @@ def get(call: RegistryCall) -> Json:
 
 
 def search_models(call: RegistryCall) -> Json:
-    fields = call.fields
-    max_results = positive_max_results(fields.integer("max_results"), DEFAULT_SEARCH, MAX_SEARCH)
-    comparisons, prompts = search.split_prompt_filter(
-        search.parse_model_filter(fields.string("filter"))
-    )
-    orders = search.model_orders(fields.strings("order_by"))
-    token = fields.string("page_token")
-    evaluate.decode_token(token)  # a bad token is an error even when nothing matches
-    found = [
-        m
-        for m in call.registry.list_registered_models(call.workspace)
-        if rules.is_prompt(m.tags) == prompts
-        and evaluate.matches(m, comparisons, search.model_value)
-    ]
-    ordered = evaluate.order(found, orders, search.model_value)
-    items, next_token = evaluate.page(ordered, max_results, token)
-    out: Json = {"registered_models": [serialize.registered_model(m) for m in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    args = search_args(call.fields, DEFAULT_SEARCH, MAX_SEARCH)
+    found = call.registry.search_registered_models(call.workspace, **args)
+    models = [serialize.registered_model(m) for m in found.items]
+    return page("registered_models", models, found)
 
 
 def rename(call: RegistryCall) -> Json:

@@ -14,8 +14,8 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.artifacts.keys import Owner
+from mlkube import layout
+from mlkube.layout import Owner
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
 from mlkube_operator.server.http.registry_call import RegistryCall
 from mlkube_operator.server.store.registry import rules
@@ -118,7 +118,7 @@ def _from_run_uri(
     if run_id is not None and run_id != run:
         raise _refused(source, "The run_id request parameter must name the run of the source.")
     _run_exists(call, source, run)
-    relative = keys.safe_relative(path)
+    relative = layout.safe_relative(path)
     return Resolved(source, f"runs:/{run}/{relative}", run, model_id)
 
 
@@ -184,8 +184,8 @@ def _from_artifact_path(
     call: RegistryCall, source: str, path: str, run_id: str | None, model_id: str | None
 ) -> Resolved:
     try:
-        parsed = keys.parse_artifact_path(path)
-    except MlflowError:
+        parsed = layout.parse_artifact_path(path)
+    except layout.LayoutError:
         parsed = None
     if parsed is None or parsed.owner is Owner.REGISTRY:
         raise _refused(

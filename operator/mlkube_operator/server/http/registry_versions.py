@@ -10,12 +10,9 @@ from typing import Any
 from mlkube_operator.server.errors import MlflowError
 from mlkube_operator.server.http import registry_serialize as serialize
 from mlkube_operator.server.http import registry_sources
-from mlkube_operator.server.http.call import positive_max_results
+from mlkube_operator.server.http.call import search_args
 from mlkube_operator.server.http.registry_call import RegistryCall
-from mlkube_operator.server.http.serialize import Json
-from mlkube_operator.server.search import evaluate
-from mlkube_operator.server.search import registry as search
-from mlkube_operator.server.search.grammar import Comparison, Entity
+from mlkube_operator.server.http.serialize import Json, page
 from mlkube_operator.server.store.registry import rules
 from mlkube_operator.server.store.registry.entities import NewVersion
 
@@ -72,36 +69,11 @@ def get(call: RegistryCall) -> Json:
     return {"model_version": serialize.model_version(version)}
 
 
-def _only_model(comparisons: tuple[Comparison, ...]) -> str | None:
-    """The model a filter is limited to (``name = '...'``), so only its versions are read."""
-    for c in comparisons:
-        if c.entity is Entity.ATTRIBUTE and c.key == "name" and c.op == "=":
-            return c.value if isinstance(c.value, str) else None
-    return None
-
-
 def search_versions(call: RegistryCall) -> Json:
-    fields = call.fields
-    max_results = positive_max_results(fields.integer("max_results"), DEFAULT_SEARCH, MAX_SEARCH)
-    comparisons, prompts = search.split_prompt_filter(
-        search.parse_version_filter(fields.string("filter"))
-    )
-    orders = search.version_orders(fields.strings("order_by"))
-    token = fields.string("page_token")
-    evaluate.decode_token(token)
-    candidates = call.registry.list_model_versions(call.workspace, _only_model(comparisons))
-    found = [
-        v
-        for v in candidates
-        if rules.is_prompt(v.tags) == prompts
-        and evaluate.matches(v, comparisons, search.version_value)
-    ]
-    ordered = evaluate.order(found, orders, search.version_value)
-    items, next_token = evaluate.page(ordered, max_results, token)
-    out: Json = {"model_versions": [serialize.model_version(v) for v in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    args = search_args(call.fields, DEFAULT_SEARCH, MAX_SEARCH)
+    found = call.registry.search_model_versions(call.workspace, **args)
+    versions = [serialize.model_version(v) for v in found.items]
+    return page("model_versions", versions, found)
 
 
 def update(call: RegistryCall) -> Json:

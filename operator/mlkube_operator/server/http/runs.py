@@ -8,7 +8,7 @@ import json
 from mlkube_operator.server.entities import DatasetInput, Metric, ModelOutput, RunStatus, ViewType
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http import serialize
-from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results
+from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results, search_args
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.http.serialize import Json
 from mlkube_operator.server.limits import (
@@ -32,8 +32,8 @@ from mlkube_operator.server.limits import (
     check_length,
     truncated,
 )
-from mlkube_operator.server.search import evaluate, grammar
-from mlkube_operator.server.store import rules
+from mlkube_operator.server.search import paging
+from mlkube_operator.server.store.tracking import rules
 
 
 def _metric(fields: Fields) -> Metric:
@@ -201,25 +201,11 @@ def log_outputs(call: Call) -> Json:
 
 def search(call: Call) -> Json:
     fields = call.fields
-    max_results = positive_max_results(
-        fields.integer("max_results"), DEFAULT_SEARCH_RUNS, MAX_SEARCH_RUNS
-    )
+    args = search_args(fields, DEFAULT_SEARCH_RUNS, MAX_SEARCH_RUNS)
     view = fields.enum("run_view_type", ViewType) or ViewType.ACTIVE_ONLY
-    comparisons = grammar.parse_filter(fields.string("filter"), grammar.RUNS)
-    orders = grammar.parse_order_by(fields.strings("order_by"), grammar.RUNS)
-    token = fields.string("page_token")
-    evaluate.decode_token(token)
-    candidates = call.store.list_runs(call.workspace, fields.strings("experiment_ids"), view)
-    wanted = evaluate.compile_filter(comparisons, evaluate.run_accessor)
-    found = [r for r in candidates if wanted(r)]
-    ordered = evaluate.order_with(
-        found, evaluate.with_tiebreakers(orders, evaluate.DEFAULT_RUN_ORDER), evaluate.run_accessor
-    )
-    items, next_token = evaluate.page(ordered, max_results, token)
-    out: Json = {"runs": [serialize.run(r) for r in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    experiment_ids = fields.strings("experiment_ids")
+    found = call.store.search_runs(call.workspace, experiment_ids, view, **args)
+    return serialize.page("runs", [serialize.run(r) for r in found.items], found)
 
 
 def metric_history(call: Call) -> Json:
@@ -229,10 +215,7 @@ def metric_history(call: Call) -> Json:
         fields.integer("max_results"), MAX_HISTORY_PAGE, MAX_HISTORY_PAGE
     )
     token = fields.string("page_token")
-    evaluate.decode_token(token)
+    paging.decode_token(token)  # a bad token is an error even for a run that does not exist
     history = call.store.get_metric_history(call.workspace, fields.run_id(), key)
-    items, next_token = evaluate.page(history, max_results, token)
-    out: Json = {"metrics": [serialize.metric(m) for m in items]}
-    if next_token:
-        out["next_page_token"] = next_token
-    return out
+    found = paging.page(history, max_results, token)
+    return serialize.page("metrics", [serialize.metric(m) for m in found.items], found)

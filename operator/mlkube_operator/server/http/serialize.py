@@ -17,6 +17,7 @@ from mlkube_operator.server.entities import (
     Run,
     RunInfo,
 )
+from mlkube_operator.server.search.paging import Page
 
 Json = dict[str, Any]
 
@@ -146,3 +147,11 @@ class JsonResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def page(field: str, items: list[Json], found: Page[Any]) -> Json:
+    """A search answer: the page's items under ``field``, and the next page's token if any."""
+    out: Json = {field: items}
+    if found.next_page_token:
+        out["next_page_token"] = found.next_page_token
+    return out

@@ -1,5 +1,5 @@
 """Search over the registry: MLflow's filter and order_by rules for registered models and model
-versions, on top of the shared grammar (grammar.py) and evaluator (evaluate.py).
+versions, on top of the shared grammar (grammar.py), evaluator (evaluate.py) and query (query.py).
 
 The registry's language is narrower than the runs one: only attributes and tags, tags compared
 with ``= != LIKE ILIKE`` (no IS NULL), and filters on fewer attributes than may be ordered by.
@@ -7,14 +7,19 @@ with ``= != LIKE ILIKE`` (no IS NULL), and filters on fewer attributes than may 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.search import evaluate, grammar
+from mlkube_operator.server.search.evaluate import per_key
 from mlkube_operator.server.search.grammar import Comparison, Dialect, Entity, OrderBy
+from mlkube_operator.server.search.query import Query, compile_query
 from mlkube_operator.server.store.registry import rules
 from mlkube_operator.server.store.registry.entities import ModelVersion, RegisteredModel
 
+E = TypeVar("E")
 _TIMES = frozenset({"creation_timestamp", "last_updated_timestamp"})
 
 REGISTERED_MODELS = Dialect(
@@ -137,3 +142,43 @@ def version_value(version: ModelVersion, entity: Entity, key: str) -> evaluate.S
     if key == "creation_timestamp":
         return float(version.creation_timestamp)
     return float(version.last_updated_timestamp)
+
+
+def models_query(
+    filter_string: str | None, order_by: Sequence[str], page_token: str | None
+) -> Query[RegisteredModel]:
+    """Registered models (prompts only when the filter asks for them)."""
+    comparisons, prompts = split_prompt_filter(parse_model_filter(filter_string))
+    orders = model_orders(order_by)
+    query = compile_query(comparisons, orders, page_token, per_key(model_value))
+    matches = query.predicate
+    return _with_predicate(query, lambda m: rules.is_prompt(m.tags) == prompts and matches(m))
+
+
+@dataclass(frozen=True)
+class VersionsQuery:
+    query: Query[ModelVersion]
+    only_model: str | None  # the model a filter is limited to, so only its versions are read
+
+
+def versions_query(
+    filter_string: str | None, order_by: Sequence[str], page_token: str | None
+) -> VersionsQuery:
+    """Model versions (of prompts only when the filter asks for them)."""
+    comparisons, prompts = split_prompt_filter(parse_version_filter(filter_string))
+    orders = version_orders(order_by)
+    query = compile_query(comparisons, orders, page_token, per_key(version_value))
+    matches = query.predicate
+    query = _with_predicate(query, lambda v: rules.is_prompt(v.tags) == prompts and matches(v))
+    return VersionsQuery(query, _only_model(comparisons))
+
+
+def _with_predicate(query: Query[E], predicate: Callable[[E], bool]) -> Query[E]:
+    return Query(predicate, query.orders, query.sort_accessors, query.page_token)
+
+
+def _only_model(comparisons: Sequence[Comparison]) -> str | None:
+    for c in comparisons:
+        if c.entity is Entity.ATTRIBUTE and c.key == "name" and c.op == "=":
+            return c.value if isinstance(c.value, str) else None
+    return None

@@ -8,7 +8,7 @@ and description limits, sources resolved into ``NewVersion``); the store enforce
 uniqueness. Errors are ``MlflowError``s with MLflow's codes.
 
 A method returns once its write is durable, and a later read through the same store object sees
-it (read-your-writes). ``tests/unit/registry/contract.py`` is the executable form of these
+it (read-your-writes). ``tests/contracts/registry.py`` is the executable form of these
 docstrings; every implementation must pass it.
 """
 
@@ -18,6 +18,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from mlkube_operator.server.errors import not_found
+from mlkube_operator.server.search import registry as search
+from mlkube_operator.server.search.paging import Page
 from mlkube_operator.server.store.registry import rules
 from mlkube_operator.server.store.registry.entities import (
     ModelVersion,
@@ -160,6 +162,36 @@ class RegistryStore(ABC):
         if number is None:
             raise rules.alias_not_found(name, alias)
         return self.get_model_version(workspace, name, number)
+
+    def search_registered_models(
+        self,
+        workspace: str,
+        *,
+        filter_string: str | None,
+        order_by: Sequence[str],
+        max_results: int,
+        page_token: str | None,
+    ) -> Page[RegisteredModel]:
+        """One page of the models matching ``filter_string`` (MLflow's registry grammar), in
+        ``order_by`` order then by name; prompts only when the filter asks for them.
+        INVALID_PARAMETER_VALUE for a bad filter, order_by or page token."""
+        query = search.models_query(filter_string, order_by, page_token)
+        return query.run(self.list_registered_models(workspace), max_results)
+
+    def search_model_versions(
+        self,
+        workspace: str,
+        *,
+        filter_string: str | None,
+        order_by: Sequence[str],
+        max_results: int,
+        page_token: str | None,
+    ) -> Page[ModelVersion]:
+        """One page of the versions matching the filter, in ``order_by`` order (the most
+        recently changed first without one); errors as search_registered_models."""
+        found = search.versions_query(filter_string, order_by, page_token)
+        candidates = self.list_model_versions(workspace, found.only_model)
+        return found.query.run(candidates, max_results)
 
     def close(self) -> None:  # noqa: B027  (optional hook; most stores hold nothing to release)
         """Release background resources (watches, threads); the store is unusable after."""

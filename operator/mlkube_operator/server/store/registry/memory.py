@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +21,7 @@ from mlkube_operator.server.store.registry.entities import (
     Stage,
     VersionStatus,
 )
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+from mlkube_operator.server.store.shared.clock import now_ms
 
 
 @dataclass

@@ -9,25 +9,18 @@ the ModelVersion names (``<model>-<10 hex>``) and the ``mlkube.io/model`` label 
 
 from __future__ import annotations
 
-import hashlib
-import re
 import secrets
 
-from mlkube.api.common import LABEL_NAME_PATTERN
+from mlkube_operator.server.store.shared import naming
 
 MAX_MODEL_RESOURCE = 52
 MAX_LABEL_VALUE = 63
-_LABEL = re.compile(LABEL_NAME_PATTERN)
-_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 def model_resource_name(name: str) -> str:
     """The resource name a model of MLflow name ``name`` gets first (stable, so concurrent
     creates of one name collide in the API server rather than both succeeding)."""
-    if _LABEL.fullmatch(name) and len(name) <= MAX_MODEL_RESOURCE:
-        return name
-    slug = _SLUG.sub("-", name.lower()).strip("-")[:40].strip("-") or "model"
-    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+    return naming.resource_name(name, "model", MAX_MODEL_RESOURCE)
 
 
 def other_model_resource_name(name: str) -> str:
@@ -43,4 +36,4 @@ def version_resource_name(model: str) -> str:
 
 
 def fits_label(value: str) -> bool:
-    return len(value) <= MAX_LABEL_VALUE and _LABEL.fullmatch(value) is not None
+    return len(value) <= MAX_LABEL_VALUE and naming.LABEL.fullmatch(value) is not None

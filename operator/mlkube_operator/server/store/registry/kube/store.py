@@ -3,9 +3,9 @@
 - A registered model is a RegisteredModel (its MLflow name in spec.displayName when it is not a
   valid resource name, names.py); description, tags and aliases are its spec.
 - A version is a ModelVersion naming the model's resource in spec.model. Its number is claimed
-  with ``assign_version`` (the one writer, which the operator uses too) and written to status.version
-  before the create call answers; the operator then copies the files into the registry and sets
-  the phase (PendingRegistration -> Ready or FailedRegistration).
+  with ``assign_version`` (the one writer, which the operator uses too) and written to
+  status.version before the create call answers; the operator then copies the files into the
+  registry and sets the phase (PendingRegistration -> Ready or FailedRegistration).
 - Reads come from a watch-fed cache (cache.py) that the store's own writes update too.
 - Renaming a model changes only its display name: resource names, and so the registry's object
   keys and the versions' spec.model, never change.
@@ -14,18 +14,13 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from mlkube import layout
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL, Kind
-from mlkube_operator.kube import AlreadyExists, Informer, KubeClient, KubeError, NotFound
-from mlkube_operator.kube.errors import Invalid
+from mlkube_operator.kube import AlreadyExists, KubeClient, KubeError, NotFound
 from mlkube_operator.kube.versions import VersionAllocationError, assign_version
-from mlkube_operator.server.artifacts import keys
-from mlkube_operator.server.errors import ErrorCode, MlflowError, already_exists, invalid, not_found
+from mlkube_operator.server.errors import ErrorCode, MlflowError, already_exists, not_found
 from mlkube_operator.server.store.registry import rules
 from mlkube_operator.server.store.registry.base import RegistryStore
 from mlkube_operator.server.store.registry.entities import (
@@ -41,57 +36,20 @@ from mlkube_operator.server.store.registry.kube.cache import (
     RegistryCache,
     VersionRecord,
 )
+from mlkube_operator.server.store.shared.clock import now_ms
+from mlkube_operator.server.store.shared.errors import answering, unavailable
+from mlkube_operator.server.store.shared.watched import WatchedStore
 
 log = logging.getLogger("mlkube.server.registry")
 Obj = dict[str, Any]
 ATTEMPTS = 5
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def unavailable(err: Exception) -> MlflowError:
-    return MlflowError(ErrorCode.TEMPORARILY_UNAVAILABLE, f"the cluster failed: {err}; retry")
-
-
-@contextmanager
-def answering(what: str, gone: Callable[[], Exception]) -> Iterator[None]:
-    """API server errors as MLflow's: a vanished object is ``gone()``, a refused one (422) an
-    invalid parameter, anything else temporarily unavailable. AlreadyExists is left to the
-    caller, which knows what to do about it."""
-    try:
-        yield
-    except AlreadyExists:
-        raise
-    except NotFound:
-        raise gone() from None
-    except Invalid as err:
-        raise invalid(f"{what}: {err.message}") from None
-    except KubeError as err:
-        raise unavailable(err) from None
-
-
-class KubeRegistryStore(RegistryStore):
+class KubeRegistryStore(WatchedStore, RegistryStore):
     def __init__(self, client: KubeClient) -> None:
         self.client = client
         self.cache = RegistryCache()
-        self.informers = [
-            Informer(client, kind, self.cache) for kind in (REGISTERED_MODEL, MODEL_VERSION)
-        ]
-
-    def start(self, timeout: float = 60.0) -> None:
-        """Start watching; return once the cache holds every RegisteredModel and ModelVersion."""
-        for informer in self.informers:
-            informer.start()
-        deadline = time.monotonic() + timeout
-        for informer in self.informers:
-            if not informer.wait_synced(max(0.0, deadline - time.monotonic())):
-                raise RuntimeError(f"could not list {informer.kind.plural} within {timeout}s")
-
-    def close(self) -> None:
-        for informer in self.informers:
-            informer.stop()
+        self.watch(client, (REGISTERED_MODEL, MODEL_VERSION), self.cache)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -268,9 +226,7 @@ class KubeRegistryStore(RegistryStore):
         try:
             # The one writer of the number (kube/versions.py); the operator calls it too for
             # ModelVersions applied with kubectl, and both get the same number.
-            with answering(
-                f"numbering a version of {name!r}", lambda: rules.model_not_found(name)
-            ):
+            with answering(f"numbering a version of {name!r}", lambda: rules.model_not_found(name)):
                 number, obj = assign_version(self.client, workspace, model_resource, obj)
         except MlflowError as err:
             if err.code is ErrorCode.RESOURCE_DOES_NOT_EXIST:
@@ -337,5 +293,7 @@ class KubeRegistryStore(RegistryStore):
         entity = convert.version_entity(record.resource, version, model.resource)
         if entity.status is VersionStatus.READY:
             # The registry's copy, through this server's artifact proxy.
-            return layout.ARTIFACTS_ROOT + keys.registry_path(model.resource.metadata.name, version)
+            return layout.ARTIFACTS_ROOT + layout.registry_path(
+                model.resource.metadata.name, version
+            )
         return entity.storage_source

@@ -310,3 +310,37 @@ class RegistryContract:
         assert code_of(lambda: registry.get_model_version_download_uri(workspace, name, 5)) is (
             ErrorCode.RESOURCE_DOES_NOT_EXIST
         )
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def test_search_models_and_versions(self, registry: RegistryStore, workspace: str) -> None:
+        prefix = unique("Search")
+        names = [f"{prefix} {i}" for i in range(3)]
+        for name in names:
+            registry.create_registered_model(workspace, name, "", {})
+        for _ in range(3):
+            registry.create_model_version(workspace, names[0], source())
+
+        def models(text: str, token: str | None = None) -> tuple[list[str], str | None]:
+            page = registry.search_registered_models(
+                workspace,
+                filter_string=text,
+                order_by=["name DESC"],
+                max_results=2,
+                page_token=token,
+            )
+            return [m.name for m in page.items], page.next_page_token
+
+        first, token = models(f"name LIKE '{prefix}%'")
+        assert first == [names[2], names[1]]
+        assert models(f"name LIKE '{prefix}%'", token) == ([names[0]], None)
+        assert code_of(lambda: models("description = 'x'")) is (ErrorCode.INVALID_PARAMETER_VALUE)
+        versions = registry.search_model_versions(
+            workspace,
+            filter_string=f"name = '{names[0]}' and version_number >= 2",
+            order_by=["version_number ASC"],
+            max_results=10,
+            page_token=None,
+        )
+        assert [v.version for v in versions.items] == [2, 3]
+        assert versions.next_page_token is None

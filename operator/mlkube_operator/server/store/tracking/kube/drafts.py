@@ -19,10 +19,10 @@ from typing import Any
 from mlkube.api.experiment import LifecycleStage as Stage
 from mlkube_operator.server.entities import DatasetInput, LifecycleStage, Metric, ModelOutput
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
-from mlkube_operator.server.store import rules
-from mlkube_operator.server.store.kube.cache import RunRecord
-from mlkube_operator.server.store.kube.extra import Extra, extra_json
-from mlkube_operator.server.store.kube.values import metric_value
+from mlkube_operator.server.store.tracking import rules
+from mlkube_operator.server.store.tracking.kube.cache import RunRecord
+from mlkube_operator.server.store.tracking.kube.extra import Extra, extra_json
+from mlkube_operator.server.store.tracking.kube.values import metric_value
 
 # Bytes of params, tags and latest metrics kept in the Run object; etcd's default request limit
 # is 1.5 MiB, and metadata, spec, conditions and JSON overhead need room too.

@@ -15,18 +15,19 @@ import math
 import secrets
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from mlkube import layout
 from mlkube.objects import ObjectNotFound, ObjectStore
-from mlkube_operator.server.artifacts import keys
 from mlkube_operator.server.entities import Metric
-from mlkube_operator.server.store import rules
+from mlkube_operator.server.store.tracking import rules
 
 log = logging.getLogger("mlkube.server.history")
 COMPACT_AFTER = 32
 MERGE_SEGMENTS_AFTER = 16
+MAX_TRACKED = 10_000  # runs whose appends since compaction are counted
 
 
 def encode_value(value: float) -> float | str:
@@ -86,7 +87,10 @@ class MetricHistory:
         self.objects = objects
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="history")
         self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact")
-        self._appended: dict[str, int] = defaultdict(int)
+        # Appends since the last compaction, per run; the runs written longest ago are
+        # forgotten beyond MAX_TRACKED (a forgotten run's count restarts: it is compacted a
+        # little later, or by the reader's own merge, never lost).
+        self._appended: OrderedDict[str, int] = OrderedDict()
         self._compacting: set[str] = set()
         self._lock = threading.Lock()
 
@@ -98,7 +102,9 @@ class MetricHistory:
         """Durably add points (one object) and schedule a compaction when the log is long."""
         self.objects.put(f"{prefix}log/{_chunk_name()}", encode(points))
         with self._lock:
-            self._appended[prefix] += 1
+            self._appended[prefix] = self._appended.pop(prefix, 0) + 1
+            while len(self._appended) > MAX_TRACKED:
+                self._appended.popitem(last=False)
             due = self._appended[prefix] >= COMPACT_AFTER and prefix not in self._compacting
             if due:
                 self._compacting.add(prefix)
@@ -116,7 +122,7 @@ class MetricHistory:
         return self._read(prefix, key)
 
     def _read(self, prefix: str, key: str) -> list[Metric]:
-        segment = f"{prefix}keys/{keys.metric_key_segment(key)}/"
+        segment = f"{prefix}keys/{layout.metric_key_segment(key)}/"
         log_keys = [o.key for o in self.objects.list_all(f"{prefix}log/")]
         segment_keys = [o.key for o in self.objects.list_all(segment)]
         chunks = list(self._pool.map(self.objects.get, log_keys + segment_keys))
@@ -160,7 +166,7 @@ class MetricHistory:
             return
         name = _chunk_name()
         for key, points in by_key.items():
-            segment = f"{prefix}keys/{keys.metric_key_segment(key)}/{name}"
+            segment = f"{prefix}keys/{layout.metric_key_segment(key)}/{name}"
             self.objects.put(segment, encode(points))
         self.objects.delete(compacted)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from mlkube.api.run import MetricValue
 from mlkube_operator.server.entities import DatasetInput, Metric
-from mlkube_operator.server.store.kube.values import metric_of, metric_value
+from mlkube_operator.server.store.tracking.kube.values import metric_of, metric_value
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,12 @@ class Lanes(Generic[K]):
         self._lanes: dict[K, _Lane] = {}
         self._cond = threading.Condition()
 
+    def waiting(self, key: K) -> int:
+        """How many writes wait in ``key``'s lane for the next flush (0 for an idle lane)."""
+        with self._cond:
+            lane = self._lanes.get(key)
+            return 0 if lane is None else len(lane.waiting)
+
     def submit(self, key: K, write: Write) -> Any:
         with self._cond:
             lane = self._lanes.setdefault(key, _Lane())

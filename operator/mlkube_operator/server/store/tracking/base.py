@@ -7,7 +7,7 @@ MLflow's codes. Inputs arrive already checked against MLflow's size limits (``li
 store enforces the semantic rules (existence, lifecycle, immutable params).
 
 A method returns only once what it wrote is durable, and a later read through the same store
-object sees it (read-your-writes). ``tests/unit/tracking/contract.py`` is the executable form of
+object sees it (read-your-writes). ``tests/contracts/tracking.py`` is the executable form of
 these docstrings; every implementation must pass it.
 """
 
@@ -28,6 +28,9 @@ from mlkube_operator.server.entities import (
     RunStatus,
     ViewType,
 )
+from mlkube_operator.server.errors import invalid
+from mlkube_operator.server.search import tracking as search
+from mlkube_operator.server.search.paging import Page
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -233,6 +236,59 @@ class TrackingStore(ABC):
         self, workspace: str, experiment_ids: Sequence[str]
     ) -> list[LoggedModel]:
         """Every (undeleted) logged model of the given experiments, in no particular order."""
+
+    # -- search (composed from the above: one definition for every store) ---------------------
+
+    def search_experiments(
+        self,
+        workspace: str,
+        view_type: ViewType,
+        *,
+        filter_string: str | None,
+        order_by: Sequence[str],
+        max_results: int,
+        page_token: str | None,
+    ) -> Page[Experiment]:
+        """One page of the experiments in ``view_type`` that match ``filter_string`` (MLflow's
+        search grammar), in ``order_by`` order, then newest first, then by id.
+        INVALID_PARAMETER_VALUE for a bad filter, order_by or page token (even if nothing
+        matches)."""
+        query = search.experiments_query(filter_string, order_by, page_token)
+        return query.run(self.list_experiments(workspace, view_type), max_results)
+
+    def search_runs(
+        self,
+        workspace: str,
+        experiment_ids: Sequence[str],
+        view_type: ViewType,
+        *,
+        filter_string: str | None,
+        order_by: Sequence[str],
+        max_results: int,
+        page_token: str | None,
+    ) -> Page[Run]:
+        """One page of the runs of ``experiment_ids`` in ``view_type`` that match the filter, in
+        ``order_by`` order, then newest start first, then by id; errors as search_experiments."""
+        query = search.runs_query(filter_string, order_by, page_token)
+        return query.run(self.list_runs(workspace, experiment_ids, view_type), max_results)
+
+    def search_logged_models(
+        self,
+        workspace: str,
+        experiment_ids: Sequence[str],
+        *,
+        filter_string: str | None,
+        order_by: Sequence[search.OrderField],
+        max_results: int,
+        page_token: str | None,
+    ) -> Page[LoggedModel]:
+        """One page of the logged models of ``experiment_ids`` that match the filter, ordered by
+        ``order_by`` (field name, ascending) pairs, then newest first, then by id.
+        INVALID_PARAMETER_VALUE also when ``experiment_ids`` is empty."""
+        query = search.logged_models_query(filter_string, order_by, page_token)
+        if not experiment_ids:
+            raise invalid("'experiment_ids' must name at least one experiment")
+        return query.run(self.list_logged_models(workspace, experiment_ids), max_results)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

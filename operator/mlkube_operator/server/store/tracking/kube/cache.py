@@ -1,15 +1,14 @@
 """The watch-fed cache of Experiments and Runs, with the indices MLflow's reads need.
 
-Informers (cluster-wide) and the store's own write responses both feed ``upsert``; the copy with
-the higher resourceVersion wins, so a client reads its own writes at once and never an older
-copy afterwards. Entities are built once per object version, so search only walks and filters.
+The rules (newest resourceVersion wins, guarded removal, tombstones) are the shared cache's
+(store/shared/cache.py); this module builds the records and keeps the MLflow indexes. Entities
+are built once per object version, so search only walks and filters.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from mlkube.api.experiment import Experiment as ExperimentResource
 from mlkube.api.kinds import EXPERIMENT, RUN, Kind
 from mlkube.api.run import Run as RunResource
 from mlkube_operator.server.entities import Experiment, Run, ViewType
-from mlkube_operator.server.store.kube import convert
-from mlkube_operator.server.store.kube.extra import Extra
+from mlkube_operator.server.store.shared.cache import ResourceCache
+from mlkube_operator.server.store.tracking.kube import convert
+from mlkube_operator.server.store.tracking.kube.extra import Extra
 
 log = logging.getLogger("mlkube.server.cache")
 Obj = dict[str, Any]
@@ -37,6 +37,10 @@ class ExperimentRecord:
     version: int
     entity: Experiment | None
 
+    @property
+    def uid(self) -> str | None:
+        return self.resource.metadata.uid
+
 
 @dataclass
 class RunRecord:
@@ -45,101 +49,86 @@ class RunRecord:
     extra: Extra
     entity: Run | None
 
-
-def _version(obj: Obj) -> int:
-    try:
-        return int(obj["metadata"]["resourceVersion"])
-    except (KeyError, ValueError, TypeError):
-        return 0
+    @property
+    def uid(self) -> str | None:
+        return self.resource.metadata.uid
 
 
-class TrackingCache:
-    """Implements the informer handler protocol for the Experiment and Run kinds."""
+class TrackingCache(ResourceCache):
+    """Experiments and Runs, indexed by MLflow id, by name and by experiment."""
 
     def __init__(self, load_extra: ExtraLoader) -> None:
-        self._lock = threading.RLock()
+        super().__init__((EXPERIMENT, RUN))
         self._load_extra = load_extra
-        self.experiments: dict[str, dict[str, ExperimentRecord]] = defaultdict(dict)
+        self.experiments: dict[str, dict[str, ExperimentRecord]] = self.table(EXPERIMENT)
         self.experiment_ids: dict[str, dict[str, str]] = defaultdict(dict)
-        self.runs: dict[str, dict[str, RunRecord]] = defaultdict(dict)
+        self.runs: dict[str, dict[str, RunRecord]] = self.table(RUN)
         self.run_ids: dict[str, dict[str, str]] = defaultdict(dict)
         self.runs_by_experiment: dict[str, dict[str, set[str]]] = defaultdict(
             lambda: defaultdict(set)
         )
         self.max_experiment_id = 0
 
-    # -- the informer handler protocol ------------------------------------------------------
-
-    def replace(self, kind: Kind, objects: list[Obj]) -> None:
-        seen: set[tuple[str, str]] = set()
-        for obj in objects:
-            self.upsert(kind, obj)
-            seen.add((obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
-        with self._lock:
-            table: dict[str, Any] = self.experiments if kind is EXPERIMENT else self.runs
-            stale = [
-                (ns, name)
-                for ns, items in table.items()
-                for name in items
-                if (ns, name) not in seen
-            ]
-        for namespace, name in stale:
-            self._forget(kind, namespace, name)
-
-    def upsert(self, kind: Kind, obj: Obj) -> None:
-        if kind is EXPERIMENT:
-            self._upsert_experiment(obj)
-        elif kind is RUN:
-            self._upsert_run(obj, None)
-
-    def remove(self, kind: Kind, obj: Obj) -> None:
-        namespace, name = obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
-        with self._lock:
-            table: dict[str, Any] = self.experiments if kind is EXPERIMENT else self.runs
-            record = table[namespace].get(name)
-            if record is None or record.version > _version(obj):
-                return
-        self._forget(kind, namespace, name)
-
     # -- writes of the store itself ---------------------------------------------------------
 
     def put_run(self, obj: Obj, extra: Extra | None) -> RunRecord | None:
         """Apply a Run the store just wrote (``extra``: its extra document, already known)."""
-        return self._upsert_run(obj, extra)
+        record: RunRecord | None = self.put(RUN, obj, extra)
+        return record
 
     def put_experiment(self, obj: Obj) -> ExperimentRecord | None:
-        return self._upsert_experiment(obj)
+        record: ExperimentRecord | None = self.put(EXPERIMENT, obj)
+        return record
+
+    # -- the shared cache's hooks -----------------------------------------------------------
+
+    def build(self, kind: Kind, obj: Obj, version: int, old: Any, hint: Any) -> Any:
+        if kind is EXPERIMENT:
+            return self._experiment_record(obj, version)
+        return self._run_record(obj, version, old, hint)
+
+    def indexed(self, kind: Kind, namespace: str, name: str, old: Any, new: Any) -> None:
+        if kind is EXPERIMENT:
+            self._index_experiment(namespace, name, old, new)
+            return
+        if old is not None:
+            self._unindex_run(namespace, name, old)
+        if new.resource.status.run_id:
+            self.run_ids[namespace][new.resource.status.run_id] = name
+        self.runs_by_experiment[namespace][new.resource.spec.experiment].add(name)
+
+    def unindexed(self, kind: Kind, namespace: str, name: str, old: Any) -> None:
+        if kind is RUN:
+            self._unindex_run(namespace, name, old)
+        elif old.entity is not None:
+            self.experiment_ids[namespace].pop(old.entity.experiment_id, None)
 
     # -- experiments ------------------------------------------------------------------------
 
-    def _upsert_experiment(self, obj: Obj) -> ExperimentRecord | None:
+    def _experiment_record(self, obj: Obj, version: int) -> ExperimentRecord | None:
         try:
             resource = parse(ExperimentResource, obj)
         except SpecError as err:
             log.warning("ignoring invalid Experiment %s: %s", obj["metadata"].get("name"), err)
             return None
-        namespace = resource.metadata.namespace or ""
-        name = resource.metadata.name
-        version = _version(obj)
-        entity = convert.experiment_entity(resource)
-        with self._lock:
-            old = self.experiments[namespace].get(name)
-            if old is not None and old.version > version:
-                return old
-            if old is not None and old.entity is not None:
-                self.experiment_ids[namespace].pop(old.entity.experiment_id, None)
-            record = ExperimentRecord(resource, version, entity)
-            self.experiments[namespace][name] = record
-            if entity is not None:
-                self.experiment_ids[namespace][entity.experiment_id] = name
-                self.max_experiment_id = max(self.max_experiment_id, int(entity.experiment_id))
-            # Runs carry their experiment's id: rebuild theirs if it changed.
-            if entity is not None and (old is None or old.entity is None):
-                for run_name in self.runs_by_experiment[namespace].get(name, ()):
-                    run = self.runs[namespace].get(run_name)
-                    if run is not None:
-                        run.entity = self._run_entity(namespace, run.resource, run.extra)
-            return record
+        return ExperimentRecord(resource, version, convert.experiment_entity(resource))
+
+    def _index_experiment(
+        self, namespace: str, name: str, old: ExperimentRecord | None, new: ExperimentRecord
+    ) -> None:
+        if old is not None and old.entity is not None:
+            self.experiment_ids[namespace].pop(old.entity.experiment_id, None)
+        entity = new.entity
+        if entity is None:
+            return
+        self.experiment_ids[namespace][entity.experiment_id] = name
+        self.max_experiment_id = max(self.max_experiment_id, int(entity.experiment_id))
+        # Runs carry their experiment's id: rebuild theirs if it changed.
+        if old is None or old.entity is None:
+            for run_name in self.runs_by_experiment[namespace].get(name, ()):
+                run = self.runs[namespace].get(run_name)
+                if run is not None:
+                    run.entity = self._run_entity(namespace, run.resource, run.extra)
 
     def experiment(self, namespace: str, experiment_id: str) -> ExperimentRecord | None:
         with self._lock:
@@ -183,19 +172,15 @@ class TrackingCache:
     def _run_entity(self, namespace: str, resource: RunResource, extra: Extra) -> Run | None:
         return convert.run_entity(resource, self._experiment_id_of(namespace, resource), extra)
 
-    def _upsert_run(self, obj: Obj, known_extra: Extra | None) -> RunRecord | None:
+    def _run_record(
+        self, obj: Obj, version: int, old: RunRecord | None, known_extra: Extra | None
+    ) -> RunRecord | None:
         try:
             resource = parse(RunResource, obj)
         except SpecError as err:
             log.warning("ignoring invalid Run %s: %s", obj["metadata"].get("name"), err)
             return None
         namespace = resource.metadata.namespace or ""
-        name = resource.metadata.name
-        version = _version(obj)
-        with self._lock:
-            old = self.runs[namespace].get(name)
-            if old is not None and old.version > version:
-                return old
         wanted = resource.status.extra.object if resource.status.extra else None
         extra = known_extra
         if extra is None or extra.object != wanted:
@@ -208,35 +193,13 @@ class TrackingCache:
                     experiment_id = self._experiment_id_of(namespace, resource)
                 extra = self._load_extra(namespace, experiment_id, run_id, wanted)
         with self._lock:
-            old = self.runs[namespace].get(name)
-            if old is not None and old.version > version:
-                return old
-            if old is not None:
-                self._unindex_run(namespace, name, old)
-            record = RunRecord(
-                resource, version, extra, self._run_entity(namespace, resource, extra)
-            )
-            self.runs[namespace][name] = record
-            if resource.status.run_id:
-                self.run_ids[namespace][resource.status.run_id] = name
-            self.runs_by_experiment[namespace][resource.spec.experiment].add(name)
-            return record
+            entity = self._run_entity(namespace, resource, extra)
+        return RunRecord(resource, version, extra, entity)
 
     def _unindex_run(self, namespace: str, name: str, record: RunRecord) -> None:
         if record.resource.status.run_id:
             self.run_ids[namespace].pop(record.resource.status.run_id, None)
         self.runs_by_experiment[namespace][record.resource.spec.experiment].discard(name)
-
-    def _forget(self, kind: Kind, namespace: str, name: str) -> None:
-        with self._lock:
-            if kind is EXPERIMENT:
-                old_experiment = self.experiments[namespace].pop(name, None)
-                if old_experiment is not None and old_experiment.entity is not None:
-                    self.experiment_ids[namespace].pop(old_experiment.entity.experiment_id, None)
-            else:
-                old_run = self.runs[namespace].pop(name, None)
-                if old_run is not None:
-                    self._unindex_run(namespace, name, old_run)
 
     def run(self, namespace: str, run_id: str) -> RunRecord | None:
         with self._lock:

@@ -14,31 +14,20 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.kinds import RUN
 from mlkube.objects import ObjectStore
-from mlkube_operator.kube import Conflict, Invalid, KubeClient, KubeError, NotFound
-from mlkube_operator.server.artifacts import keys
+from mlkube_operator.kube import Conflict, KubeClient, KubeError, NotFound
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
-from mlkube_operator.server.store.kube.cache import RunRecord, TrackingCache
-from mlkube_operator.server.store.kube.drafts import RunDraft
-from mlkube_operator.server.store.kube.extra import Extra
-from mlkube_operator.server.store.kube.history import MetricHistory
-from mlkube_operator.server.store.kube.lanes import Lanes, Write
+from mlkube_operator.server.store.shared.errors import unavailable
+from mlkube_operator.server.store.tracking.kube.cache import RunRecord, TrackingCache
+from mlkube_operator.server.store.tracking.kube.drafts import RunDraft
+from mlkube_operator.server.store.tracking.kube.extra import Extra
+from mlkube_operator.server.store.tracking.kube.history import MetricHistory
+from mlkube_operator.server.store.tracking.kube.lanes import Lanes, Write
 
 log = logging.getLogger("mlkube.server.runs")
 ATTEMPTS = 8
-
-
-def unavailable(err: Exception) -> MlflowError:
-    """The MLflow error for a backend failure: the API server refusing the object as invalid is
-    the request's fault (400); anything else is worth a retry (503)."""
-    if isinstance(err, Invalid):
-        return MlflowError(
-            ErrorCode.INVALID_PARAMETER_VALUE, f"rejected by the cluster: {err.message}"
-        )
-    return MlflowError(
-        ErrorCode.TEMPORARILY_UNAVAILABLE, f"the cluster or object storage failed: {err}; retry"
-    )
 
 
 class RunWriter:
@@ -108,7 +97,7 @@ class RunWriter:
         if draft.history or draft.extra_dirty:
             assert record.entity is not None  # only started runs log values
             info = record.entity.info
-            run_prefix = keys.run_prefix(namespace, info.experiment_id, info.run_id)
+            run_prefix = layout.run_prefix(namespace, info.experiment_id, info.run_id)
         if draft.history and not progress["history"]:
             self.history.append(run_prefix + "metrics/", draft.history)
             progress["history"] = True

@@ -7,12 +7,9 @@ resources and milliseconds in MLflow. Metric values JSON cannot hold (NaN, ±Inf
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
 
 from mlkube import layout
-from mlkube.api.common import LABEL_NAME_PATTERN
 from mlkube.api.experiment import Experiment as ExperimentResource
 from mlkube.api.experiment import LifecycleStage as ResourceStage
 from mlkube.api.run import Run as RunResource
@@ -25,9 +22,10 @@ from mlkube_operator.server.entities import (
     RunInfo,
     RunStatus,
 )
-from mlkube_operator.server.store.base import DEFAULT_EXPERIMENT_NAME
-from mlkube_operator.server.store.kube.extra import Extra
-from mlkube_operator.server.store.kube.values import from_ms, metric_of, to_ms
+from mlkube_operator.server.store.shared import naming
+from mlkube_operator.server.store.tracking.base import DEFAULT_EXPERIMENT_NAME
+from mlkube_operator.server.store.tracking.kube.extra import Extra
+from mlkube_operator.server.store.tracking.kube.values import from_ms, metric_of, to_ms
 
 DEFAULT_RESOURCE = "default"
 EXPERIMENT_ID_LABEL = "mlkube.io/experiment-id"
@@ -45,10 +43,6 @@ PHASE_TO_STATUS = {
 STATUS_TO_PHASE = {status: phase for phase, status in PHASE_TO_STATUS.items()}
 
 
-_SLUG = re.compile(r"[^a-z0-9]+")
-_LABEL = re.compile(LABEL_NAME_PATTERN)
-
-
 def experiment_resource_name(name: str) -> str:
     """A valid, stable metadata.name for an MLflow experiment name.
 
@@ -59,11 +53,9 @@ def experiment_resource_name(name: str) -> str:
     """
     if name == DEFAULT_EXPERIMENT_NAME:
         return DEFAULT_RESOURCE
-    if _LABEL.fullmatch(name) and name != DEFAULT_RESOURCE:
-        return name
-    slug = _SLUG.sub("-", name.lower()).strip("-")[:40].strip("-") or "experiment"
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{slug}-{digest}"
+    if name == DEFAULT_RESOURCE:
+        return naming.hashed_name(name, "experiment")
+    return naming.resource_name(name, "experiment")
 
 
 def experiment_name(resource: ExperimentResource) -> str:
@@ -115,16 +107,17 @@ def new_experiment(
     }
 
 
-def experiment_status(experiment_id: str, created_ms: int, stage: ResourceStage) -> dict[str, Any]:
-    """The status fields the server writes when it gives an Experiment its id. The operator
-    may assign the id first (kube/ids.py, the same compare-and-swap); status.artifactLocation is
-    the operator's alone."""
-    return {
-        "experimentId": experiment_id,
-        "lifecycleStage": stage.value,
+def experiment_stamp(created_ms: int, with_stage: bool) -> dict[str, Any]:
+    """The status fields the server writes on an Experiment that has just got its id: creation
+    and update time, and (when unset) the lifecycle stage. Never the id (``kube/ids.py``
+    ``ensure_experiment_id`` is its one writer) nor status.artifactLocation (the operator's)."""
+    fields: dict[str, Any] = {
         "creationTime": from_ms(created_ms),
         "lastUpdateTime": from_ms(created_ms),
     }
+    if with_stage:
+        fields["lifecycleStage"] = ResourceStage.ACTIVE.value
+    return fields
 
 
 def run_entity(resource: RunResource, experiment_id: str, extra: Extra | None = None) -> Run | None:

@@ -1,4 +1,4 @@
-"""The TrackingStore contract (store/base.py) as tests; every implementation must pass them.
+"""The TrackingStore contract (store/tracking/base.py) as tests; every store must pass them.
 
 A test module subclasses ``StoreContract`` and provides the ``store`` and ``workspace``
 fixtures. Each test works in its own experiment(s) of that workspace.
@@ -21,7 +21,7 @@ from mlkube_operator.server.entities import (
     ViewType,
 )
 from mlkube_operator.server.errors import ErrorCode, MlflowError
-from mlkube_operator.server.store.base import TrackingStore
+from mlkube_operator.server.store.tracking.base import TrackingStore
 
 
 def unique(prefix: str = "exp") -> str:
@@ -405,3 +405,95 @@ class StoreContract:
         assert code_of(lambda: store.get_logged_model(workspace, model.model_id)) is (
             ErrorCode.RESOURCE_DOES_NOT_EXIST
         )
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def test_search_experiments_filters_orders_and_pages(
+        self, store: TrackingStore, workspace: str
+    ) -> None:
+        prefix = unique("search")
+        for i in range(5):
+            store.create_experiment(workspace, f"{prefix}-{i}", None, {"team": "ab"[i % 2]})
+        wanted = f"name LIKE '{prefix}-%' and tags.team = 'a'"
+
+        def search(token: str | None, text: str = wanted) -> tuple[list[str], str | None]:
+            page = store.search_experiments(
+                workspace,
+                ViewType.ACTIVE_ONLY,
+                filter_string=text,
+                order_by=["name DESC"],
+                max_results=2,
+                page_token=token,
+            )
+            return [e.name for e in page.items], page.next_page_token
+
+        first, token = search(None)
+        assert first == [f"{prefix}-4", f"{prefix}-2"]
+        assert token is not None
+        assert search(token) == ([f"{prefix}-0"], None)
+        assert code_of(lambda: search(None, "name ~ 'x'")) is ErrorCode.INVALID_PARAMETER_VALUE
+        assert code_of(lambda: search("not-a-token")) is ErrorCode.INVALID_PARAMETER_VALUE
+
+    def test_search_runs_by_metric_param_and_tag(
+        self, store: TrackingStore, workspace: str
+    ) -> None:
+        experiment_id = store.create_experiment(workspace, unique(), None, {})
+        runs = []
+        for i, loss in enumerate((0.3, 0.1, 0.9)):
+            run = store.create_run(
+                workspace, experiment_id, user_id="u", run_name=f"r{i}", start_time=i, tags={}
+            )
+            store.log_batch(
+                workspace, run.info.run_id, [Metric("loss", loss, 0, 0)], {"i": str(i)}, {}
+            )
+            runs.append(run.info.run_id)
+        store.delete_run(workspace, runs[2])
+
+        def search(text: str, order: list[str], view: ViewType = ViewType.ACTIVE_ONLY) -> list[str]:
+            page = store.search_runs(
+                workspace,
+                [experiment_id],
+                view,
+                filter_string=text,
+                order_by=order,
+                max_results=10,
+                page_token=None,
+            )
+            return [r.info.run_id for r in page.items]
+
+        assert search("", []) == [runs[1], runs[0]]  # newest first; the deleted run left out
+        assert search("metrics.loss < 0.5", ["metrics.loss ASC"]) == [runs[1], runs[0]]
+        assert search("params.i = '0'", []) == [runs[0]]
+        assert search("tags.`mlflow.runName` = 'r2'", [], ViewType.ALL) == [runs[2]]
+        assert search("", ["metrics.loss DESC"], ViewType.DELETED_ONLY) == [runs[2]]
+
+    def test_search_logged_models(self, store: TrackingStore, workspace: str) -> None:
+        experiment_id = store.create_experiment(workspace, unique(), None, {})
+        ids = []
+        for name in ("first", "second"):
+            model = store.create_logged_model(
+                workspace,
+                experiment_id,
+                name=name,
+                source_run_id=None,
+                model_type=None,
+                params={},
+                tags={"kind": name},
+            )
+            ids.append(model.model_id)
+
+        def search(text: str, order: list[tuple[str, bool]], ids: list[str]) -> list[str]:
+            page = store.search_logged_models(
+                workspace,
+                ids,
+                filter_string=text,
+                order_by=order,
+                max_results=10,
+                page_token=None,
+            )
+            return [m.name for m in page.items]
+
+        assert search("", [("name", True)], [experiment_id]) == ["first", "second"]
+        assert search("tags.kind = 'second'", [], [experiment_id]) == ["second"]
+        assert search("", [], ["987654321"]) == []
+        assert code_of(lambda: search("", [], [])) is ErrorCode.INVALID_PARAMETER_VALUE

@@ -1,0 +1,1 @@
+"""Tracking stores: one interface (``base.TrackingStore``), several implementations."""
