@@ -11,10 +11,14 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from mlkube.api.kinds import RUN
+from mlkube.layout import RUN_ID_LABEL, RUN_LABEL
 from mlkube_operator.controllers.context import Context, SettingsError
 from mlkube_operator.controllers.model_deployment import DeploymentReconciler
 from mlkube_operator.controllers.model_version import ModelVersionReconciler
 from mlkube_operator.controllers.run import RunReconciler
+from mlkube_operator.controllers.run_catalog import RunCatalog
+from mlkube_operator.resources.model_deployment import DEPLOYMENT_LABEL
 from mlkube_operator.settings import Settings
 
 log = logging.getLogger("mlkube_operator")
@@ -32,6 +36,22 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
+    # Kopf watches only Runs without the run-id label: the tracking server labels the Runs it
+    # makes (tracking-only ones) at creation, and their status changes with every logged value.
+    # Filtering them out server-side keeps the operator's CPU a small fraction of the server's
+    # (issue 12); what is still needed of them (counts, runs:/ sources) is in the run catalog.
+    settings.watching.label_selectors[RUN.group, RUN.plural] = f"!{RUN_ID_LABEL}"
+    # Of Jobs, pods and Deployments only mlkube's own, selected by the API server rather than
+    # by Kopf's handler filters after every event of every pod in the cluster has been read.
+    settings.watching.label_selectors["batch", "jobs"] = RUN_LABEL
+    settings.watching.label_selectors["", "pods"] = RUN_LABEL
+    settings.watching.label_selectors["apps", "deployments"] = DEPLOYMENT_LABEL
+
+
+@kopf.on.cleanup()
+def stop_catalog(memo: kopf.Memo, **_: Any) -> None:
+    catalog: RunCatalog = memo["catalog"]
+    catalog.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
+    catalog = RunCatalog()
+    catalog.start(ctx.kube, settings.namespaces)
     log.info(
         "watching %s", ", ".join(settings.namespaces) if settings.namespaces else "all namespaces"
     )
@@ -56,8 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         liveness_endpoint=settings.liveness_endpoint,
         memo=kopf.Memo(
             ctx=ctx,
+            catalog=catalog,
             runs=RunReconciler(ctx),
-            versions=ModelVersionReconciler(ctx),
+            versions=ModelVersionReconciler(ctx, catalog),
             deployments=DeploymentReconciler(ctx),
         ),
         standalone=True,

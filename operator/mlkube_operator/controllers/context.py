@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,18 +22,58 @@ from mlkube_operator.settings import Settings
 
 
 class KeyedLocks:
-    """One lock per object, so events of a Run, its Job and its pods reconcile it one at a time."""
+    """One lock per object, so events of a Run, its Job and its pods reconcile it one at a time.
+
+    A key's lock lives only while someone holds or waits for it (a count per key), so the table
+    stays as small as the work in flight instead of growing with every object ever seen.
+    """
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._locks)
 
     @contextmanager
     def hold(self, key: str) -> Iterator[None]:
         with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            yield
+            lock, users = self._locks.get(key) or (threading.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users = self._locks[key][1] - 1
+                if users:
+                    self._locks[key] = (lock, users)
+                else:
+                    del self._locks[key]
+
+
+class Ensured:
+    """Namespaces where an object was ensured lately, so it costs no request per event.
+
+    An entry expires after ``ttl`` seconds: a Secret deleted by hand (or a namespace deleted and
+    made again) is put back within that time by the next reconcile.
+    """
+
+    def __init__(self, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._guard = threading.Lock()
+        self._at: dict[str, float] = {}
+
+    def fresh(self, namespace: str) -> bool:
+        with self._guard:
+            at = self._at.get(namespace)
+            return at is not None and self.clock() - at < self.ttl
+
+    def mark(self, namespace: str) -> None:
+        with self._guard:
+            self._at[namespace] = self.clock()
 
 
 class SettingsError(RuntimeError):
@@ -58,6 +99,8 @@ class Context:
     kube: KubeClient
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     ca_bundle: str | None = None  # PEM text, from settings.ca_bundle
+    secrets: Ensured = field(default_factory=Ensured)
+    bundles: Ensured = field(default_factory=Ensured)
 
     @property
     def workloads(self) -> KubeClient:
@@ -66,10 +109,14 @@ class Context:
         return self.kube
 
     def ensure_s3_secret(self, namespace: str) -> None:
-        """The Secret that pods of ``namespace`` read object-store credentials from."""
+        """The Secret that pods of ``namespace`` read object-store credentials from (checked
+        once per namespace in a while, not per event)."""
+        if self.secrets.fresh(namespace):
+            return
         s = self.settings
         try:
             self.workloads.get_secret(namespace, s.s3_secret)
+            self.secrets.mark(namespace)
             return
         except NotFound:
             pass
@@ -82,19 +129,22 @@ class Context:
         }
         with contextlib.suppress(AlreadyExists):
             self.workloads.create_secret(namespace, body)
+        self.secrets.mark(namespace)
 
     def ensure_ca_bundle(self, namespace: str) -> None:
         """The ConfigMap that run pods of ``namespace`` mount the operator's CA bundle from,
         when there is one; rewritten when the operator starts with another bundle."""
-        if self.ca_bundle is None:
+        if self.ca_bundle is None or self.bundles.fresh(namespace):
             return
         try:
             current = self.workloads.get_configmap(namespace, CA_BUNDLE_CONFIGMAP)
             if (current.get("data") or {}).get(CA_BUNDLE_KEY) == self.ca_bundle:
+                self.bundles.mark(namespace)
                 return
         except NotFound:
             pass
         self.workloads.apply_configmap(namespace, build_ca_bundle(self.ca_bundle))
+        self.bundles.mark(namespace)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:

@@ -1,21 +1,26 @@
 """Experiment controller: gives each Experiment its id and artifact location, and counts its runs.
 
-Run counts come from a Kopf index of Runs by (namespace, experiment), fed by the watch, so
-counting never lists the runs; a timer writes the counts when they differ from the status.
+Run counts come from the run catalog (every Run's experiment and phase, fed by a watch), so
+counting never lists the runs; a timer writes the counts when they differ from the status. Only
+an Experiment that lacks its id or whose artifact location is not what its spec implies reaches
+the identity handlers (a ``when=`` filter): the count writes and the tracking server's writes do
+not cost a request each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from mlkube import layout
-from mlkube.api.kinds import EXPERIMENT, RUN
+from mlkube.api.kinds import EXPERIMENT
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context
+from mlkube_operator.controllers.run_catalog import RunCatalog
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.kube.ids import ensure_experiment_id
 
@@ -29,10 +34,10 @@ def artifact_location(experiment_id: str, spec: dict[str, Any]) -> str:
     return layout.experiment_artifact_location(experiment_id, spec.get("artifactLocation") or None)
 
 
-def counts(phases: list[str]) -> dict[str, int]:
-    by_phase = Counter(phases)
+def counts(by_phase: Mapping[str, int]) -> dict[str, int]:
+    """The run counts of Experiment.status, from how many runs are in each phase."""
     return {
-        "runs": len(phases),
+        "runs": sum(by_phase.values()),
         "activeRuns": sum(by_phase[p] for p in ACTIVE),
         "succeededRuns": by_phase["Succeeded"],
         "failedRuns": sum(by_phase[p] for p in FAILED),
@@ -57,14 +62,17 @@ def reconcile_identity(ctx: Context, namespace: str, name: str) -> None:
             )
 
 
-@kopf.index(RUN.group, RUN.version, RUN.plural)
-def runs_by_experiment(
-    namespace: str | None, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> dict[tuple[str | None, str], str]:
-    return {(namespace, spec.get("experiment") or "default"): status.get("phase") or "Pending"}
+def needs_identity(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
+    """No id yet, or a status.artifactLocation that is not the one the id and spec imply."""
+    if meta.get("deletionTimestamp"):
+        return False
+    experiment_id = status.get("experimentId")
+    if not experiment_id:
+        return True
+    return status.get("artifactLocation") != artifact_location(str(experiment_id), dict(spec))
 
 
-@kopf.on.event(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural)
+@kopf.on.event(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural, when=needs_identity)
 def experiment_event(
     type: str, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
@@ -72,20 +80,34 @@ def experiment_event(
         reconcile_identity(memo["ctx"], namespace, name)
 
 
+@kopf.timer(
+    EXPERIMENT.group,
+    EXPERIMENT.version,
+    EXPERIMENT.plural,
+    interval=10,
+    initial_delay=10,
+    when=needs_identity,
+)
+def experiment_identity_retry(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    """Retries an identity the event handler could not give (Kopf does not retry those)."""
+    if namespace is not None:
+        reconcile_identity(memo["ctx"], namespace, name)
+
+
 @kopf.timer(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural, interval=5, initial_delay=2)
-def experiment_counts(
-    namespace: str | None,
-    name: str,
-    status: kopf.Status,
-    memo: kopf.Memo,
-    **kwargs: Any,
+async def experiment_counts(
+    namespace: str | None, name: str, status: kopf.Status, memo: kopf.Memo, **_: Any
 ) -> None:
+    """Run counts from the run catalog (controllers/run_catalog.py), written when they moved;
+    async, so a tick that writes nothing costs no thread."""
     if namespace is None:
         return
-    index: kopf.Index[tuple[str | None, str], str] = kwargs["runs_by_experiment"]
-    phases = list(index.get((namespace, name), []))
-    wanted = counts(phases)
+    catalog: RunCatalog = memo["catalog"]
+    wanted = counts(catalog.phases(namespace, name))
     if any(status.get(key, 0) != value for key, value in wanted.items()):
-        ctx: Context = memo["ctx"]
-        with contextlib.suppress(NotFound):
-            ctx.kube.patch(EXPERIMENT, namespace, name, {"status": wanted}, status=True)
+        await asyncio.to_thread(write_counts, memo["ctx"], namespace, name, wanted)
+
+
+def write_counts(ctx: Context, namespace: str, name: str, wanted: dict[str, int]) -> None:
+    with contextlib.suppress(NotFound):
+        ctx.kube.patch(EXPERIMENT, namespace, name, {"status": wanted}, status=True)

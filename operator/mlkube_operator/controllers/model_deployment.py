@@ -20,6 +20,7 @@ from mlkube.api.kinds import MODEL_DEPLOYMENT, MODEL_VERSION, REGISTERED_MODEL
 from mlkube.api.model_deployment import DeploymentPhase, ModelRef
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context, body_of, now, ready_condition
+from mlkube_operator.controllers.indexes import Indexes
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.resources.model_deployment import (
     DEPLOYMENT_LABEL,
@@ -53,45 +54,48 @@ def describe(ref: ModelRef) -> str:
     return f"{ref.name} in stage {ref.stage}"
 
 
-def resolve(ctx: Context, namespace: str, ref: ModelRef) -> Resolved:
-    """The Ready ModelVersion that ``ref`` names now."""
-    try:
-        model = ctx.kube.get(REGISTERED_MODEL, namespace, ref.name)
-    except NotFound:
-        raise Unresolved(f"RegisteredModel {ref.name!r} does not exist in {namespace}") from None
-    versions, _version = ctx.kube.list(MODEL_VERSION, namespace)
-    mine = [v for v in versions if (v.get("spec") or {}).get("model") == ref.name]
-    by_number = {
-        int(v["status"]["version"]): v for v in mine if (v.get("status") or {}).get("version")
-    }
-    wanted: int | None = ref.version
+def _wanted(ref: ModelRef, aliases: dict[str, Any], by_number: dict[int, dict[str, Any]]) -> int:
+    """The version number ``ref`` names: its version, its alias's, or its stage's newest."""
     if ref.alias is not None:
-        aliases = (model.get("spec") or {}).get("aliases") or {}
         if ref.alias not in aliases:
             known = ", ".join(sorted(aliases)) or "none"
             raise Unresolved(f"model {ref.name!r} has no alias {ref.alias!r} (aliases: {known})")
-        wanted = int(aliases[ref.alias])
+        return int(aliases[ref.alias])
     if ref.stage is not None:
         staged = [
-            n
-            for n, v in by_number.items()
-            if (v.get("spec") or {}).get("stage") == ref.stage
-            and v["status"].get("phase") == "Ready"
+            n for n, v in by_number.items() if v.get("stage") == ref.stage and v["phase"] == "Ready"
         ]
         if not staged:
             raise Unresolved(f"model {ref.name!r} has no Ready version in stage {ref.stage}")
-        wanted = max(staged)
-    assert wanted is not None
+        return max(staged)
+    assert ref.version is not None
+    return ref.version
+
+
+def resolve(
+    model: dict[str, Any] | None, versions: list[dict[str, Any]], namespace: str, ref: ModelRef
+) -> Resolved:
+    """The Ready ModelVersion that ``ref`` names now, given the RegisteredModel (None: it does
+    not exist) and its versions, as the indexes hold them (controllers/indexes.py)."""
+    if model is None:
+        raise Unresolved(f"RegisteredModel {ref.name!r} does not exist in {namespace}")
+    by_number = {int(v["version"]): v for v in versions if v.get("version")}
+    wanted = _wanted(ref, model.get("aliases") or {}, by_number)
     found = by_number.get(wanted)
     if found is None:
         raise Unresolved(f"model {ref.name!r} has no version {wanted}")
-    status = found["status"]
-    if status.get("phase") != "Ready":
-        why = f": {status['message']}" if status.get("message") else ""
+    if found.get("phase") != "Ready":
+        why = f": {found['message']}" if found.get("message") else ""
         raise Unresolved(
-            f"version {wanted} of {ref.name!r} is {status.get('phase') or 'not registered'}{why}"
+            f"version {wanted} of {ref.name!r} is {found.get('phase') or 'not registered'}{why}"
         )
-    return Resolved(wanted, str(status["storageUri"]))
+    return Resolved(wanted, str(found["storageUri"]))
+
+
+def resolve_in(indexes: Indexes, namespace: str, ref: ModelRef) -> Resolved:
+    return resolve(
+        indexes.model(namespace, ref.name), indexes.versions_of(namespace, ref.name), namespace, ref
+    )
 
 
 class DeploymentReconciler:
@@ -100,14 +104,14 @@ class DeploymentReconciler:
         s = ctx.settings
         self.serving = ServingSettings(s.serving_image, s.s3_endpoint, s.s3_bucket, s.s3_secret)
 
-    def reconcile(self, namespace: str, name: str) -> None:
+    def reconcile(self, indexes: Indexes, namespace: str, name: str) -> None:
         with (
             self.ctx.locks.hold(f"md/{namespace}/{name}"),
             metrics.reconciling("ModelDeployment"),
         ):
-            self._reconcile(namespace, name)
+            self._reconcile(indexes, namespace, name)
 
-    def _reconcile(self, namespace: str, name: str) -> None:
+    def _reconcile(self, indexes: Indexes, namespace: str, name: str) -> None:
         try:
             obj = self.ctx.kube.get(MODEL_DEPLOYMENT, namespace, name)
         except NotFound:
@@ -121,8 +125,8 @@ class DeploymentReconciler:
             return
         spec = md.spec
         try:
-            stable = resolve(self.ctx, namespace, spec.model)
-            canary = resolve(self.ctx, namespace, spec.canary.model) if spec.canary else None
+            stable = resolve_in(indexes, namespace, spec.model)
+            canary = resolve_in(indexes, namespace, spec.canary.model) if spec.canary else None
         except Unresolved as err:
             self._status(
                 obj,
@@ -245,7 +249,7 @@ def _reconciler(memo: kopf.Memo) -> DeploymentReconciler:
 
 
 @kopf.index(MODEL_DEPLOYMENT.group, MODEL_DEPLOYMENT.version, MODEL_DEPLOYMENT.plural)
-def deployments_by_model(
+async def deployments_by_model(
     namespace: str | None, name: str, spec: kopf.Spec, **_: Any
 ) -> dict[tuple[str | None, str], str]:
     """Which deployments name which model (stable or canary), so a moved alias finds them."""
@@ -259,23 +263,23 @@ def _follow(namespace: str | None, model: str | None, memo: kopf.Memo, kwargs: A
     if namespace is None or not model:
         return
     for name in set(index.get((namespace, model), [])):
-        _reconciler(memo).reconcile(namespace, name)
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, name)
 
 
 @kopf.on.event(MODEL_DEPLOYMENT.group, MODEL_DEPLOYMENT.version, MODEL_DEPLOYMENT.plural)
 def deployment_event(
-    type: str, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
+    type: str, namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
 ) -> None:
     if type != "DELETED" and namespace is not None:
-        _reconciler(memo).reconcile(namespace, name)
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, name)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={DEPLOYMENT_LABEL: kopf.PRESENT})
 def serving_pods_changed(
-    namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
+    namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kwargs: Any
 ) -> None:
     if namespace is not None:
-        _reconciler(memo).reconcile(namespace, labels[DEPLOYMENT_LABEL])
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, labels[DEPLOYMENT_LABEL])
 
 
 @kopf.on.event(REGISTERED_MODEL.group, REGISTERED_MODEL.version, REGISTERED_MODEL.plural)

@@ -16,7 +16,7 @@ import kopf
 
 from mlkube.api import ModelVersion, SpecError, parse
 from mlkube.api.common import ConditionStatus
-from mlkube.api.kinds import EXPERIMENT, MODEL_VERSION, REGISTERED_MODEL, RUN
+from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL
 from mlkube.api.model_version import ModelVersionPhase
 from mlkube.objects import ObjectNotFound, ObjectStore, ObjectStoreError
 from mlkube.storage import (
@@ -30,10 +30,13 @@ from mlkube.storage import (
 )
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context, body_of, now, ready_condition
+from mlkube_operator.controllers.indexes import Indexes
+from mlkube_operator.controllers.run_catalog import RunCatalog
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.kube.versions import assign_version
 from mlkube_operator.resources.registry import (
     LoggedModelSource,
+    ModelInfo,
     RegistrationError,
     RunSource,
     check_mlmodel,
@@ -53,9 +56,23 @@ class Waiting(Exception):
     """Registration cannot go on yet (e.g. the RegisteredModel is missing); try again later."""
 
 
+def experiment_id_of(indexes: Indexes, namespace: str, experiment: str) -> str:
+    """The id of a run's experiment, from the index (Waiting until it has one)."""
+    found = indexes.experiment(namespace, experiment) or {}
+    if not found.get("experimentId"):
+        raise Waiting(f"experiment {experiment!r} has no id yet")
+    return str(found["experimentId"])
+
+
+def is_pending(meta: kopf.Meta, status: kopf.Status, **_: Any) -> bool:
+    """A version still to register (not Ready, not failed, not being deleted)."""
+    return not meta.get("deletionTimestamp") and status.get("phase") not in DONE
+
+
 class ModelVersionReconciler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, catalog: RunCatalog) -> None:
         self.ctx = ctx
+        self.catalog = catalog  # runs:/ sources name runs of any kind, project or not
         s = ctx.settings
         self.storage = S3Settings(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket)
         self._objects: ObjectStore | None = None
@@ -66,13 +83,15 @@ class ModelVersionReconciler:
             self._objects = self.storage.objects()
         return self._objects
 
-    def reconcile(self, namespace: str, name: str) -> None:
+    def reconcile(self, indexes: Indexes, namespace: str, name: str) -> None:
         with self.ctx.locks.hold(f"mv/{namespace}/{name}"), metrics.reconciling("ModelVersion"):
-            self._reconcile(namespace, name)
+            self._reconcile(indexes, namespace, name)
 
-    def _reconcile(self, namespace: str, name: str) -> None:
+    def _reconcile(self, indexes: Indexes, namespace: str, name: str) -> None:
         kube = self.ctx.kube
         try:
+            # A fresh read under the lock (not the handler's body): registration copies files,
+            # and a version that a concurrent reconcile just finished must not be copied again.
             obj = kube.get(MODEL_VERSION, namespace, name)
         except NotFound:
             return
@@ -108,19 +127,7 @@ class ModelVersionReconciler:
                 status=True,
             )
         try:
-            source = self._source_location(namespace, version.spec.source)
-            target = registry_location(self.storage.bucket, namespace, model, number)
-            copied = copy_prefix(self.s3, source, target)
-            if copied == 0:
-                raise RegistrationError(f"no files at {version.spec.source} ({source})")
-            try:
-                text = read_text(self.s3, S3Location(target.bucket, target.key + "/MLmodel"))
-            except ObjectNotFound:
-                raise RegistrationError(
-                    f"no MLmodel file at {version.spec.source}: the source must be an MLflow "
-                    f"model directory (found {copied} other files)"
-                ) from None
-            info = check_mlmodel(text, version.spec.source)
+            target, info = self._copy(indexes, namespace, version.spec.source, model, number)
         except Waiting as wait:
             self._pending(obj, str(wait))
             return
@@ -140,7 +147,26 @@ class ModelVersionReconciler:
             signature=info.signature,
         )
 
-    def _source_location(self, namespace: str, source: str) -> S3Location:
+    def _copy(
+        self, indexes: Indexes, namespace: str, source: str, model: str, number: int
+    ) -> tuple[S3Location, ModelInfo]:
+        """Copy the version's files into the registry (same key, same bytes on a retry) and
+        check its MLmodel; RegistrationError says what is missing."""
+        location = self._source_location(indexes, namespace, source)
+        target = registry_location(self.storage.bucket, namespace, model, number)
+        copied = copy_prefix(self.s3, location, target)
+        if copied == 0:
+            raise RegistrationError(f"no files at {source} ({location})")
+        try:
+            text = read_text(self.s3, S3Location(target.bucket, target.key + "/MLmodel"))
+        except ObjectNotFound:
+            raise RegistrationError(
+                f"no MLmodel file at {source}: the source must be an MLflow "
+                f"model directory (found {copied} other files)"
+            ) from None
+        return target, check_mlmodel(text, source)
+
+    def _source_location(self, indexes: Indexes, namespace: str, source: str) -> S3Location:
         parsed = parse_source(source)
         bucket = self.storage.bucket
         if isinstance(parsed, S3Location):
@@ -148,13 +174,16 @@ class ModelVersionReconciler:
         if isinstance(parsed, LoggedModelSource):
             return self._logged_model(namespace, parsed.model_id)[1]
         assert isinstance(parsed, RunSource)
-        run = self._run(namespace, parsed)
-        location = run_artifacts(bucket, namespace, self._experiment_of(namespace, run), parsed)
+        run = self.catalog.run_by_id(namespace, parsed.run_id)
+        if run is None:
+            raise RegistrationError(f"run {parsed.run_id} not found in namespace {namespace}")
+        experiment = experiment_id_of(indexes, namespace, run["experiment"])
+        location = run_artifacts(bucket, namespace, experiment, parsed)
         if list_keys(self.s3, location):
             return location
         # MLflow 3 keeps a model logged in a run as a logged model of its own: runs:/<id>/<name>
         # means the logged model of that name among the run's outputs.
-        for output in (run.get("status") or {}).get("modelOutputs") or []:
+        for output in run["modelOutputs"]:
             document, artifacts = self._logged_model(namespace, str(output.get("modelId")))
             if document.get("name") == parsed.path:
                 return artifacts
@@ -171,21 +200,6 @@ class ModelVersionReconciler:
             ) from None
         record = json.loads(text)
         return record, logged_model_artifacts(bucket, namespace, text, model_id)
-
-    def _run(self, namespace: str, source: RunSource) -> dict[str, Any]:
-        runs, _version = self.ctx.kube.list(RUN, namespace)
-        for run in runs:
-            if (run.get("status") or {}).get("runId") == source.run_id:
-                return run
-        raise RegistrationError(f"run {source.run_id} not found in namespace {namespace}")
-
-    def _experiment_of(self, namespace: str, run: dict[str, Any]) -> str:
-        experiment = (run.get("spec") or {}).get("experiment") or "default"
-        found = self.ctx.kube.get(EXPERIMENT, namespace, experiment)
-        experiment_id = (found.get("status") or {}).get("experimentId")
-        if not experiment_id:
-            raise Waiting(f"experiment {experiment!r} has no id yet")
-        return str(experiment_id)
 
     def _pending(self, obj: dict[str, Any], message: str) -> None:
         status = obj.get("status") or {}
@@ -267,21 +281,27 @@ def _reconciler(memo: kopf.Memo) -> ModelVersionReconciler:
     return reconciler
 
 
-@kopf.on.event(MODEL_VERSION.group, MODEL_VERSION.version, MODEL_VERSION.plural)
-def version_event(type: str, namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.event(MODEL_VERSION.group, MODEL_VERSION.version, MODEL_VERSION.plural, when=is_pending)
+def version_event(
+    type: str, namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
+) -> None:
     if type != "DELETED" and namespace is not None:
-        _reconciler(memo).reconcile(namespace, name)
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, name)
 
 
 @kopf.timer(
-    MODEL_VERSION.group, MODEL_VERSION.version, MODEL_VERSION.plural, interval=5, initial_delay=3
+    MODEL_VERSION.group,
+    MODEL_VERSION.version,
+    MODEL_VERSION.plural,
+    interval=5,
+    initial_delay=3,
+    when=is_pending,
 )
-def version_retry(
-    namespace: str | None, name: str, status: kopf.Status, memo: kopf.Memo, **_: Any
-) -> None:
-    """Registration that waits (for its RegisteredModel, say) is retried here."""
-    if namespace is not None and status.get("phase") not in DONE:
-        _reconciler(memo).reconcile(namespace, name)
+def version_retry(namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Registration that waits (for its RegisteredModel, say) is retried here; a Kopf timer,
+    because a failed event handler is not retried. Only pending versions have one."""
+    if namespace is not None:
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, name)
 
 
 @kopf.on.delete(MODEL_VERSION.group, MODEL_VERSION.version, MODEL_VERSION.plural)
@@ -291,15 +311,11 @@ def version_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.delete(REGISTERED_MODEL.group, REGISTERED_MODEL.version, REGISTERED_MODEL.plural)
-def model_deleted(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    """A registered model goes only once its versions have gone."""
+def model_deleted(namespace: str | None, name: str, **kwargs: Any) -> None:
+    """A registered model goes only once its versions have gone (read from the index)."""
     if namespace is None:
         return
-    ctx: Context = memo["ctx"]
-    versions, _version = ctx.kube.list(MODEL_VERSION, namespace)
-    remaining = sorted(
-        v["metadata"]["name"] for v in versions if (v.get("spec") or {}).get("model") == name
-    )
+    remaining = sorted(str(v["name"]) for v in Indexes.of(kwargs).versions_of(namespace, name))
     if remaining:
         shown = ", ".join(remaining[:5]) + (" ..." if len(remaining) > 5 else "")
         raise kopf.TemporaryError(

@@ -1,10 +1,20 @@
 """Run controller: a project Run becomes a Job, and the Job's fate becomes the Run's phase.
 
-Level-triggered: every event of a Run, of its Job or of its pods (and a periodic resync) calls
-``reconcile``, which reads the world, creates the Job if it is missing, aligns its ``suspend``, and
-writes the lifecycle fields it owns. The Job's name is derived from the Run's, so a restarted
-operator finds the Job it made instead of making a second one. Tracking-only runs (no
-spec.project) belong to the tracking server and are left alone.
+Level-triggered: a change of a project Run's spec (or its creation, or the operator's start), an
+event of its Job or of its pods, and a periodic resync while the Run has not ended all call
+``reconcile``. It reads the Run, its Experiment, Job and pods from the Kopf indexes
+(controllers/indexes.py), decides with ``run_plan.plan_run`` and makes only the writes the plan
+names, so a Run that already says what the world says costs no request. The Job's name is derived
+from the Run's, so a restarted operator finds the Job it made instead of making a second one.
+
+What the operator does not react to: tracking writes. The tracking server writes params, metrics
+and tags into a Run's status; status changes are not spec changes (no update handler fires), and
+tracking-only Runs never reach Kopf: the Runs the tracking server makes carry the
+``mlkube.io/run-id`` label from birth, and Kopf's Run watch selects ``!mlkube.io/run-id`` on the
+API server (main.py). A Run without spec.project that lacks the label (one applied by hand) is
+still filtered out by the handlers' field filters. Retries go
+through Kopf: the create/update/resume handlers are retried when they raise, and the resync timer
+covers the Job and pod events (a failed event handler is not retried by Kopf).
 """
 
 from __future__ import annotations
@@ -12,18 +22,17 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import kopf
 
 from mlkube import layout
-from mlkube.api import Run, RunPhase, SpecError, parse
-from mlkube.api.common import ConditionStatus
+from mlkube.api import Run, SpecError, parse
 from mlkube.api.kinds import EXPERIMENT, RUN
 from mlkube_operator import metrics
-from mlkube_operator.controllers.context import Context, body_of, iso, now, ready_condition
-from mlkube_operator.controllers.run_status import TERMINAL, Observed, observe
+from mlkube_operator.controllers.context import Context, body_of, now
+from mlkube_operator.controllers.indexes import Indexes, Obj, lifecycle_view
+from mlkube_operator.controllers.run_plan import Plan, invalid_plan, plan_run, run_id_of, settled
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
 from mlkube_operator.kube.ids import ensure_experiment_id
 from mlkube_operator.resources.run import (
@@ -31,34 +40,11 @@ from mlkube_operator.resources.run import (
     RUN_LABEL,
     JobSettings,
     RunIdentity,
-    build_job,
     job_name,
     spec_problems,
 )
 
 log = logging.getLogger(__name__)
-READY_BY_PHASE = {
-    RunPhase.SUCCEEDED: ConditionStatus.TRUE,
-    RunPhase.FAILED: ConditionStatus.FALSE,
-    RunPhase.KILLED: ConditionStatus.FALSE,
-}
-
-
-def run_id_of(obj: dict[str, Any]) -> str:
-    """A project Run's MLflow id: its uid without dashes (32 hex), stable across restarts."""
-    existing = (obj.get("status") or {}).get("runId")
-    return str(existing) if existing else str(obj["metadata"]["uid"]).replace("-", "")
-
-
-def duration(start: datetime | None, end: datetime | None, at: datetime) -> str | None:
-    if start is None:
-        return None
-    seconds = int(((end or at) - start).total_seconds())
-    hours, rest = divmod(max(seconds, 0), 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 class RunReconciler:
@@ -78,182 +64,93 @@ class RunReconciler:
             ca_bundle=self.ctx.ca_bundle is not None,
         )
 
-    def reconcile(self, namespace: str, name: str) -> None:
+    def reconcile(
+        self, indexes: Indexes, namespace: str, name: str, seen: Obj | None = None
+    ) -> None:
+        """Reconcile Run ``namespace/name`` from the indexes (``seen``: the Run as the calling
+        handler got it, used when the index does not hold it yet)."""
         with self.ctx.locks.hold(f"run/{namespace}/{name}"), metrics.reconciling("Run"):
-            self._reconcile(namespace, name)
+            obj = indexes.run(namespace, name) or seen
+            if obj is None:
+                return
+            if settled(obj):
+                metrics.run_phase(f"{namespace}/{name}", (obj.get("status") or {}).get("phase"))
+                return
+            self._execute(obj, self._plan(indexes, obj))
 
-    def _reconcile(self, namespace: str, name: str) -> None:
-        kube = self.ctx.kube
-        try:
-            obj = kube.get(RUN, namespace, name)
-        except NotFound:
-            metrics.run_phase(f"{namespace}/{name}", None)
-            return
-        if obj["metadata"].get("deletionTimestamp") or not (obj.get("spec") or {}).get("project"):
-            return
-        status = obj.get("status") or {}
-        phase = RunPhase(status["phase"]) if status.get("phase") else None
-        if phase in TERMINAL:
-            metrics.run_phase(f"{namespace}/{name}", phase)
-            return
+    def _plan(self, indexes: Indexes, obj: Obj) -> Plan:
         try:
             run = parse(Run, obj)
         except SpecError as err:
-            self._invalid(obj, err.problems)
-            return
+            return invalid_plan(obj, err.problems, now())
         problems = spec_problems(run.spec)
         if problems:
-            self._invalid(obj, problems)
-            return
-
-        experiment_id, artifact_location = self._experiment(namespace, run.spec.experiment)
+            return invalid_plan(obj, problems, now())
+        namespace, name = run.metadata.namespace or "default", run.metadata.name
+        experiment_id, location = self._experiment(indexes, namespace, run.spec.experiment)
         ids = RunIdentity(run_id=run_id_of(obj), experiment_id=experiment_id)
-        self.ctx.ensure_s3_secret(namespace)
-        self.ctx.ensure_ca_bundle(namespace)
-        job = self._job(run, ids, obj)
-        pods = self.ctx.workloads.list_pods(namespace, f"job-name={job_name(name)}") if job else []
-        seen = observe(phase, run.spec.suspend, job, pods, now())
-        if seen is not None:
-            self._write(obj, run, ids, seen, layout.run_artifact_uri(artifact_location, ids.run_id))
+        job = indexes.job(namespace, name)
+        pods = indexes.pods_of(namespace, name) if job is not None else []
+        uri = layout.run_artifact_uri(location, ids.run_id)
+        return plan_run(obj, run, ids, uri, job, pods, self.job_settings(), now())
 
-    # -- pieces ---------------------------------------------------------------------------------
+    def _experiment(self, indexes: Indexes, namespace: str, name: str) -> tuple[str, str]:
+        """The Run's experiment id and artifact location: from the index once the Experiment
+        has an id; else the Experiment is made (if missing) and given its id, once."""
+        known = indexes.experiment(namespace, name)
+        if known is not None and known.get("experimentId"):
+            experiment_id = str(known["experimentId"])
+            spec_location = known.get("artifactLocation") or None
+        else:
+            experiment_id, spec_location = self._make_experiment(namespace, name, known is None)
+        # From the spec, as the experiment controller and the tracking server compute it, so the
+        # URI does not depend on which of them got to the Experiment first.
+        return experiment_id, layout.experiment_artifact_location(experiment_id, spec_location)
 
-    def _experiment(self, namespace: str, name: str) -> tuple[str, str]:
+    def _make_experiment(self, namespace: str, name: str, create: bool) -> tuple[str, str | None]:
         kube = self.ctx.kube
-        try:
-            kube.get(EXPERIMENT, namespace, name)
-        except NotFound:
+        if create:
+            body = {
+                "apiVersion": f"{EXPERIMENT.group}/{EXPERIMENT.version}",
+                "kind": EXPERIMENT.kind,
+                "metadata": {"name": name, "labels": dict(MANAGED_BY)},
+                "spec": {},
+            }
             with contextlib.suppress(AlreadyExists):
-                kube.create(
-                    EXPERIMENT,
-                    namespace,
-                    {
-                        "apiVersion": EXPERIMENT.group + "/" + EXPERIMENT.version,
-                        "kind": EXPERIMENT.kind,
-                        "metadata": {"name": name, "labels": dict(MANAGED_BY)},
-                        "spec": {},
-                    },
-                )
+                kube.create(EXPERIMENT, namespace, body)
         # The experiment controller assigns ids under the same lock: no id is taken twice.
         with self.ctx.locks.hold(f"experiment/{namespace}/{name}"):
             experiment_id = ensure_experiment_id(
                 kube, self.ctx.settings.id_namespace, namespace, name
             )
-        experiment = kube.get(EXPERIMENT, namespace, name)
-        # From the spec, as the experiment controller and the tracking server compute it, so the
-        # URI does not depend on which of them got to the Experiment first.
-        location = layout.experiment_artifact_location(
-            experiment_id, (experiment.get("spec") or {}).get("artifactLocation") or None
-        )
-        return experiment_id, location
+        spec = kube.get(EXPERIMENT, namespace, name).get("spec") or {}
+        return experiment_id, spec.get("artifactLocation") or None
 
-    def _job(self, run: Run, ids: RunIdentity, obj: dict[str, Any]) -> dict[str, Any] | None:
-        namespace, name = run.metadata.namespace or "default", run.metadata.name
+    def _execute(self, obj: Obj, plan: Plan) -> None:
+        """Carry ``plan`` out: the Job, its suspend flag, the status, then the Events."""
+        meta = obj["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        if plan.foreign_job is not None:
+            raise kopf.TemporaryError(plan.foreign_job, delay=30)
         workloads = self.ctx.workloads
-        try:
-            job = workloads.get_job(namespace, job_name(name))
-        except NotFound:
-            job = None
-        if job is not None:
-            owners = job["metadata"].get("ownerReferences") or []
-            if not any(o.get("uid") == run.metadata.uid for o in owners):
-                raise kopf.TemporaryError(
-                    f"Job {job_name(name)} exists but belongs to another object; delete it",
-                    delay=30,
-                )
-            if bool((job.get("spec") or {}).get("suspend")) != run.spec.suspend:
-                job = workloads.patch_job(
-                    namespace, job_name(name), {"spec": {"suspend": run.spec.suspend}}
-                )
-            return job
-        if run.spec.suspend and not (obj.get("status") or {}).get("jobName"):
-            return None  # suspended before it ever started: observe() will say Killed
-        try:
-            job = workloads.create_job(namespace, build_job(run, ids, self.job_settings()))
-        except AlreadyExists:
-            job = workloads.get_job(namespace, job_name(name))
-        kopf.event(
-            body_of(obj),
-            type="Normal",
-            reason="JobCreated",
-            message=f"created Job {job_name(name)}",
-        )
-        return job
-
-    def _write(
-        self, obj: dict[str, Any], run: Run, ids: RunIdentity, seen: Observed, artifact_uri: str
-    ) -> None:
-        status = obj.get("status") or {}
-        at = now()
-        ready = READY_BY_PHASE.get(seen.phase, ConditionStatus.UNKNOWN)
-        conditions = ready_condition(
-            status.get("conditions") or [],
-            ready,
-            seen.reason or seen.phase.value,
-            seen.message or "",
-            run.metadata.generation,
-            at,
-        )
-        new = {
-            "runId": ids.run_id,
-            "phase": seen.phase.value,
-            "startTime": iso(seen.start_time),
-            "endTime": iso(seen.end_time),
-            "duration": duration(seen.start_time, seen.end_time, at),
-            "artifactUri": artifact_uri,
-            "jobName": job_name(run.metadata.name),
-            "message": seen.message,
-            "observedGeneration": run.metadata.generation,
-            "conditions": conditions,
-        }
-        if all(status.get(k) == v for k, v in new.items() if k != "conditions") and [
-            {**c, "lastTransitionTime": None} for c in status.get("conditions") or []
-        ] == [{**c, "lastTransitionTime": None} for c in conditions]:
-            return
-        self.ctx.kube.patch(
-            RUN,
-            run.metadata.namespace or "default",
-            run.metadata.name,
-            {"status": new},
-            status=True,
-        )
-        metrics.run_phase(f"{run.metadata.namespace}/{run.metadata.name}", seen.phase.value)
-        if status.get("phase") != seen.phase.value:
-            log.info("run %s/%s: %s", run.metadata.namespace, run.metadata.name, seen.phase.value)
-            for kind, reason, message in seen.events:
-                kopf.event(body_of(obj), type=kind, reason=reason, message=message)
-
-    def _invalid(self, obj: dict[str, Any], problems: list[str]) -> None:
-        message = "; ".join(problems)
-        status = obj.get("status") or {}
-        if status.get("phase") == RunPhase.FAILED.value and status.get("message") == message:
-            return
-        at = now()
-        conditions = ready_condition(
-            status.get("conditions") or [],
-            ConditionStatus.FALSE,
-            "InvalidSpec",
-            message,
-            obj["metadata"].get("generation"),
-            at,
-        )
-        self.ctx.kube.patch(
-            RUN,
-            obj["metadata"]["namespace"],
-            obj["metadata"]["name"],
-            {
-                "status": {
-                    "runId": run_id_of(obj),
-                    "phase": RunPhase.FAILED.value,
-                    "endTime": iso(at),
-                    "message": message[:4000],
-                    "observedGeneration": obj["metadata"].get("generation"),
-                    "conditions": conditions,
-                }
-            },
-            status=True,
-        )
-        kopf.event(body_of(obj), type="Warning", reason="InvalidSpec", message=message[:1000])
+        if plan.create_job is not None:
+            self.ctx.ensure_s3_secret(namespace)
+            self.ctx.ensure_ca_bundle(namespace)
+            with contextlib.suppress(AlreadyExists):  # made by an earlier try: its event follows
+                workloads.create_job(namespace, plan.create_job)
+        if plan.suspend_job is not None:
+            workloads.patch_job(namespace, job_name(name), {"spec": {"suspend": plan.suspend_job}})
+        if plan.status is not None:
+            try:
+                self.ctx.kube.patch(RUN, namespace, name, {"status": plan.status}, status=True)
+            except NotFound:
+                metrics.run_phase(f"{namespace}/{name}", None)
+                return
+            if (obj.get("status") or {}).get("phase") != plan.status.get("phase"):
+                log.info("run %s/%s: %s", namespace, name, plan.status.get("phase"))
+        for kind, reason, message in plan.events:
+            kopf.event(body_of(obj), type=kind, reason=reason, message=message)
+        metrics.run_phase(f"{namespace}/{name}", plan.phase)
 
 
 # -- Kopf handlers: thin, they only route events to the reconciler ------------------------------
@@ -264,32 +161,64 @@ def _reconciler(memo: kopf.Memo) -> RunReconciler:
     return reconciler
 
 
-@kopf.on.event(RUN.group, RUN.version, RUN.plural)
-def run_event(type: str, namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    if namespace is None:
-        return
+def is_project_run(spec: kopf.Spec, **_: Any) -> bool:
+    """The operator's Runs; tracking-only Runs (no spec.project) belong to the tracking server."""
+    return bool(spec.get("project"))
+
+
+def is_unsettled(body: kopf.Body, **_: Any) -> bool:
+    return not settled(dict(body))
+
+
+# create/resume filter by field (no callback per event of the many tracking-only Runs); an update
+# filter by field would fire only when that field changes, so update filters with when=.
+@kopf.on.resume(RUN.group, RUN.version, RUN.plural, field="spec.project")
+@kopf.on.create(RUN.group, RUN.version, RUN.plural, field="spec.project")
+@kopf.on.update(RUN.group, RUN.version, RUN.plural, when=is_project_run)
+def run_changed(
+    namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """A project Run was made or its spec changed (status writes do not come here)."""
+    if namespace is not None:
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, name, lifecycle_view(body))
+
+
+@kopf.on.event(RUN.group, RUN.version, RUN.plural, field="spec.project")
+async def run_gone(type: str, namespace: str | None, name: str, **_: Any) -> None:
+    """A deleted project Run leaves the phase gauge (no finalizer: nothing else to undo)."""
     if type == "DELETED":
         metrics.run_phase(f"{namespace}/{name}", None)
-        return
-    _reconciler(memo).reconcile(namespace, name)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={RUN_LABEL: kopf.PRESENT, **MANAGED_BY})
-def job_event(namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any) -> None:
+def job_event(
+    namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **kwargs: Any
+) -> None:
     if namespace is not None:
-        _reconciler(memo).reconcile(namespace, labels[RUN_LABEL])
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, labels[RUN_LABEL])
 
 
 @kopf.on.event("", "v1", "pods", labels={RUN_LABEL: kopf.PRESENT})
-def pod_event(namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any) -> None:
-    if namespace is not None:
-        _reconciler(memo).reconcile(namespace, labels[RUN_LABEL])
-
-
-@kopf.timer(RUN.group, RUN.version, RUN.plural, interval=30, initial_delay=5)
-def run_resync(
-    namespace: str | None, name: str, status: kopf.Status, memo: kopf.Memo, **_: Any
+def pod_event(
+    namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **kwargs: Any
 ) -> None:
-    """A safety net for missed events; runs that ended are left alone."""
-    if namespace is not None and status.get("phase") not in {p.value for p in TERMINAL}:
-        _reconciler(memo).reconcile(namespace, name)
+    if namespace is not None:
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, labels[RUN_LABEL])
+
+
+@kopf.timer(
+    RUN.group,
+    RUN.version,
+    RUN.plural,
+    interval=30,
+    initial_delay=5,
+    field="spec.project",
+    when=is_unsettled,
+)
+def run_resync(
+    namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """A safety net for missed events and failed event handlers, while the Run has not ended;
+    it reads only the indexes, so a Run whose status is right costs nothing here."""
+    if namespace is not None:
+        _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, name, lifecycle_view(body))

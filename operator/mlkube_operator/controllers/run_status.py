@@ -140,6 +140,8 @@ def observe(
     image_problem = _pod_failure(pods)
     if image_problem and "Image" in image_problem:
         return Observed(RunPhase.PENDING, start, None, _short(image_problem), "ImagePull")
-    if status.get("active") and _running(pods):
+    if (status.get("active") and _running(pods)) or current == RunPhase.RUNNING:
+        # Once running, a run stays Running until its Job ends: between its pod's exit and the
+        # Job's Complete condition (or while a retry's pod starts) it has not gone back to wait.
         return Observed(RunPhase.RUNNING, start, None, None, "Running")
     return Observed(RunPhase.PENDING, start, None, "waiting for the pod to start", "PodPending")

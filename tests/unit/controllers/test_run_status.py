@@ -164,3 +164,10 @@ def test_a_failed_fetch_in_the_init_container_is_the_message() -> None:
     assert seen is not None
     assert seen.phase == RunPhase.FAILED
     assert seen.message == "git clone failed: repository not found"
+
+
+def test_a_running_run_does_not_go_back_to_pending_before_its_job_ends() -> None:
+    finished_pod = pod("Succeeded", terminated={"exitCode": 0, "reason": "Completed"})
+    seen = observe(RunPhase.RUNNING, False, job(active=0), [finished_pod], NOW)
+    assert seen is not None
+    assert seen.phase == RunPhase.RUNNING

@@ -1,0 +1,120 @@
+"""The I/O edge of the controllers, faked: an adapter that records every request, and indexes
+over plain dicts. Nothing else is mocked: the reconcilers and their decisions run as they do in
+the operator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from mlkube.api.kinds import Kind
+from mlkube_operator.controllers.context import Context
+from mlkube_operator.controllers.indexes import Indexes, Key, Obj
+from mlkube_operator.kube.client import KubeClient
+from mlkube_operator.kube.errors import AlreadyExists, Conflict, NotFound
+from mlkube_operator.settings import Settings
+
+RUN_UID = "0f0e0d0c-0b0a-0908-0706-050403020100"
+
+
+class FakeKube:
+    """The KubeClient adapter, over a dict of objects; ``calls`` lists every request."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], Obj] = {}
+        self.config_maps: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
+        self.calls: list[tuple[str, ...]] = []
+        self._version = 0
+
+    def _next(self) -> str:
+        self._version += 1
+        return str(self._version)
+
+    # KubeClient
+    def create(self, kind: Kind, namespace: str, body: Obj) -> Obj:
+        name = body["metadata"]["name"]
+        self.calls.append(("create", kind.plural, namespace, name))
+        if (kind.plural, namespace, name) in self.objects:
+            raise AlreadyExists(409, "AlreadyExists")
+        obj = {**body, "metadata": {**body["metadata"], "resourceVersion": self._next()}}
+        self.objects[kind.plural, namespace, name] = obj
+        return obj
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+        self.calls.append(("get", kind.plural, namespace, name))
+        try:
+            return self.objects[kind.plural, namespace, name]
+        except KeyError:
+            raise NotFound(404, "NotFound") from None
+
+    def patch(
+        self, kind: Kind, namespace: str, name: str, patch: Obj, *, status: bool = False
+    ) -> Obj:
+        self.calls.append(("patch-status" if status else "patch", kind.plural, namespace, name))
+        obj = self.objects.get((kind.plural, namespace, name))
+        if obj is None:
+            raise NotFound(404, "NotFound")
+        wanted = (patch.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != obj["metadata"]["resourceVersion"]:
+            raise Conflict(409, "Conflict")
+        obj["status"] = {**(obj.get("status") or {}), **(patch.get("status") or {})}
+        obj["metadata"]["resourceVersion"] = self._next()
+        return obj
+
+    def list(self, kind: Kind, namespace: str | None = None) -> tuple[list[Obj], str]:
+        self.calls.append(("list", kind.plural, namespace or ""))
+        return [o for (p, ns, _), o in self.objects.items() if p == kind.plural], "1"
+
+    def get_config_map(self, namespace: str, name: str) -> tuple[dict[str, str], str]:
+        self.calls.append(("get", "configmaps", namespace, name))
+        try:
+            return self.config_maps[namespace, name]
+        except KeyError:
+            raise NotFound(404, "NotFound") from None
+
+    def put_config_map(
+        self, namespace: str, name: str, data: dict[str, str], resource_version: str | None
+    ) -> str:
+        self.calls.append(("put", "configmaps", namespace, name))
+        version = self._next()
+        self.config_maps[namespace, name] = (data, version)
+        return version
+
+    # Workloads
+    def create_job(self, namespace: str, body: Obj) -> Obj:
+        self.calls.append(("create", "jobs", namespace, body["metadata"]["name"]))
+        self.objects["jobs", namespace, body["metadata"]["name"]] = body
+        return body
+
+    def patch_job(self, namespace: str, name: str, patch: Obj) -> Obj:
+        self.calls.append(("patch", "jobs", namespace, name))
+        return self.objects.get(("jobs", namespace, name)) or {}
+
+    def get_secret(self, namespace: str, name: str) -> Obj:
+        self.calls.append(("get", "secrets", namespace, name))
+        try:
+            return self.objects["secrets", namespace, name]
+        except KeyError:
+            raise NotFound(404, "NotFound") from None
+
+    def create_secret(self, namespace: str, body: Obj) -> Obj:
+        self.calls.append(("create", "secrets", namespace, body["metadata"]["name"]))
+        self.objects["secrets", namespace, body["metadata"]["name"]] = body
+        return body
+
+
+def context(fake: FakeKube, settings: Settings | None = None) -> Context:
+    return Context(
+        settings=settings or Settings(s3_access_key="a", s3_secret_key="s"),
+        kube=cast(KubeClient, fake),
+    )
+
+
+def index(entries: Mapping[Key, list[Obj]] | None = None) -> Any:
+    """A Kopf index as handlers see it: a mapping of key to a collection of values."""
+    return dict(entries or {})
+
+
+def indexes(**fields: Mapping[Key, list[Obj]]) -> Indexes:
+    names = ("runs", "experiments", "jobs", "pods", "models", "versions")
+    return Indexes(**{name: index(fields.get(name)) for name in names})
