@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from mlkube import layout
 from mlkube.api.kinds import RUN
 from mlkube.layout import RUN_ID_LABEL, RUN_LABEL
 from mlkube_operator.controllers.context import Context, SettingsError
@@ -32,7 +33,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="mlkube.io", key="last-handled-configuration"
     )
-    settings.persistence.finalizer = "mlkube.io/finalizer"
+    settings.persistence.finalizer = layout.FINALIZER
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8

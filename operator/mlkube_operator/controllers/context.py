@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import kopf
 
+from mlkube import layout
 from mlkube.api.common import ConditionStatus
 from mlkube_operator.kube.client import KubeClient
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
@@ -123,7 +124,7 @@ class Context:
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": s.s3_secret, "labels": {"app.kubernetes.io/managed-by": "mlkube"}},
+            "metadata": {"name": s.s3_secret, "labels": dict(layout.MANAGED_BY)},
             "type": "Opaque",
             "stringData": {"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key},
         }

@@ -14,6 +14,7 @@ from typing import Any
 
 import kopf
 
+from mlkube import layout
 from mlkube.api import ModelVersion, SpecError, parse
 from mlkube.api.common import ConditionStatus
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL
@@ -48,7 +49,7 @@ from mlkube_operator.resources.registry import (
 )
 
 log = logging.getLogger(__name__)
-MODEL_LABEL = "mlkube.io/model"
+MODEL_LABEL = layout.MODEL_LABEL
 DONE = {ModelVersionPhase.READY.value, ModelVersionPhase.FAILED_REGISTRATION.value}
 
 

@@ -21,6 +21,7 @@ from kubernetes import client as k8s
 from kubernetes import config as _k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from mlkube import layout
 from mlkube.api.kinds import Kind
 from mlkube_operator.kube.errors import (
     AlreadyExists,
@@ -230,7 +231,7 @@ class KubeClient:
             metadata=k8s.V1ObjectMeta(
                 name=name,
                 resource_version=resource_version,
-                labels={"app.kubernetes.io/part-of": "mlkube"},
+                labels=dict(layout.PART_OF),
             ),
             data=data,
         )

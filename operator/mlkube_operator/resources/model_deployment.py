@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.model_deployment import ModelDeployment
 from mlkube_operator.resources.render import render
 from mlkube_operator.resources.run import CONTAINER_SECURITY, MANAGED_BY, MLKUBE_UID
 
-DEPLOYMENT_LABEL = "mlkube.io/deployment"
-TRACK_LABEL = "mlkube.io/track"
-VERSION_LABEL = "mlkube.io/model-version"
+DEPLOYMENT_LABEL = layout.DEPLOYMENT_LABEL
+TRACK_LABEL = layout.TRACK_LABEL
+VERSION_LABEL = layout.VERSION_LABEL
 SERVICE_PORT = 80
 # Most pods a canary split may ask for, whatever the percentage.
 MAX_SPLIT_PODS = 10
@@ -113,7 +114,7 @@ def build_deployment(
         **_common(md),
         name=names(md.metadata.name)[track.name],
         labels=labels,
-        annotations={"mlkube.io/model": spec.model.name, VERSION_LABEL: str(track.version)},
+        annotations={layout.MODEL_LABEL: spec.model.name, VERSION_LABEL: str(track.version)},
         selector=selector,
         pod_labels={**labels, VERSION_LABEL: str(track.version)},
         replicas=track.replicas,

@@ -13,14 +13,15 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.run import NOT_FOR_PREPARE, Run, RunSpec
 from mlkube.projects.prepare import PROJECT, RUNNER
 from mlkube_operator.resources.render import render
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "mlkube"}
-RUN_LABEL = "mlkube.io/run"
-RUN_ID_LABEL = "mlkube.io/run-id"
-EXPERIMENT_LABEL = "mlkube.io/experiment"
+MANAGED_BY = layout.MANAGED_BY
+RUN_LABEL = layout.RUN_LABEL
+RUN_ID_LABEL = layout.RUN_ID_LABEL
+EXPERIMENT_LABEL = layout.EXPERIMENT_LABEL
 # Pods get the label job-name=<job>, and label values are at most 63 characters.
 MAX_JOB_NAME = 63
 
@@ -183,7 +184,7 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         name=job_name(run.metadata.name),
         namespace=run.metadata.namespace,
         labels=labels,
-        annotations={"mlkube.io/entry-point": spec.entry_point},
+        annotations={layout.ENTRY_POINT_ANNOTATION: spec.entry_point},
         run_name=run.metadata.name,
         run_uid=run.metadata.uid,
         spec=spec,

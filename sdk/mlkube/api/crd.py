@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mlkube import layout
 from mlkube.api.common import Model
 from mlkube.api.kinds import KINDS, Kind
 
@@ -178,7 +179,7 @@ def crd(kind: Kind) -> JsonDict:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": kind.crd_name,
-            "labels": {"app.kubernetes.io/part-of": "mlkube"},
+            "labels": dict(layout.PART_OF),
         },
         "spec": {
             "group": kind.group,

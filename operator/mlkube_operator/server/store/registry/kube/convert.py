@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.common import ObjectMeta
 from mlkube.api.model_version import ModelVersion as VersionResource
 from mlkube.api.model_version import ModelVersionPhase
@@ -25,12 +26,12 @@ from mlkube_operator.server.store.registry.entities import (
 from mlkube_operator.server.store.registry.kube.names import fits_label
 
 Obj = dict[str, Any]
-MODEL_LABEL = "mlkube.io/model"  # the operator's label too (controllers/model_version.py)
-CREATED = "mlkube.io/created-ms"
-UPDATED = "mlkube.io/updated-ms"
-SOURCE = "mlkube.io/mlflow-source"
-MODEL_ID = "mlkube.io/model-id"
-RUN_LINK = "mlkube.io/run-link"
+MODEL_LABEL = layout.MODEL_LABEL
+CREATED = layout.CREATED_ANNOTATION
+UPDATED = layout.UPDATED_ANNOTATION
+SOURCE = layout.SOURCE_ANNOTATION
+MODEL_ID = layout.MODEL_ID_ANNOTATION
+RUN_LINK = layout.RUN_LINK_ANNOTATION
 API_VERSION = "mlkube.io/v1alpha1"
 
 PHASE_STATUS = {

@@ -35,7 +35,7 @@ from mlkube_operator.server.store.tracking.kube.logged_models import metrics_add
 from mlkube_operator.server.store.tracking.kube.values import from_ms
 
 Obj = dict[str, Any]
-RUN_ID_LABEL = "mlkube.io/run-id"
+RUN_ID_LABEL = layout.RUN_ID_LABEL
 
 
 class KubeRuns(KubeExperiments):
