@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from e2e.cluster.cluster import LocalCluster
-from e2e.cluster.platform import CHART, CHART_NAMESPACE, RELEASE, chart_values, helm, service_url
+from e2e.cluster.platform import CHART_NAMESPACE, install_chart
 from e2e.cluster.waiting import eventually
 
 NAMESPACE = "team-replicas"
@@ -70,27 +70,13 @@ def replicas(
     cluster = LocalCluster(tmp_path_factory.mktemp("replicas-cluster"))
     try:
         cluster.start()
-        helm(
-            cluster,
-            "upgrade",
-            "--install",
-            RELEASE,
-            str(CHART),
-            "-n",
-            CHART_NAMESPACE,
-            "--create-namespace",
-            *chart_values(cluster),
-            "--set",
-            "server.replicas=2",
-            "--wait",
-            "--timeout=300s",
-        )
+        urls = install_chart(cluster, "--set", "server.replicas=2")
         first, second = eventually(
             lambda: server_pods(cluster), timeout=120, what="two ready tracking-server pods"
         )
         cluster.kubectl("create", "namespace", NAMESPACE)
         monkeypatch_module.setenv("MLFLOW_WORKSPACE", NAMESPACE)
-        service = service_url(cluster, f"{RELEASE}-server")
+        service = urls["MLFLOW_TRACKING_URI"]
         yield Replicas(MlflowClient(service), MlflowClient(first), MlflowClient(second))
     finally:
         cluster.stop()

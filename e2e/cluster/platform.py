@@ -126,9 +126,10 @@ def chart_values(cluster: LocalCluster) -> list[str]:
     ]
 
 
-def install_chart(cluster: LocalCluster, timeout: int = 300) -> dict[str, str]:
-    """`helm upgrade --install` the chart and wait for its pods; returns what a client on the
-    host needs: the tracking server's and MinIO's URLs by ClusterIP (routed to the node)."""
+def install_chart(cluster: LocalCluster, *values: str, timeout: int = 300) -> dict[str, str]:
+    """`helm upgrade --install` the chart (``values``: more helm flags, such as ``--set k=v``)
+    and wait for its pods; returns what a client on the host needs: the tracking server's and
+    MinIO's URLs by ClusterIP (routed to the node)."""
     helm(
         cluster,
         "upgrade",
@@ -139,6 +140,7 @@ def install_chart(cluster: LocalCluster, timeout: int = 300) -> dict[str, str]:
         CHART_NAMESPACE,
         "--create-namespace",
         *chart_values(cluster),
+        *values,
         "--wait",
         f"--timeout={timeout}s",
         timeout=timeout,

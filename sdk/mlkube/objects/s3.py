@@ -6,6 +6,7 @@ stream is in memory at a time whatever the artifact's size; downloads stream the
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import io
@@ -36,6 +37,17 @@ _MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"}
 PRESIGN_FOR = timedelta(minutes=5)
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@contextlib.contextmanager
+def _missing_as_not_found(key: str) -> Iterator[None]:
+    """S3's answers for an absent object (or bucket) as ObjectNotFound naming ``key``."""
+    try:
+        yield
+    except S3Error as err:
+        if err.code in _MISSING:
+            raise ObjectNotFound(key) from None
+        raise
 
 
 def _failures_as_store_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -135,12 +147,8 @@ class S3Objects(ObjectStore):
 
     @_failures_as_store_errors
     def get_tagged(self, key: str) -> tuple[bytes, str]:
-        try:
+        with _missing_as_not_found(key):
             response = self.client.get_object(self.bucket, key)
-        except S3Error as err:
-            if err.code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise
         try:
             return bytes(response.read()), _tag(response.headers.get("ETag"))
         finally:
@@ -161,12 +169,8 @@ class S3Objects(ObjectStore):
 
     @_failures_as_store_errors
     def get(self, key: str) -> bytes:
-        try:
+        with _missing_as_not_found(key):
             response = self.client.get_object(self.bucket, key)
-        except S3Error as err:
-            if err.code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise
         try:
             return bytes(response.read())
         finally:
@@ -175,12 +179,8 @@ class S3Objects(ObjectStore):
 
     @_failures_as_store_errors
     def open(self, key: str) -> tuple[int, Iterator[bytes]]:
-        try:
+        with _missing_as_not_found(key):
             response = self.client.get_object(self.bucket, key)
-        except S3Error as err:
-            if err.code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise
         size = int(response.headers.get("Content-Length", "0"))
 
         def chunks() -> Iterator[bytes]:
@@ -194,12 +194,8 @@ class S3Objects(ObjectStore):
 
     @_failures_as_store_errors
     def stat(self, key: str) -> ObjectInfo:
-        try:
+        with _missing_as_not_found(key):
             info = self.client.stat_object(self.bucket, key)
-        except S3Error as err:
-            if err.code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise
         return ObjectInfo(key, info.size or 0)
 
     @_failures_as_store_errors
@@ -246,14 +242,10 @@ class S3Objects(ObjectStore):
 
     @_failures_as_store_errors
     def copy(self, source: str, key: str, source_bucket: str | None = None) -> None:
-        try:
+        with _missing_as_not_found(source):
             self.client.copy_object(
                 self.bucket, key, CopySource(source_bucket or self.bucket, source)
             )
-        except S3Error as err:
-            if err.code in _MISSING:
-                raise ObjectNotFound(source) from None
-            raise
 
     def in_bucket(self, bucket: str) -> S3Objects:
         if bucket == self.bucket:
