@@ -191,8 +191,9 @@ class ModelVersionReconciler:
     def _run_by_id(self, indexes: Indexes, namespace: str, run_id: str) -> dict[str, Any] | None:
         """The experiment and model outputs of the Run with ``run_id`` (runs:/ sources name runs
         of any kind): one label-selected LIST for a tracking-only Run (the tracking server labels
-        those with their id from birth), one GET for a project Run (found in the index). Only
-        pending versions ask, so the operator need not watch every Run."""
+        those with their id from birth), one GET for a project Run (found in the index), a LIST
+        of the namespace's Runs for one applied by hand. Only pending versions ask, so the
+        operator need not watch every Run."""
         name = indexes.project_run_named_by_id(namespace, run_id)
         if name is not None:
             try:
@@ -201,6 +202,11 @@ class ModelVersionReconciler:
                 found = []
         else:
             found, _ = self.ctx.kube.list(RUN, namespace, f"{layout.RUN_ID_LABEL}={run_id}")
+        if not found:
+            # A Run applied by hand without spec.project carries no label: look at them all
+            # (only when both paths above missed, and only while a version is pending).
+            runs, _ = self.ctx.kube.list(RUN, namespace)
+            found = [r for r in runs if (r.get("status") or {}).get("runId") == run_id]
         if not found:
             return None
         run = found[0]

@@ -162,3 +162,8 @@ def test_a_runs_source_finds_its_run_by_label_or_in_the_project_index() -> None:
     assert reconciler._run_by_id(found, "ml", "id-p") == expected
     assert fake.calls[-1] == ("get", "runs", "ml", "p")
     assert reconciler._run_by_id(found, "ml", "id-x") is None
+    assert fake.calls[-1] == ("list", "runs", "ml", "")  # none labelled: every Run, once
+    hand_made = {**a_run("h", "id-h", labelled=True), "spec": {"experiment": "churn"}}
+    hand_made["metadata"] = {**hand_made["metadata"], "labels": {}}
+    fake.objects["runs", "ml", "h"] = hand_made
+    assert reconciler._run_by_id(found, "ml", "id-h") == expected
