@@ -161,6 +161,15 @@ def test_the_example_trains_logs_and_succeeds(
     )
     assert experiment["status"]["experimentId"] == logged.info.experiment_id
 
+    def counted() -> dict[str, int] | None:
+        status = operator.get_json(namespace, "experiment", "elasticnet").get("status") or {}
+        got = {k: status.get(k) for k in ("runs", "succeededRuns", "activeRuns", "failedRuns")}
+        return got if got["succeededRuns"] == 1 else None
+
+    # The tracking server writes the counts (docs/architecture.md), from its cache of every Run.
+    counts = eventually(counted, timeout=60, what="the experiment's run counts")
+    assert counts == {"runs": 1, "succeededRuns": 1, "activeRuns": 0, "failedRuns": 0}
+
 
 def test_a_parameter_of_the_wrong_type_fails_naming_it(
     operator: LocalCluster, namespace: str, scratch: Path

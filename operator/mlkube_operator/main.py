@@ -18,7 +18,6 @@ from mlkube_operator.controllers.context import Context, SettingsError
 from mlkube_operator.controllers.model_deployment import DeploymentReconciler
 from mlkube_operator.controllers.model_version import ModelVersionReconciler
 from mlkube_operator.controllers.run import RunReconciler
-from mlkube_operator.controllers.run_catalog import RunCatalog
 from mlkube_operator.resources.model_deployment import DEPLOYMENT_LABEL
 from mlkube_operator.settings import Settings
 
@@ -40,19 +39,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Kopf watches only Runs without the run-id label: the tracking server labels the Runs it
     # makes (tracking-only ones) at creation, and their status changes with every logged value.
     # Filtering them out server-side keeps the operator's CPU a small fraction of the server's
-    # (issue 12); what is still needed of them (counts, runs:/ sources) is in the run catalog.
+    # (issue 12): their counts are the server's, and a runs:/ source looks its run up by label.
     settings.watching.label_selectors[RUN.group, RUN.plural] = f"!{RUN_ID_LABEL}"
     # Of Jobs, pods and Deployments only mlkube's own, selected by the API server rather than
     # by Kopf's handler filters after every event of every pod in the cluster has been read.
     settings.watching.label_selectors["batch", "jobs"] = RUN_LABEL
     settings.watching.label_selectors["", "pods"] = RUN_LABEL
     settings.watching.label_selectors["apps", "deployments"] = DEPLOYMENT_LABEL
-
-
-@kopf.on.cleanup()
-def stop_catalog(memo: kopf.Memo, **_: Any) -> None:
-    catalog: RunCatalog = memo["catalog"]
-    catalog.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,8 +61,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
-    catalog = RunCatalog()
-    catalog.start(ctx.kube, settings.namespaces)
     log.info(
         "watching %s", ", ".join(settings.namespaces) if settings.namespaces else "all namespaces"
     )
@@ -79,9 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         liveness_endpoint=settings.liveness_endpoint,
         memo=kopf.Memo(
             ctx=ctx,
-            catalog=catalog,
             runs=RunReconciler(ctx),
-            versions=ModelVersionReconciler(ctx, catalog),
+            versions=ModelVersionReconciler(ctx),
             deployments=DeploymentReconciler(ctx),
         ),
         standalone=True,

@@ -1,17 +1,13 @@
-"""Experiment controller: gives each Experiment its id and artifact location, and counts its runs.
+"""Experiment controller: gives each Experiment its id and artifact location.
 
-Run counts come from the run catalog (every Run's experiment and phase, fed by a watch), so
-counting never lists the runs; a timer writes the counts when they differ from the status. Only
-an Experiment that lacks its id or whose artifact location is not what its spec implies reaches
-the identity handlers (a ``when=`` filter): the count writes and the tracking server's writes do
-not cost a request each.
+Only an Experiment that lacks its id or whose artifact location is not what its spec implies
+reaches the handlers (a ``when=`` filter): the tracking server's writes do not cost a request
+each. Run counts are the tracking server's (its cache holds every Run and its phase; see
+docs/architecture.md), so the operator does not watch tracking-only Runs at all.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -20,28 +16,14 @@ from mlkube import layout
 from mlkube.api.kinds import EXPERIMENT
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context
-from mlkube_operator.controllers.run_catalog import RunCatalog
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.kube.ids import ensure_experiment_id
-
-ACTIVE = {"Pending", "Running"}
-FAILED = {"Failed", "Killed"}
 
 
 def artifact_location(experiment_id: str, spec: dict[str, Any]) -> str:
     """The experiment's spec.artifactLocation, else the tracking server's artifact proxy
     (``mlkube.layout``, the one place that says where artifacts are)."""
     return layout.experiment_artifact_location(experiment_id, spec.get("artifactLocation") or None)
-
-
-def counts(by_phase: Mapping[str, int]) -> dict[str, int]:
-    """The run counts of Experiment.status, from how many runs are in each phase."""
-    return {
-        "runs": sum(by_phase.values()),
-        "activeRuns": sum(by_phase[p] for p in ACTIVE),
-        "succeededRuns": by_phase["Succeeded"],
-        "failedRuns": sum(by_phase[p] for p in FAILED),
-    }
 
 
 def reconcile_identity(ctx: Context, namespace: str, name: str) -> None:
@@ -92,22 +74,3 @@ def experiment_identity_retry(namespace: str | None, name: str, memo: kopf.Memo,
     """Retries an identity the event handler could not give (Kopf does not retry those)."""
     if namespace is not None:
         reconcile_identity(memo["ctx"], namespace, name)
-
-
-@kopf.timer(EXPERIMENT.group, EXPERIMENT.version, EXPERIMENT.plural, interval=5, initial_delay=2)
-async def experiment_counts(
-    namespace: str | None, name: str, status: kopf.Status, memo: kopf.Memo, **_: Any
-) -> None:
-    """Run counts from the run catalog (controllers/run_catalog.py), written when they moved;
-    async, so a tick that writes nothing costs no thread."""
-    if namespace is None:
-        return
-    catalog: RunCatalog = memo["catalog"]
-    wanted = counts(catalog.phases(namespace, name))
-    if any(status.get(key, 0) != value for key, value in wanted.items()):
-        await asyncio.to_thread(write_counts, memo["ctx"], namespace, name, wanted)
-
-
-def write_counts(ctx: Context, namespace: str, name: str, wanted: dict[str, int]) -> None:
-    with contextlib.suppress(NotFound):
-        ctx.kube.patch(EXPERIMENT, namespace, name, {"status": wanted}, status=True)

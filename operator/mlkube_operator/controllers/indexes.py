@@ -177,6 +177,17 @@ class Indexes:
     def run(self, namespace: str, name: str) -> Obj | None:
         return _one(self.runs, (namespace, name))
 
+    def project_run_named_by_id(self, namespace: str, run_id: str) -> str | None:
+        """The name of the project Run of ``namespace`` whose run id is ``run_id``."""
+        for (run_namespace, name), store in self.runs.items():
+            if run_namespace != namespace:
+                continue
+            for view in store:
+                status, meta = view.get("status") or {}, view.get("metadata") or {}
+                if run_id in (status.get("runId"), str(meta.get("uid", "")).replace("-", "")):
+                    return str(name)
+        return None
+
     def experiment(self, namespace: str, name: str) -> Obj | None:
         return _one(self.experiments, (namespace, name))
 

@@ -17,7 +17,7 @@ import kopf
 from mlkube import layout
 from mlkube.api import ModelVersion, SpecError, parse
 from mlkube.api.common import ConditionStatus
-from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL
+from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL, RUN
 from mlkube.api.model_version import ModelVersionPhase
 from mlkube.objects import ObjectNotFound, ObjectStore, ObjectStoreError
 from mlkube.storage import (
@@ -32,7 +32,6 @@ from mlkube.storage import (
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context, body_of, now, ready_condition
 from mlkube_operator.controllers.indexes import Indexes
-from mlkube_operator.controllers.run_catalog import RunCatalog
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.kube.versions import assign_version
 from mlkube_operator.resources.registry import (
@@ -71,9 +70,8 @@ def is_pending(meta: kopf.Meta, status: kopf.Status, **_: Any) -> bool:
 
 
 class ModelVersionReconciler:
-    def __init__(self, ctx: Context, catalog: RunCatalog) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.catalog = catalog  # runs:/ sources name runs of any kind, project or not
         s = ctx.settings
         self.storage = S3Settings(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket)
         self._objects: ObjectStore | None = None
@@ -175,7 +173,7 @@ class ModelVersionReconciler:
         if isinstance(parsed, LoggedModelSource):
             return self._logged_model(namespace, parsed.model_id)[1]
         assert isinstance(parsed, RunSource)
-        run = self.catalog.run_by_id(namespace, parsed.run_id)
+        run = self._run_by_id(indexes, namespace, parsed.run_id)
         if run is None:
             raise RegistrationError(f"run {parsed.run_id} not found in namespace {namespace}")
         experiment = experiment_id_of(indexes, namespace, run["experiment"])
@@ -189,6 +187,33 @@ class ModelVersionReconciler:
             if document.get("name") == parsed.path:
                 return artifacts
         return location
+
+    def _run_by_id(self, indexes: Indexes, namespace: str, run_id: str) -> dict[str, Any] | None:
+        """The experiment and model outputs of the Run with ``run_id`` (runs:/ sources name runs
+        of any kind): one label-selected LIST for a tracking-only Run (the tracking server labels
+        those with their id from birth), one GET for a project Run (found in the index), a LIST
+        of the namespace's Runs for one applied by hand. Only pending versions ask, so the
+        operator need not watch every Run."""
+        name = indexes.project_run_named_by_id(namespace, run_id)
+        if name is not None:
+            try:
+                found = [self.ctx.kube.get(RUN, namespace, name)]
+            except NotFound:
+                found = []
+        else:
+            found, _ = self.ctx.kube.list(RUN, namespace, f"{layout.RUN_ID_LABEL}={run_id}")
+        if not found:
+            # A Run applied by hand without spec.project carries no label: look at them all
+            # (only when both paths above missed, and only while a version is pending).
+            runs, _ = self.ctx.kube.list(RUN, namespace)
+            found = [r for r in runs if (r.get("status") or {}).get("runId") == run_id]
+        if not found:
+            return None
+        run = found[0]
+        return {
+            "experiment": (run.get("spec") or {}).get("experiment") or "default",
+            "modelOutputs": [dict(o) for o in (run.get("status") or {}).get("modelOutputs") or []],
+        }
 
     def _logged_model(self, namespace: str, model_id: str) -> tuple[dict[str, Any], S3Location]:
         """A logged model's record and where its files are."""

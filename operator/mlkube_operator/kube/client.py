@@ -140,16 +140,22 @@ class KubeClient:
             raise _error(err) from None
         return out
 
-    def list(self, kind: Kind, namespace: str | None = None) -> tuple[list[Obj], str]:
-        """Every object (of one namespace, or all) and the list's resourceVersion."""
+    def list(
+        self, kind: Kind, namespace: str | None = None, selector: str | None = None
+    ) -> tuple[list[Obj], str]:
+        """Every object (of one namespace, or all; with ``selector``, those its labels match)
+        and the list's resourceVersion."""
+        extra: dict[str, Any] = {"_request_timeout": (5.0, 120.0)}
+        if selector:
+            extra["label_selector"] = selector
         try:
             if namespace is None:
                 out = self.custom.list_cluster_custom_object(
-                    kind.group, kind.version, kind.plural, _request_timeout=(5.0, 120.0)
+                    kind.group, kind.version, kind.plural, **extra
                 )
             else:
                 out = self.custom.list_namespaced_custom_object(
-                    kind.group, kind.version, namespace, kind.plural, _request_timeout=(5.0, 120.0)
+                    kind.group, kind.version, namespace, kind.plural, **extra
                 )
         except ApiException as err:
             raise _error(err) from None

@@ -61,9 +61,19 @@ class FakeKube:
         obj["metadata"]["resourceVersion"] = self._next()
         return obj
 
-    def list(self, kind: Kind, namespace: str | None = None) -> tuple[list[Obj], str]:
-        self.calls.append(("list", kind.plural, namespace or ""))
-        return [o for (p, ns, _), o in self.objects.items() if p == kind.plural], "1"
+    def list(
+        self, kind: Kind, namespace: str | None = None, selector: str | None = None
+    ) -> tuple[list[Obj], str]:
+        """Label selectors of the form ``key=value`` only."""
+        self.calls.append(("list", kind.plural, namespace or "", selector or ""))
+        key, _, value = (selector or "").partition("=")
+        return [
+            o
+            for (p, ns, _), o in self.objects.items()
+            if p == kind.plural
+            and namespace in (None, ns)
+            and (not key or (o.get("metadata") or {}).get("labels", {}).get(key) == value)
+        ], "1"
 
     def get_config_map(self, namespace: str, name: str) -> tuple[dict[str, str], str]:
         self.calls.append(("get", "configmaps", namespace, name))

@@ -9,13 +9,16 @@ from typing import Any
 import pytest
 from tests.unit.controllers.fakes import FakeKube, context, indexes
 
-from mlkube.api.kinds import RUN
 from mlkube.api.model_deployment import ModelRef
 from mlkube_operator.controllers.context import Ensured, KeyedLocks
-from mlkube_operator.controllers.experiment import counts, needs_identity
+from mlkube_operator.controllers.experiment import needs_identity
 from mlkube_operator.controllers.model_deployment import Resolved, Unresolved, resolve
-from mlkube_operator.controllers.model_version import Waiting, experiment_id_of, is_pending
-from mlkube_operator.controllers.run_catalog import RunCatalog
+from mlkube_operator.controllers.model_version import (
+    ModelVersionReconciler,
+    Waiting,
+    experiment_id_of,
+    is_pending,
+)
 
 
 def version(number: int, phase: str = "Ready", stage: str | None = None) -> dict[str, Any]:
@@ -135,39 +138,32 @@ def test_the_secret_is_checked_once_per_namespace_while_fresh() -> None:
     assert not ensured.fresh("ml")
 
 
-def a_run(
-    name: str, experiment: str, phase: str | None, run_id: str | None = None
-) -> dict[str, Any]:
-    status: dict[str, Any] = {"phase": phase} if phase else {}
-    if run_id:
-        status |= {"runId": run_id, "modelOutputs": [{"modelId": "m-1", "step": 0}]}
+def a_run(name: str, run_id: str, *, labelled: bool) -> dict[str, Any]:
+    labels = {"mlkube.io/run-id": run_id} if labelled else {}
     return {
-        "metadata": {"namespace": "ml", "name": name},
-        "spec": {"experiment": experiment},
-        "status": status,
+        "metadata": {"namespace": "ml", "name": name, "labels": labels, "uid": "u-" + name},
+        "spec": {"experiment": "churn", **({} if labelled else {"project": {"path": "."}})},
+        "status": {"runId": run_id, "modelOutputs": [{"modelId": "m-1", "step": 0}]},
     }
 
 
-def test_the_run_catalog_counts_phases_and_finds_runs_by_id() -> None:
-    catalog = RunCatalog()
-    catalog.replace(RUN, [a_run("a", "churn", "Running", "id-a"), a_run("b", "churn", None)])
-    catalog.upsert(RUN, a_run("c", "other", "Failed"))
-    assert catalog.phases("ml", "churn") == {"Pending": 1, "Running": 1}
-    catalog.upsert(RUN, a_run("a", "churn", "Succeeded", "id-a"))  # a status write
-    assert catalog.phases("ml", "churn") == {"Pending": 1, "Succeeded": 1}
-    assert counts(catalog.phases("ml", "churn")) == {
-        "runs": 2,
-        "activeRuns": 1,
-        "succeededRuns": 1,
-        "failedRuns": 0,
-    }
-    assert catalog.run_by_id("ml", "id-a") == {
-        "experiment": "churn",
-        "modelOutputs": [{"modelId": "m-1", "step": 0}],
-    }
-    catalog.remove(RUN, a_run("a", "churn", "Succeeded", "id-a"))
-    assert catalog.run_by_id("ml", "id-a") is None
-    assert catalog.phases("ml", "churn") == {"Pending": 1}
-    catalog.replace_namespace([a_run("d", "other", "Running")])
-    assert catalog.phases("ml", "churn") == {}
-    assert catalog.phases("ml", "other") == {"Running": 1}
+def test_a_runs_source_finds_its_run_by_label_or_in_the_project_index() -> None:
+    """runs:/ sources name runs of any kind; the operator watches only project Runs, so a
+    tracking-only Run is found by its run-id label (one LIST), a project Run in the index."""
+    fake = FakeKube()
+    tracked, project = a_run("t", "id-t", labelled=True), a_run("p", "id-p", labelled=False)
+    fake.objects["runs", "ml", "t"] = tracked
+    fake.objects["runs", "ml", "p"] = project
+    found = indexes(runs={("ml", "p"): [project]})
+    reconciler = ModelVersionReconciler(context(fake))
+    expected = {"experiment": "churn", "modelOutputs": [{"modelId": "m-1", "step": 0}]}
+    assert reconciler._run_by_id(found, "ml", "id-t") == expected
+    assert fake.calls[-1] == ("list", "runs", "ml", "mlkube.io/run-id=id-t")
+    assert reconciler._run_by_id(found, "ml", "id-p") == expected
+    assert fake.calls[-1] == ("get", "runs", "ml", "p")
+    assert reconciler._run_by_id(found, "ml", "id-x") is None
+    assert fake.calls[-1] == ("list", "runs", "ml", "")  # none labelled: every Run, once
+    hand_made = {**a_run("h", "id-h", labelled=True), "spec": {"experiment": "churn"}}
+    hand_made["metadata"] = {**hand_made["metadata"], "labels": {}}
+    fake.objects["runs", "ml", "h"] = hand_made
+    assert reconciler._run_by_id(found, "ml", "id-h") == expected

@@ -9,19 +9,31 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mlkube.api.errors import SpecError, parse
 from mlkube.api.experiment import Experiment as ExperimentResource
+from mlkube.api.experiment import ExperimentStatus
 from mlkube.api.kinds import EXPERIMENT, RUN, Kind
 from mlkube.api.run import Run as RunResource
 from mlkube_operator.server.entities import Experiment, Run, ViewType
 from mlkube_operator.server.store.shared.cache import ResourceCache
 from mlkube_operator.server.store.tracking.kube import convert
 from mlkube_operator.server.store.tracking.kube.extra import Extra
+
+
+def counts_of(status: ExperimentStatus) -> dict[str, int]:
+    """The run counts an Experiment's status holds."""
+    return {
+        "runs": status.runs,
+        "activeRuns": status.active_runs,
+        "succeededRuns": status.succeeded_runs,
+        "failedRuns": status.failed_runs,
+    }
+
 
 log = logging.getLogger("mlkube.server.cache")
 Obj = dict[str, Any]
@@ -200,6 +212,32 @@ class TrackingCache(ResourceCache):
         if record.resource.status.run_id:
             self.run_ids[namespace].pop(record.resource.status.run_id, None)
         self.runs_by_experiment[namespace][record.resource.spec.experiment].discard(name)
+
+    def run_phases(self) -> dict[tuple[str, str], Counter[str]]:
+        """How many Runs of each (namespace, Experiment name) are in each phase (one walk over
+        the cached Runs; no request)."""
+        found: dict[tuple[str, str], Counter[str]] = {}
+        with self._lock:
+            for namespace, by_experiment in self.runs_by_experiment.items():
+                runs = self.runs[namespace]
+                for experiment, names in by_experiment.items():
+                    phases = Counter(
+                        str(record.resource.status.phase or "Pending")
+                        for record in (runs.get(name) for name in names)
+                        if record is not None
+                    )
+                    if phases:
+                        found[namespace, experiment] = phases
+        return found
+
+    def experiment_counts(self) -> list[tuple[str, str, dict[str, int]]]:
+        """(namespace, Experiment name, the run counts its status holds) of every Experiment."""
+        with self._lock:
+            return [
+                (namespace, name, counts_of(record.resource.status))
+                for namespace, records in self.experiments.items()
+                for name, record in records.items()
+            ]
 
     def run(self, namespace: str, run_id: str) -> RunRecord | None:
         with self._lock:

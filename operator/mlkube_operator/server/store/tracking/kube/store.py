@@ -22,6 +22,7 @@ from mlkube_operator.kube import KubeClient
 from mlkube_operator.server.errors import MlflowError
 from mlkube_operator.server.store.shared.watched import WatchedStore
 from mlkube_operator.server.store.tracking.kube.cache import TrackingCache
+from mlkube_operator.server.store.tracking.kube.counts import RunCounts
 from mlkube_operator.server.store.tracking.kube.extra import Extra, extra_from_json
 from mlkube_operator.server.store.tracking.kube.history import MetricHistory
 from mlkube_operator.server.store.tracking.kube.logged_models import KubeLoggedModels
@@ -43,9 +44,15 @@ class KubeStore(WatchedStore, KubeRuns, KubeLoggedModels):
         self.history = MetricHistory(objects)
         self.models = LoggedModels(objects)
         self.writer = RunWriter(client, self.cache, objects, self.history)
+        self.counts = RunCounts(client, self.cache)
         self.watch(client, (EXPERIMENT, RUN), self.cache)
 
+    def start(self, timeout: float = 60.0) -> None:
+        super().start(timeout)
+        self.counts.start()
+
     def close(self) -> None:
+        self.counts.stop()
         super().close()
         self.history.close()
 
