@@ -8,7 +8,6 @@ entity lives beside its dialect (tracking.py, registry.py).
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TypeVar
@@ -32,11 +31,56 @@ _NUMERIC_OPS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+def _segment_at(value: str, segment: str, at: int) -> bool:
+    """``segment`` (``_`` for any one character) matches ``value`` at index ``at``."""
+    if at + len(segment) > len(value):
+        return False
+    return all(c == "_" or c == value[at + i] for i, c in enumerate(segment))
+
+
+def _find_segment(value: str, segment: str, start: int, stop: int) -> int:
+    """The first index in [start, stop - len(segment)] where ``segment`` matches, or -1."""
+    if "_" not in segment:
+        return value.find(segment, start, stop)
+    for at in range(start, stop - len(segment) + 1):
+        if _segment_at(value, segment, at):
+            return at
+    return -1
+
+
 @lru_cache(maxsize=512)
-def like_pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """SQL LIKE as a regular expression: % is any run of characters, _ is one character."""
-    parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+def like_matcher(pattern: str, ignore_case: bool) -> Callable[[str], bool]:
+    """SQL LIKE: ``%`` is any run of characters, ``_`` is one character.
+
+    Not a regular expression: ``%a%a%a%b`` compiled to one backtracks exponentially on a long
+    value that almost matches (issue 13: one such filter held the server for seconds). The
+    pattern splits at ``%`` into fixed-length segments; the first must match at the start, the
+    last at the end, and each one between at its leftmost place after the previous one, which
+    is where any match could put it. Time is at most len(value) * len(pattern).
+    """
+    fold = str.lower if ignore_case else str
+    segments = fold(pattern).split("%")
+    first, last = segments[0], segments[-1]
+    middle = [s for s in segments[1:-1] if s]
+
+    def matches(raw: str) -> bool:
+        value = fold(raw)
+        if len(segments) == 1:
+            return len(value) == len(first) and _segment_at(value, first, 0)
+        stop = len(value) - len(last)
+        if stop < len(first) or not _segment_at(value, first, 0):
+            return False
+        if not _segment_at(value, last, stop):
+            return False
+        at = len(first)
+        for segment in middle:
+            found = _find_segment(value, segment, at, stop)
+            if found < 0:
+                return False
+            at = found + len(segment)
+        return True
+
+    return matches
 
 
 def _scalar_test(comparison: Comparison) -> Callable[[str | float], bool]:
@@ -55,8 +99,8 @@ def _scalar_test(comparison: Comparison) -> Callable[[str | float], bool]:
         return lambda value: value == wanted
     if op == "!=":
         return lambda value: value != wanted
-    pattern = like_pattern(wanted, op == "ILIKE")
-    return lambda value: pattern.fullmatch(str(value)) is not None
+    like = like_matcher(wanted, op == "ILIKE")
+    return lambda value: like(str(value))
 
 
 def _predicate(comparison: Comparison, get: Accessor[E]) -> Callable[[E], bool]:
