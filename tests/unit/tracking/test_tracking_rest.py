@@ -307,3 +307,30 @@ def test_a_failing_backend_answers_503_for_a_retry() -> None:
         response = broken.put(f"{ARTIFACTS}/artifacts/{path}", content=b"x")
     assert response.status_code == 503
     assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+
+
+def test_a_lone_surrogate_is_refused_naming_the_field_and_search_still_answers(
+    client: TestClient,
+) -> None:
+    """A lone UTF-16 surrogate is not a character: stored, it made every experiment search of
+    its workspace a 500 (issue 13). Pairs (an emoji) are one character and stay welcome."""
+    raw = b'{"name": "bad \\ud800 name"}'
+    response = client.post(
+        API + "/experiments/create", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert response.json()["message"].startswith("name: holds a lone UTF-16 surrogate")
+    nested = b'{"experiment_id": "0", "tags": [{"key": "k", "value": "\\udc00"}]}'
+    response = client.post(
+        API + "/runs/create", content=nested, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith("tags[0].value:")
+    emoji = b'{"name": "smile \\ud83d\\ude00"}'
+    response = client.post(
+        API + "/experiments/create", content=emoji, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    found = post(client, "/experiments/search", {"max_results": 10})
+    assert "smile \U0001f600" in [e["name"] for e in found["experiments"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,7 +76,38 @@ async def fields_of(request: Request) -> Fields:
         ) from None
     if not isinstance(data, dict):
         raise MlflowError(ErrorCode.BAD_REQUEST, "the request body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(body):
+        where = _lone_surrogate(data, "")
+        if where is not None:
+            raise invalid(
+                f"{where or 'the request body'}: holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
+                "which is not a character; send valid Unicode"
+            )
     return Fields(data)
+
+
+# A JSON escape of a surrogate; pairs decode to one character, lone ones stay and could not be
+# stored or answered as UTF-8 later (issue 13: one made every search of its workspace a 500).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) in ``value`` holding a lone surrogate, else None."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            found = _lone_surrogate(key, inner) or _lone_surrogate(item, inner)
+            if found is not None:
+                return found
+    return None
 
 
 def guarded(endpoint: Endpoint) -> Endpoint:
