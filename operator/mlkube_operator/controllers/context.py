@@ -103,12 +103,6 @@ class Context:
     secrets: Ensured = field(default_factory=Ensured)
     bundles: Ensured = field(default_factory=Ensured)
 
-    @property
-    def workloads(self) -> KubeClient:
-        """The same adapter as ``kube``: the name the controllers use for Jobs, Pods, Secrets
-        and serving objects (one Kubernetes adapter, issue 12)."""
-        return self.kube
-
     def ensure_s3_secret(self, namespace: str) -> None:
         """The Secret that pods of ``namespace`` read object-store credentials from (checked
         once per namespace in a while, not per event)."""
@@ -116,7 +110,7 @@ class Context:
             return
         s = self.settings
         try:
-            self.workloads.get_secret(namespace, s.s3_secret)
+            self.kube.get_secret(namespace, s.s3_secret)
             self.secrets.mark(namespace)
             return
         except NotFound:
@@ -129,7 +123,7 @@ class Context:
             "stringData": {"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key},
         }
         with contextlib.suppress(AlreadyExists):
-            self.workloads.create_secret(namespace, body)
+            self.kube.create_secret(namespace, body)
         self.secrets.mark(namespace)
 
     def ensure_ca_bundle(self, namespace: str) -> None:
@@ -138,13 +132,13 @@ class Context:
         if self.ca_bundle is None or self.bundles.fresh(namespace):
             return
         try:
-            current = self.workloads.get_configmap(namespace, CA_BUNDLE_CONFIGMAP)
-            if (current.get("data") or {}).get(CA_BUNDLE_KEY) == self.ca_bundle:
+            data, _ = self.kube.get_config_map(namespace, CA_BUNDLE_CONFIGMAP)
+            if data.get(CA_BUNDLE_KEY) == self.ca_bundle:
                 self.bundles.mark(namespace)
                 return
         except NotFound:
             pass
-        self.workloads.apply_configmap(namespace, build_ca_bundle(self.ca_bundle))
+        self.kube.apply_configmap(namespace, build_ca_bundle(self.ca_bundle))
         self.bundles.mark(namespace)
 
     @classmethod

@@ -140,7 +140,7 @@ class DeploymentReconciler:
             stable_pods, canary_pods = replica_split(spec.replicas, spec.canary.traffic_percent)
         else:
             stable_pods, canary_pods = spec.replicas, 0
-        workloads = self.ctx.workloads
+        kube = self.ctx.kube
         tracks = [
             Track(
                 "stable",
@@ -152,17 +152,17 @@ class DeploymentReconciler:
         if canary is not None:
             tracks.append(Track("canary", canary.version, canary.storage_uri, canary_pods))
         for track in tracks:
-            workloads.apply_deployment(build_deployment(md, track, self.serving))
+            kube.apply_deployment(build_deployment(md, track, self.serving))
         if canary is None:
             with contextlib.suppress(NotFound):
-                workloads.delete_deployment(namespace, names(name)["canary"])
-        service = workloads.apply_service(build_service(md))
+                kube.delete_deployment(namespace, names(name)["canary"])
+        service = kube.apply_service(build_service(md))
         autoscaler = build_autoscaler(md)
         if autoscaler is not None:
-            workloads.apply_autoscaler(autoscaler)
+            kube.apply_autoscaler(autoscaler)
         else:
             with contextlib.suppress(NotFound):
-                workloads.delete_autoscaler(namespace, names(name)["hpa"])
+                kube.delete_autoscaler(namespace, names(name)["hpa"])
         cluster_ip = (service.get("spec") or {}).get("clusterIP")
         self._observe(obj, md, stable, canary, service_url(cluster_ip, md))
 
@@ -181,7 +181,7 @@ class DeploymentReconciler:
         for track, wanted in (("stable", stable), ("canary", canary)):
             if wanted is None:
                 continue
-            deployment = self.ctx.workloads.get_deployment(namespace, names(name)[track])
+            deployment = self.ctx.kube.get_deployment(namespace, names(name)[track])
             dstatus = deployment.get("status") or {}
             desired = (deployment.get("spec") or {}).get("replicas", 1)
             ready += int(dstatus.get("readyReplicas") or 0)

@@ -132,14 +132,14 @@ class RunReconciler:
         namespace, name = str(meta["namespace"]), str(meta["name"])
         if plan.foreign_job is not None:
             raise kopf.TemporaryError(plan.foreign_job, delay=30)
-        workloads = self.ctx.workloads
+        kube = self.ctx.kube
         if plan.create_job is not None:
             self.ctx.ensure_s3_secret(namespace)
             self.ctx.ensure_ca_bundle(namespace)
             with contextlib.suppress(AlreadyExists):  # made by an earlier try: its event follows
-                workloads.create_job(namespace, plan.create_job)
+                kube.create_job(namespace, plan.create_job)
         if plan.suspend_job is not None:
-            workloads.patch_job(namespace, job_name(name), {"spec": {"suspend": plan.suspend_job}})
+            kube.patch_job(namespace, job_name(name), {"spec": {"suspend": plan.suspend_job}})
         if plan.status is not None:
             try:
                 self.ctx.kube.patch(RUN, namespace, name, {"status": plan.status}, status=True)

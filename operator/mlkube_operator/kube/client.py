@@ -254,10 +254,6 @@ class KubeClient:
             raise _error(err) from None
         return str(out.metadata.resource_version)
 
-    def get_configmap(self, namespace: str, name: str) -> Obj:
-        """The whole ConfigMap object (get_config_map answers only its data and version)."""
-        return _call(self.core.read_namespaced_config_map, name, namespace)
-
     def apply_configmap(self, namespace: str, body: Obj) -> Obj:
         return _apply(
             self.core.patch_namespaced_config_map,

@@ -16,15 +16,15 @@ PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 class FakeConfigMaps:
-    """The two ConfigMap calls of the workloads adapter, over a dict."""
+    """The two ConfigMap calls of the Kubernetes adapter, over a dict."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.applied = 0
 
-    def get_configmap(self, namespace: str, name: str) -> dict[str, Any]:
+    def get_config_map(self, namespace: str, name: str) -> tuple[dict[str, str], str]:
         try:
-            return self.objects[namespace, name]
+            return dict(self.objects[namespace, name].get("data") or {}), "1"
         except KeyError:
             raise NotFound(404, "NotFound", f"configmaps {name!r} not found") from None
 
