@@ -13,12 +13,11 @@ from prometheus_client import start_http_server
 
 from mlkube import layout
 from mlkube.api.kinds import RUN
-from mlkube.layout import RUN_ID_LABEL, RUN_LABEL
+from mlkube.layout import DEPLOYMENT_LABEL, RUN_ID_LABEL, RUN_LABEL
 from mlkube_operator.controllers.context import Context, SettingsError
 from mlkube_operator.controllers.model_deployment import DeploymentReconciler
 from mlkube_operator.controllers.model_version import ModelVersionReconciler
 from mlkube_operator.controllers.run import RunReconciler
-from mlkube_operator.resources.model_deployment import DEPLOYMENT_LABEL
 from mlkube_operator.settings import Settings
 
 log = logging.getLogger("mlkube_operator")

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import kopf
 
 from mlkube.api.kinds import EXPERIMENT, MODEL_VERSION, REGISTERED_MODEL, RUN
-from mlkube_operator.resources.run import MANAGED_BY, RUN_LABEL
+from mlkube.layout import MANAGED_BY, RUN_LABEL
 
 Key = tuple[str | None, str]
 Obj = dict[str, Any]

@@ -18,13 +18,12 @@ from mlkube.api import ModelDeployment, SpecError, parse
 from mlkube.api.common import ConditionStatus
 from mlkube.api.kinds import MODEL_DEPLOYMENT, MODEL_VERSION, REGISTERED_MODEL
 from mlkube.api.model_deployment import DeploymentPhase, ModelRef
+from mlkube.layout import DEPLOYMENT_LABEL, VERSION_LABEL
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context, body_of, now, ready_condition
 from mlkube_operator.controllers.indexes import Indexes
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.resources.model_deployment import (
-    DEPLOYMENT_LABEL,
-    VERSION_LABEL,
     ServingSettings,
     Track,
     build_autoscaler,

@@ -48,7 +48,6 @@ from mlkube_operator.resources.registry import (
 )
 
 log = logging.getLogger(__name__)
-MODEL_LABEL = layout.MODEL_LABEL
 DONE = {ModelVersionPhase.READY.value, ModelVersionPhase.FAILED_REGISTRATION.value}
 
 
@@ -104,9 +103,12 @@ class ModelVersionReconciler:
             self._finish(obj, None, "; ".join(err.problems), "InvalidSpec")
             return
         model = version.spec.model
-        if (meta.get("labels") or {}).get(MODEL_LABEL) != model:
+        if (meta.get("labels") or {}).get(layout.MODEL_LABEL) != model:
             kube.patch(
-                MODEL_VERSION, namespace, name, {"metadata": {"labels": {MODEL_LABEL: model}}}
+                MODEL_VERSION,
+                namespace,
+                name,
+                {"metadata": {"labels": {layout.MODEL_LABEL: model}}},
             )
         try:
             number, obj = assign_version(kube, namespace, model, obj)
@@ -346,6 +348,6 @@ def model_deleted(namespace: str | None, name: str, **kwargs: Any) -> None:
         shown = ", ".join(remaining[:5]) + (" ..." if len(remaining) > 5 else "")
         raise kopf.TemporaryError(
             f"{len(remaining)} ModelVersions of {name} still exist ({shown}); delete them first: "
-            f"kubectl delete modelversions -n {namespace} -l {MODEL_LABEL}={name}",
+            f"kubectl delete modelversions -n {namespace} -l {layout.MODEL_LABEL}={name}",
             delay=10,
         )

@@ -29,6 +29,7 @@ import kopf
 from mlkube import layout
 from mlkube.api import Run, SpecError, parse
 from mlkube.api.kinds import EXPERIMENT, RUN
+from mlkube.layout import MANAGED_BY, RUN_LABEL
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context, body_of, now
 from mlkube_operator.controllers.indexes import Indexes, Obj, lifecycle_view
@@ -36,8 +37,6 @@ from mlkube_operator.controllers.run_plan import Plan, invalid_plan, plan_run, r
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
 from mlkube_operator.kube.ids import ensure_experiment_id
 from mlkube_operator.resources.run import (
-    MANAGED_BY,
-    RUN_LABEL,
     JobSettings,
     RunIdentity,
     job_name,

@@ -15,11 +15,8 @@ from typing import Any
 from mlkube import layout
 from mlkube.api.model_deployment import ModelDeployment
 from mlkube_operator.resources.render import render
-from mlkube_operator.resources.run import CONTAINER_SECURITY, MANAGED_BY, MLKUBE_UID
+from mlkube_operator.resources.run import CONTAINER_SECURITY, MLKUBE_UID
 
-DEPLOYMENT_LABEL = layout.DEPLOYMENT_LABEL
-TRACK_LABEL = layout.TRACK_LABEL
-VERSION_LABEL = layout.VERSION_LABEL
 SERVICE_PORT = 80
 # Most pods a canary split may ask for, whatever the percentage.
 MAX_SPLIT_PODS = 10
@@ -83,8 +80,8 @@ def build_deployment(
 ) -> dict[str, Any]:
     spec = md.spec
     server = spec.server
-    selector = {DEPLOYMENT_LABEL: md.metadata.name, TRACK_LABEL: track.name}
-    labels = {**MANAGED_BY, **selector}
+    selector = {layout.DEPLOYMENT_LABEL: md.metadata.name, layout.TRACK_LABEL: track.name}
+    labels = {**layout.MANAGED_BY, **selector}
     env: list[dict[str, Any]] = [
         {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         {"name": "MLKUBE_S3_ENDPOINT", "value": settings.s3_endpoint},
@@ -114,9 +111,9 @@ def build_deployment(
         **_common(md),
         name=names(md.metadata.name)[track.name],
         labels=labels,
-        annotations={layout.MODEL_LABEL: spec.model.name, VERSION_LABEL: str(track.version)},
+        annotations={layout.MODEL_LABEL: spec.model.name, layout.VERSION_LABEL: str(track.version)},
         selector=selector,
-        pod_labels={**labels, VERSION_LABEL: str(track.version)},
+        pod_labels={**labels, layout.VERSION_LABEL: str(track.version)},
         replicas=track.replicas,
         image=server.image or settings.image,
         args=args,
@@ -129,12 +126,12 @@ def build_deployment(
 
 
 def build_service(md: ModelDeployment) -> dict[str, Any]:
-    selector = {DEPLOYMENT_LABEL: md.metadata.name}
+    selector = {layout.DEPLOYMENT_LABEL: md.metadata.name}
     return render(
         "serving-service.yaml.j2",
         **_common(md),
         name=names(md.metadata.name)["service"],
-        labels={**MANAGED_BY, **selector},
+        labels={**layout.MANAGED_BY, **selector},
         selector=selector,
         service_port=SERVICE_PORT,
     )
@@ -147,7 +144,7 @@ def build_autoscaler(md: ModelDeployment) -> dict[str, Any] | None:
         "serving-hpa.yaml.j2",
         **_common(md),
         name=names(md.metadata.name)["hpa"],
-        labels={**MANAGED_BY, DEPLOYMENT_LABEL: md.metadata.name},
+        labels={**layout.MANAGED_BY, layout.DEPLOYMENT_LABEL: md.metadata.name},
         target=names(md.metadata.name)["stable"],
         autoscaling=md.spec.autoscaling,
     )

@@ -18,9 +18,6 @@ from mlkube.api.run import NOT_FOR_PREPARE, Run, RunSpec
 from mlkube.projects.prepare import PROJECT, RUNNER
 from mlkube_operator.resources.render import render
 
-MANAGED_BY = layout.MANAGED_BY
-RUN_LABEL = layout.RUN_LABEL
-RUN_ID_LABEL = layout.RUN_ID_LABEL
 EXPERIMENT_LABEL = layout.EXPERIMENT_LABEL
 # Pods get the label job-name=<job>, and label values are at most 63 characters.
 MAX_JOB_NAME = 63
@@ -144,7 +141,7 @@ def build_ca_bundle(pem: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": CA_BUNDLE_CONFIGMAP, "labels": dict(MANAGED_BY)},
+        "metadata": {"name": CA_BUNDLE_CONFIGMAP, "labels": dict(layout.MANAGED_BY)},
         "data": {CA_BUNDLE_KEY: pem},
     }
 
@@ -153,9 +150,9 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
     """The Job manifest for ``run``."""
     spec = run.spec
     labels = {
-        **MANAGED_BY,
-        RUN_LABEL: run.metadata.name,
-        RUN_ID_LABEL: ids.run_id,
+        **layout.MANAGED_BY,
+        layout.RUN_LABEL: run.metadata.name,
+        layout.RUN_ID_LABEL: ids.run_id,
         EXPERIMENT_LABEL: spec.experiment,
     }
     platform_env: list[dict[str, Any]] = [

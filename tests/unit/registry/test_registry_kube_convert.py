@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.errors import parse
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL
 from mlkube.api.model_version import ModelVersion as VersionResource
@@ -81,7 +82,7 @@ def test_new_objects_carry_the_mlflow_view() -> None:
         tags={"t": "1"},
     )
     version_body = convert.version_body("churn-1a2b-0011223344", "churn-1a2b", new, 1700000000001)
-    assert version_body["metadata"]["labels"] == {convert.MODEL_LABEL: "churn-1a2b"}
+    assert version_body["metadata"]["labels"] == {layout.MODEL_LABEL: "churn-1a2b"}
     resource = parse(VersionResource, version_body)
     entity = convert.version_entity(resource, 1, model)
     assert entity.name == "Churn"

@@ -26,7 +26,6 @@ from mlkube_operator.server.store.registry.entities import (
 from mlkube_operator.server.store.registry.kube.names import fits_label
 
 Obj = dict[str, Any]
-MODEL_LABEL = layout.MODEL_LABEL
 CREATED = layout.CREATED_ANNOTATION
 UPDATED = layout.UPDATED_ANNOTATION
 SOURCE = layout.SOURCE_ANNOTATION
@@ -151,5 +150,5 @@ def version_body(resource_name: str, model: str, new: NewVersion, now: int) -> O
         spec["runId"] = new.run_id
     metadata: Obj = {"name": resource_name, "annotations": annotations}
     if fits_label(model):
-        metadata["labels"] = {MODEL_LABEL: model}
+        metadata["labels"] = {layout.MODEL_LABEL: model}
     return {"apiVersion": API_VERSION, "kind": "ModelVersion", "metadata": metadata, "spec": spec}

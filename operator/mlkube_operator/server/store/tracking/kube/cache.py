@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.errors import SpecError, parse
 from mlkube.api.experiment import Experiment as ExperimentResource
 from mlkube.api.experiment import ExperimentStatus
@@ -176,7 +177,7 @@ class TrackingCache(ResourceCache):
         record = self.experiments[namespace].get(resource.spec.experiment)
         if record is not None and record.entity is not None:
             return record.entity.experiment_id
-        labelled = resource.metadata.labels.get(convert.EXPERIMENT_ID_LABEL)
+        labelled = resource.metadata.labels.get(layout.EXPERIMENT_ID_LABEL)
         if labelled:
             return labelled
         return "0" if resource.spec.experiment == convert.DEFAULT_RESOURCE else ""

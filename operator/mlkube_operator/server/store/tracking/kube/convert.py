@@ -28,7 +28,6 @@ from mlkube_operator.server.store.tracking.kube.extra import Extra
 from mlkube_operator.server.store.tracking.kube.values import from_ms, metric_of, to_ms
 
 DEFAULT_RESOURCE = "default"
-EXPERIMENT_ID_LABEL = layout.EXPERIMENT_ID_LABEL
 # MLflow stores an experiment's description as this tag; we keep it in spec.description, where
 # kubectl describe shows it.
 NOTE_TAG = "mlflow.note.content"

@@ -35,7 +35,6 @@ from mlkube_operator.server.store.tracking.kube.logged_models import metrics_add
 from mlkube_operator.server.store.tracking.kube.values import from_ms
 
 Obj = dict[str, Any]
-RUN_ID_LABEL = layout.RUN_ID_LABEL
 
 
 class KubeRuns(KubeExperiments):
@@ -69,7 +68,7 @@ class KubeRuns(KubeExperiments):
             "kind": "Run",
             "metadata": {
                 "name": run_id,
-                "labels": {convert.EXPERIMENT_ID_LABEL: experiment_id, RUN_ID_LABEL: run_id},
+                "labels": {layout.EXPERIMENT_ID_LABEL: experiment_id, layout.RUN_ID_LABEL: run_id},
             },
             "spec": {"experiment": experiment_record.resource.metadata.name, "runName": name[:250]},
         }
