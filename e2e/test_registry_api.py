@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LinearRegression
 
 from e2e.cluster.cluster import LocalCluster
+from e2e.cluster.identities import auth_headers
 from e2e.cluster.waiting import eventually
 
 FEATURES = np.arange(40, dtype=float).reshape(20, 2)
@@ -224,7 +225,7 @@ def test_malformed_registry_requests_are_mlflow_style_4xx(
 ) -> None:
     import httpx
 
-    headers = {"X-MLFLOW-WORKSPACE": namespace}
+    headers = {"X-MLFLOW-WORKSPACE": namespace, **auth_headers()}
     api = f"{tracking_uri}/api/2.0/mlflow"
     client.create_registered_model("strict")
     for method, path, body in [

@@ -3,10 +3,14 @@
 - ``cluster``: one LocalCluster for the whole session, in a temporary state directory, stopped
   at the end (its processes also die with the session if pytest is killed).
 - ``namespace``: a fresh namespace per test, deleted afterwards.
+
+The session's clients authenticate as the local cluster's user (identities.tester_token):
+MLFLOW_TRACKING_TOKEN is set while the cluster runs.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,16 +18,25 @@ from pathlib import Path
 import pytest
 
 from e2e.cluster.cluster import LocalCluster
+from e2e.cluster.identities import tester_token
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state: Path = tmp_path_factory.mktemp("cluster")
     local = LocalCluster(state)
+    before = os.environ.get("MLFLOW_TRACKING_TOKEN")
     try:
         local.start()
+        # The tracking server wants a token (issue 13): every client in the session is the
+        # local cluster's user, as `make up`'s env file makes a shell.
+        os.environ["MLFLOW_TRACKING_TOKEN"] = tester_token(local)
         yield local
     finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        else:
+            os.environ["MLFLOW_TRACKING_TOKEN"] = before
         local.stop()
 
 

@@ -14,7 +14,7 @@ with server-side apply: the operator states the whole object it wants (field man
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 from kubernetes import client as k8s
@@ -100,6 +100,8 @@ class KubeClient:
         self.batch: Any = k8s.BatchV1Api(api_client)
         self.apps: Any = k8s.AppsV1Api(api_client)
         self.autoscaling: Any = k8s.AutoscalingV2Api(api_client)
+        self.authn: Any = k8s.AuthenticationV1Api(api_client)
+        self.authz: Any = k8s.AuthorizationV1Api(api_client)
 
     @classmethod
     def from_config(cls, kubeconfig: str | None = None, pool_size: int = 32) -> KubeClient:
@@ -307,6 +309,32 @@ class KubeClient:
 
     def delete_autoscaler(self, namespace: str, name: str) -> None:
         _call(self.autoscaling.delete_namespaced_horizontal_pod_autoscaler, name, namespace)
+
+    # -- the tracking server's questions: who is this, and may they? -------------------------
+
+    def review_token(self, token: str, audiences: Sequence[str] | None) -> Obj:
+        """A TokenReview's status (``authenticated``, ``user``, ``audiences``, ``error``);
+        ``audiences`` None means the API server's own."""
+        spec: Obj = {"token": token}
+        if audiences:
+            spec["audiences"] = [*audiences]
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec}
+        status: Obj = _call(self.authn.create_token_review, body).get("status", {})
+        return status
+
+    def review_access(self, spec: Obj) -> Obj:
+        """A SubjectAccessReview's status (``allowed``, ``denied``, ``reason``)."""
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": spec,
+        }
+        status: Obj = _call(self.authz.create_subject_access_review, body).get("status", {})
+        return status
+
+    def list_namespaces(self) -> Objs:
+        items: Objs = _call(self.core.list_namespace).get("items", [])
+        return items
 
 
 class WatchStream:

@@ -8,13 +8,15 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from mlkube import __version__
 from mlkube.objects import MemoryObjects, ObjectStore
 from mlkube.objects.s3 import S3Objects
+from mlkube_operator.server.auth.guard import Guard, KubernetesGuard, SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
-from mlkube_operator.server.settings import Backend, ServerSettings
+from mlkube_operator.server.settings import AuthMode, Backend, ServerSettings
 from mlkube_operator.server.store.registry.base import RegistryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
 from mlkube_operator.server.store.tracking.base import TrackingStore
@@ -66,15 +68,45 @@ def registry_store(settings: ServerSettings) -> RegistryStore:
     return registry
 
 
+def guard(settings: ServerSettings) -> Guard:
+    """Who may do what: Kubernetes decides, unless single-user mode was asked for by name."""
+    if settings.auth is AuthMode.NONE:
+        log.warning(
+            "authentication is OFF (--auth none, single-user mode): anyone who reaches this "
+            "server reads and changes every workspace; use it only where you are the one user"
+        )
+        if settings.backend is Backend.MEMORY:
+            return SingleUser(lambda: [settings.namespace])
+        from mlkube_operator.kube import KubeClient
+
+        kube = KubeClient.from_config(settings.kubeconfig)
+        return SingleUser(lambda: [ns["metadata"]["name"] for ns in kube.list_namespaces()])
+    if settings.backend is Backend.MEMORY:
+        raise SystemExit(
+            "mlkube-server: the memory backend has no cluster to authenticate callers with; "
+            "add --auth none (single-user mode, no authentication) or use --backend kubernetes"
+        )
+    from mlkube_operator.kube import KubeClient
+
+    return KubernetesGuard(
+        KubeClient.from_config(settings.kubeconfig),
+        settings.token_audiences,
+        accept_api_tokens=settings.accept_api_tokens,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     settings = ServerSettings.parse(sys.argv[1:] if argv is None else argv, os.environ)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    door = guard(settings)
     objects = object_store(settings)
     store = tracking_store(settings, objects)
     registry = registry_store(settings)
-    services = Services(store, objects, settings.namespace, __version__)
+    services = Services(store, objects, settings.namespace, __version__, door)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.host)
     app = build_app(services, registry)
     config = uvicorn.Config(
         app,
@@ -86,11 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     server = uvicorn.Server(config)
     log.info(
-        "serving MLflow's tracking API on http://%s:%d (backend %s, default workspace %s)",
+        "serving MLflow's tracking API on http://%s:%d (backend %s, default workspace %s, auth %s)",
         settings.host,
         settings.port,
         settings.backend.value,
         settings.namespace,
+        settings.auth.value,
     )
     try:
         server.run()

@@ -14,6 +14,11 @@ class Backend(StrEnum):
     MEMORY = "memory"
 
 
+class AuthMode(StrEnum):
+    KUBERNETES = "kubernetes"
+    NONE = "none"
+
+
 class ServerSettings(BaseModel):
     """Every setting, with the flag or environment variable it comes from."""
 
@@ -42,6 +47,28 @@ class ServerSettings(BaseModel):
         "ids; defaults to --namespace.",
     )
     log_level: str = Field(default="info", description="--log-level: uvicorn's log level.")
+    auth: AuthMode = Field(
+        default=AuthMode.KUBERNETES,
+        description="--auth / MLKUBE_AUTH: kubernetes (every request carries a bearer token, "
+        "checked by TokenReview and SubjectAccessReview) or none (single-user mode: anyone who "
+        "reaches the server may do everything; only by this explicit setting).",
+    )
+    token_audiences: list[str] = Field(
+        default=["mlkube"],
+        description="MLKUBE_TOKEN_AUDIENCES: comma-separated audiences of the pod tokens the "
+        "server accepts (run and model pods get tokens for `mlkube`).",
+    )
+    accept_api_tokens: bool = Field(
+        default=True,
+        description="MLKUBE_ACCEPT_API_TOKENS: also accept tokens for the API server's own "
+        "audiences (kubectl users' tokens, `kubectl create token` without --audience).",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="--metrics-port / MLKUBE_METRICS_PORT: Prometheus metrics port; 0 is off.",
+    )
 
     @classmethod
     def parse(cls, argv: Sequence[str], env: Mapping[str, str]) -> ServerSettings:
@@ -56,7 +83,18 @@ class ServerSettings(BaseModel):
             "--backend", choices=[b.value for b in Backend], default=Backend.KUBERNETES.value
         )
         parser.add_argument("--log-level", default="info")
+        parser.add_argument(
+            "--auth",
+            choices=[m.value for m in AuthMode],
+            default=env.get("MLKUBE_AUTH") or AuthMode.KUBERNETES.value,
+            help="kubernetes: bearer tokens checked by TokenReview and SubjectAccessReview; "
+            "none: single-user mode without authentication",
+        )
+        parser.add_argument(
+            "--metrics-port", type=int, default=int(env.get("MLKUBE_METRICS_PORT") or 0)
+        )
         args = parser.parse_args(list(argv))
+        audiences = env.get("MLKUBE_TOKEN_AUDIENCES", "mlkube")
         return cls(
             host=args.host,
             port=args.port,
@@ -69,4 +107,9 @@ class ServerSettings(BaseModel):
             s3_bucket=env.get("MLKUBE_S3_BUCKET") or "mlkube",
             id_namespace=env.get("MLKUBE_ID_NAMESPACE") or None,
             log_level=args.log_level,
+            auth=AuthMode(args.auth),
+            token_audiences=[a.strip() for a in audiences.split(",") if a.strip()],
+            accept_api_tokens=env.get("MLKUBE_ACCEPT_API_TOKENS", "true").lower()
+            not in ("0", "false", "no"),
+            metrics_port=args.metrics_port,
         )

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from e2e.cluster.cluster import LocalCluster
+from e2e.cluster.identities import auth_headers
 from tests.integration.tracking.conftest import start_mlflow, start_mlkube, stop, wait_healthy
 
 API = "/api/2.0/mlflow"
@@ -28,6 +29,7 @@ class Server:
     def __init__(self, url: str, workspace: str | None) -> None:
         self.url = url
         self.headers = {"X-MLFLOW-WORKSPACE": workspace} if workspace else {}
+        self.headers.update(auth_headers())
         self.run_id = ""
 
     def send(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e.cluster.identities import auth_headers
 from tests.integration.tracking.conftest import TrackingServer
 
 API = "/api/2.0/mlflow"
@@ -75,7 +76,7 @@ def substitute(value: Any, run_id: str, experiment_id: str) -> Any:
 
 @pytest.mark.parametrize("server", ["mlkube", "mlflow"], indirect=True)
 def test_malformed_requests_get_4xx_with_mlflow_errors(server: TrackingServer) -> None:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with httpx.Client(base_url=server.url, timeout=30, headers=auth_headers()) as client:
         created = client.post(f"{API}/experiments/create", json={"name": f"bad-{id(client)}"})
         experiment_id = created.json()["experiment_id"]
         run = client.post(f"{API}/runs/create", json={"experiment_id": experiment_id})

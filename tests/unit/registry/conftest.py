@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mlkube.objects import MemoryObjects
+from mlkube_operator.server.auth.guard import SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
@@ -29,7 +30,9 @@ def objects() -> MemoryObjects:
 @pytest.fixture
 def client(objects: MemoryObjects) -> Iterator[TestClient]:
     """The whole app over in-memory tracking and registry stores."""
-    services = Services(InMemoryStore(), objects, "default", "0.1.0")
+    services = Services(
+        InMemoryStore(), objects, "default", "0.1.0", SingleUser(lambda: ["default"])
+    )
     app = build_app(services, InMemoryRegistryStore())
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

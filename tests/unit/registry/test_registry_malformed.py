@@ -41,7 +41,7 @@ def send(client: TestClient, method: str, path: str, body: Any) -> Any:
     return client.request(method, API + path, json=body)
 
 
-@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in REGISTRY_API])
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _, _ in REGISTRY_API])
 def test_junk_in_every_field_is_a_4xx_in_mlflows_shape(
     client: TestClient, method: str, path: str
 ) -> None:
@@ -55,7 +55,7 @@ def test_junk_in_every_field_is_a_4xx_in_mlflows_shape(
             assert set(body) == {"error_code", "message"}, body
 
 
-@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in REGISTRY_API if m != "GET"])
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _, _ in REGISTRY_API if m != "GET"])
 def test_bodies_that_are_not_json_objects_are_400(
     client: TestClient, method: str, path: str
 ) -> None:

@@ -6,6 +6,7 @@ from starlette.testclient import TestClient
 from tests.unit.registry.rest import call, error, new_model, new_run
 
 from mlkube.objects import MemoryObjects
+from mlkube_operator.server.auth.guard import SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
@@ -226,7 +227,9 @@ def test_invalid_transitions_are_400(client: TestClient) -> None:
 
 
 def test_sources_in_the_platform_bucket_must_be_the_workspaces_own() -> None:
-    services = Services(InMemoryStore(), MemoryObjects("mlkube"), "team-a", "0.1.0")
+    services = Services(
+        InMemoryStore(), MemoryObjects("mlkube"), "team-a", "0.1.0", SingleUser(lambda: ["team-a"])
+    )
     with TestClient(build_app(services, InMemoryRegistryStore())) as client:
         new_model(client, "s3")
         for source in ("s3://mlkube/team-b/models/x/1", "s3://mlkube/team-a-2/x"):

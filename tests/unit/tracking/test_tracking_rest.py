@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mlkube.objects import MemoryObjects, ObjectStoreError
+from mlkube_operator.server.auth.guard import SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.store.tracking.memory import InMemoryStore
@@ -19,7 +20,9 @@ ARTIFACTS = "/api/2.0/mlflow-artifacts"
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    services = Services(InMemoryStore(), MemoryObjects(), "default", "0.1.0")
+    services = Services(
+        InMemoryStore(), MemoryObjects(), "default", "0.1.0", SingleUser(lambda: ["default"])
+    )
     with TestClient(build_app(services), raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -299,7 +302,7 @@ class BrokenObjects(MemoryObjects):
 
 def test_a_failing_backend_answers_503_for_a_retry() -> None:
     store = InMemoryStore()
-    services = Services(store, BrokenObjects(), "default", "0.1.0")
+    services = Services(store, BrokenObjects(), "default", "0.1.0", SingleUser(lambda: ["default"]))
     with TestClient(build_app(services), raise_server_exceptions=False) as broken:
         experiment_id = post(broken, "/experiments/create", {"name": "b"})["experiment_id"]
         run = post(broken, "/runs/create", {"experiment_id": experiment_id})["run"]["info"]

@@ -23,20 +23,21 @@ from starlette.routing import BaseRoute, Route
 
 from mlkube.layout import NAMESPACE, LayoutError
 from mlkube_operator.kube import KubeError
+from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, list_
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
-from mlkube_operator.server.http import artifacts, experiments, logged_models, runs
+from mlkube_operator.server.http import artifacts
 from mlkube_operator.server.http.call import Call, Services
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHandler
 from mlkube_operator.server.http.registry_routes import REGISTRY_API
-from mlkube_operator.server.http.serialize import Json, JsonResponse
+from mlkube_operator.server.http.serialize import JsonResponse
+from mlkube_operator.server.http.tracking_routes import API, Handler, artifact_need
 from mlkube_operator.server.store.registry.base import RegistryStore
 
 log = logging.getLogger("mlkube.server")
 
 WORKSPACE_HEADER = "x-mlflow-workspace"
 MAX_JSON_BODY = 16 * 1024 * 1024
-Handler = Callable[[Call], Json]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -133,9 +134,19 @@ def guarded(endpoint: Endpoint) -> Endpoint:
     return run
 
 
-def json_endpoint(handler: Handler, services: Services) -> Endpoint:
+async def admitted(request: Request, services: Services, workspace: str, need: Need) -> None:
+    """Raise 401 or 403 unless the caller may do ``need`` in ``workspace`` (auth/guard.py);
+    remembered answers cost no thread."""
+    header = request.headers.get("authorization")
+    guard = services.guard
+    if not guard.admit_cached(header, need, workspace):
+        await anyio.to_thread.run_sync(guard.admit, header, need, workspace)
+
+
+def json_endpoint(handler: Handler, services: Services, need: Need) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         workspace = workspace_of(request, services)
+        await admitted(request, services, workspace, need)
         fields = await fields_of(request)
         call = Call(workspace, fields, dict(request.path_params), services)
         return JsonResponse(await anyio.to_thread.run_sync(handler, call))
@@ -147,6 +158,8 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
     async def by_path(request: Request) -> Response:
         workspace = workspace_of(request, services)
         raw = request.path_params["path"]
+        need = artifact_need(raw, writing=request.method != "GET")
+        await admitted(request, services, workspace, need)
         if request.method == "GET":
             return await artifacts.download(workspace, services, raw)
         if request.method == "PUT":
@@ -156,6 +169,7 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
     async def mpu(request: Request) -> Response:
         workspace = workspace_of(request, services)
         action, raw = request.path_params["action"], request.path_params["path"]
+        await admitted(request, services, workspace, artifact_need(raw, writing=True))
         if action == "part":
             if request.method != "PUT":
                 raise MlflowError(ErrorCode.BAD_REQUEST, "upload parts with PUT")
@@ -174,12 +188,17 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
             raise MlflowError(ErrorCode.ENDPOINT_NOT_FOUND, f"no multipart action {action!r}")
         return JsonResponse(result)
 
+    async def listing(request: Request) -> Response:
+        workspace = workspace_of(request, services)
+        raw = request.query_params.get("path", "")
+        await admitted(request, services, workspace, artifact_need(raw, writing=False))
+        call = Call(workspace, await fields_of(request), {}, services)
+        return JsonResponse(await anyio.to_thread.run_sync(artifacts.list_proxy, call))
+
     routes: list[BaseRoute] = []
     for root in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
         routes += [
-            Route(
-                f"{root}/artifacts", json_endpoint(artifacts.list_proxy, services), methods=["GET"]
-            ),
+            Route(f"{root}/artifacts", guarded(listing), methods=["GET"]),
             Route(
                 f"{root}/artifacts/{{path:path}}",
                 guarded(by_path),
@@ -190,73 +209,34 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
     return routes
 
 
-# (method, path under /2.0/mlflow, handler)
-API: list[tuple[str, str, Handler]] = [
-    ("POST", "/experiments/create", experiments.create),
-    ("GET", "/experiments/get", experiments.get),
-    ("GET", "/experiments/get-by-name", experiments.get_by_name),
-    ("POST", "/experiments/search", experiments.search),
-    ("GET", "/experiments/search", experiments.search),
-    ("POST", "/experiments/update", experiments.update),
-    ("POST", "/experiments/delete", experiments.delete),
-    ("POST", "/experiments/restore", experiments.restore),
-    ("POST", "/experiments/set-experiment-tag", experiments.set_tag),
-    ("POST", "/experiments/delete-experiment-tag", experiments.delete_tag),
-    ("POST", "/runs/create", runs.create),
-    ("GET", "/runs/get", runs.get),
-    ("POST", "/runs/update", runs.update),
-    ("POST", "/runs/delete", runs.delete),
-    ("POST", "/runs/restore", runs.restore),
-    ("POST", "/runs/log-metric", runs.log_metric),
-    ("POST", "/runs/log-parameter", runs.log_param),
-    ("POST", "/runs/log-batch", runs.log_batch),
-    ("POST", "/runs/set-tag", runs.set_tag),
-    ("POST", "/runs/delete-tag", runs.delete_tag),
-    ("POST", "/runs/log-inputs", runs.log_inputs),
-    ("POST", "/runs/outputs", runs.log_outputs),
-    ("POST", "/runs/search", runs.search),
-    ("GET", "/metrics/get-history", runs.metric_history),
-    ("GET", "/artifacts/list", artifacts.list_for_run),
-    ("POST", "/logged-models", logged_models.create),
-    ("POST", "/logged-models/search", logged_models.search),
-    ("GET", "/logged-models/{model_id}", logged_models.get),
-    ("PATCH", "/logged-models/{model_id}", logged_models.finalize),
-    ("DELETE", "/logged-models/{model_id}", logged_models.delete),
-    ("PATCH", "/logged-models/{model_id}/tags", logged_models.set_tags),
-    ("DELETE", "/logged-models/{model_id}/tags/{tag_key}", logged_models.delete_tag),
-    ("POST", "/logged-models/{model_id}/params", logged_models.log_params),
-    ("GET", "/logged-models/{model_id}/artifacts/directories", artifacts.list_for_model),
-]
-
-
 def api_routes(services: Services) -> list[BaseRoute]:
-    by_path: dict[str, dict[str, Handler]] = {}
-    for method, path, handler in API:
-        by_path.setdefault(path, {})[method] = handler
+    by_path: dict[str, dict[str, tuple[Handler, Need]]] = {}
+    for method, path, handler, need in API:
+        by_path.setdefault(path, {})[method] = (handler, need)
     routes: list[BaseRoute] = []
     for path, handlers in by_path.items():
         for root in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-            for method, handler in handlers.items():
-                routes.append(
-                    Route(root + path, json_endpoint(handler, services), methods=[method])
-                )
+            for method, (handler, need) in handlers.items():
+                endpoint = json_endpoint(handler, services, need)
+                routes.append(Route(root + path, endpoint, methods=[method]))
     return routes
 
 
 def registry_routes(services: Services, registry: RegistryStore) -> list[BaseRoute]:
     """The model registry's endpoints (issue 7): handlers of a RegistryCall."""
 
-    def endpoint(handler: RegistryHandler) -> Endpoint:
+    def endpoint(handler: RegistryHandler, need: Need) -> Endpoint:
         async def run(request: Request) -> Response:
             workspace = workspace_of(request, services)
+            await admitted(request, services, workspace, need)
             call = RegistryCall(workspace, await fields_of(request), services, registry)
             return JsonResponse(await anyio.to_thread.run_sync(handler, call))
 
         return guarded(run)
 
     return [
-        Route(root + path, endpoint(handler), methods=[method])
-        for method, path, handler in REGISTRY_API
+        Route(root + path, endpoint(handler, need), methods=[method])
+        for method, path, handler, need in REGISTRY_API
         for root in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
     ]
 
@@ -284,6 +264,19 @@ def build_app(services: Services, registry: RegistryStore | None = None) -> Star
             }
         )
 
+    async def workspaces(request: Request) -> Response:
+        """MLflow's workspace list: only the namespaces the caller may list experiments in."""
+        header = request.headers.get("authorization")
+        names = await anyio.to_thread.run_sync(services.guard.workspaces, header)
+        return JsonResponse({"workspaces": [{"name": name} for name in names]})
+
+    async def workspace(request: Request) -> Response:
+        name = request.path_params["name"]
+        if not NAMESPACE.fullmatch(name):
+            raise invalid(f"invalid workspace {name[:80]!r}: a workspace is a namespace name")
+        await admitted(request, services, name, list_(EXPERIMENTS))
+        return JsonResponse({"workspace": {"name": name}})
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
@@ -301,6 +294,14 @@ def build_app(services: Services, registry: RegistryStore | None = None) -> Star
         Route("/version", version, methods=["GET"]),
         Route("/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
+        *(
+            route
+            for root in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
+            for route in (
+                Route(f"{root}/workspaces", guarded(workspaces), methods=["GET"]),
+                Route(f"{root}/workspaces/{{name}}", guarded(workspace), methods=["GET"]),
+            )
+        ),
         *api_routes(services),
         *(registry_routes(services, registry) if registry is not None else []),
         *artifact_endpoints(services),

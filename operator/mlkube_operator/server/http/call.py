@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from mlkube.objects import ObjectStore
+from mlkube_operator.server.auth.guard import Guard
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.limits import check_key, check_length, truncated
@@ -20,6 +21,7 @@ class Services:
     objects: ObjectStore
     default_workspace: str
     version: str
+    guard: Guard  # who may do what (auth/guard.py); SingleUser only by explicit setting
 
 
 @dataclass(frozen=True)

@@ -3,32 +3,53 @@ under /api/2.0/mlflow and /ajax-api/2.0/mlflow."""
 
 from __future__ import annotations
 
+from mlkube_operator.server.auth.needs import (
+    MODEL_VERSIONS,
+    REGISTERED_MODELS,
+    Need,
+    create,
+    delete,
+    get,
+    list_,
+    update,
+)
 from mlkube_operator.server.http import registry_models as models
 from mlkube_operator.server.http import registry_versions as versions
 from mlkube_operator.server.http.registry_call import RegistryHandler
 
-# (method, path under /2.0/mlflow, handler). MLflow's clients send DELETE with a JSON body.
-REGISTRY_API: list[tuple[str, str, RegistryHandler]] = [
-    ("POST", "/registered-models/create", models.create),
-    ("GET", "/registered-models/get", models.get),
-    ("GET", "/registered-models/search", models.search_models),
-    ("POST", "/registered-models/rename", models.rename),
-    ("PATCH", "/registered-models/update", models.update),
-    ("DELETE", "/registered-models/delete", models.delete),
-    ("POST", "/registered-models/get-latest-versions", models.latest_versions),
-    ("GET", "/registered-models/get-latest-versions", models.latest_versions),
-    ("POST", "/registered-models/set-tag", models.set_tag),
-    ("DELETE", "/registered-models/delete-tag", models.delete_tag),
-    ("POST", "/registered-models/alias", models.set_alias),
-    ("DELETE", "/registered-models/alias", models.delete_alias),
-    ("GET", "/registered-models/alias", models.get_by_alias),
-    ("POST", "/model-versions/create", versions.create),
-    ("GET", "/model-versions/get", versions.get),
-    ("GET", "/model-versions/search", versions.search_versions),
-    ("PATCH", "/model-versions/update", versions.update),
-    ("DELETE", "/model-versions/delete", versions.delete),
-    ("POST", "/model-versions/transition-stage", versions.transition_stage),
-    ("GET", "/model-versions/get-download-uri", versions.download_uri),
-    ("POST", "/model-versions/set-tag", versions.set_tag),
-    ("DELETE", "/model-versions/delete-tag", versions.delete_tag),
+# (method, path under /2.0/mlflow, handler, what it needs of RBAC). MLflow's clients send DELETE
+# with a JSON body. Aliases live in the RegisteredModel's spec: setting one updates the model.
+REGISTRY_API: list[tuple[str, str, RegistryHandler, Need]] = [
+    ("POST", "/registered-models/create", models.create, create(REGISTERED_MODELS)),
+    ("GET", "/registered-models/get", models.get, get(REGISTERED_MODELS)),
+    ("GET", "/registered-models/search", models.search_models, list_(REGISTERED_MODELS)),
+    ("POST", "/registered-models/rename", models.rename, update(REGISTERED_MODELS)),
+    ("PATCH", "/registered-models/update", models.update, update(REGISTERED_MODELS)),
+    ("DELETE", "/registered-models/delete", models.delete, delete(REGISTERED_MODELS)),
+    (
+        "POST",
+        "/registered-models/get-latest-versions",
+        models.latest_versions,
+        list_(MODEL_VERSIONS),
+    ),
+    (
+        "GET",
+        "/registered-models/get-latest-versions",
+        models.latest_versions,
+        list_(MODEL_VERSIONS),
+    ),
+    ("POST", "/registered-models/set-tag", models.set_tag, update(REGISTERED_MODELS)),
+    ("DELETE", "/registered-models/delete-tag", models.delete_tag, update(REGISTERED_MODELS)),
+    ("POST", "/registered-models/alias", models.set_alias, update(REGISTERED_MODELS)),
+    ("DELETE", "/registered-models/alias", models.delete_alias, update(REGISTERED_MODELS)),
+    ("GET", "/registered-models/alias", models.get_by_alias, get(MODEL_VERSIONS)),
+    ("POST", "/model-versions/create", versions.create, create(MODEL_VERSIONS)),
+    ("GET", "/model-versions/get", versions.get, get(MODEL_VERSIONS)),
+    ("GET", "/model-versions/search", versions.search_versions, list_(MODEL_VERSIONS)),
+    ("PATCH", "/model-versions/update", versions.update, update(MODEL_VERSIONS)),
+    ("DELETE", "/model-versions/delete", versions.delete, delete(MODEL_VERSIONS)),
+    ("POST", "/model-versions/transition-stage", versions.transition_stage, update(MODEL_VERSIONS)),
+    ("GET", "/model-versions/get-download-uri", versions.download_uri, get(MODEL_VERSIONS)),
+    ("POST", "/model-versions/set-tag", versions.set_tag, update(MODEL_VERSIONS)),
+    ("DELETE", "/model-versions/delete-tag", versions.delete_tag, update(MODEL_VERSIONS)),
 ]

@@ -1,0 +1,11 @@
+"""The tracking server's Prometheus metrics (served on --metrics-port when it is set)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+DENIED = Counter(
+    "mlkube_server_denied_requests",
+    "Requests refused by authentication (reason=unauthenticated) or RBAC (reason=forbidden).",
+    ["reason", "verb", "resource"],
+)

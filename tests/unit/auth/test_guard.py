@@ -1,0 +1,231 @@
+"""The tracking server's door (issue 13): every endpoint authenticates the bearer token with a
+TokenReview and authorises its need with a SubjectAccessReview in the request's workspace; the
+answers are cached briefly; refusals are 401/403 in MLflow's shape and counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from mlkube.objects import MemoryObjects
+from mlkube_operator.server.auth.guard import KubernetesGuard
+from mlkube_operator.server.http.app import build_app
+from mlkube_operator.server.http.call import Services
+from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
+from mlkube_operator.server.store.tracking.memory import InMemoryStore
+
+POD_TOKEN = "pod-token"  # audience mlkube, as run pods get
+USER_TOKEN = "user-token"  # the API server's audience, as `kubectl create token` gives
+OPEN = {"/health", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"}
+
+
+class FakeKube:
+    """The API server's answers: which token is whose, and which (user, verb, resource,
+    namespace) RBAC allows; it counts the reviews it was asked for."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, tuple[str | None, str]] = {
+            POD_TOKEN: ("mlkube", "system:serviceaccount:a:mlkube-run"),
+            USER_TOKEN: (None, "system:serviceaccount:a:alice"),
+        }
+        self.grants: set[tuple[str, str, str, str]] = set()
+        self.token_reviews = 0
+        self.access_reviews = 0
+
+    def review_token(self, token: str, audiences: Sequence[str] | None) -> dict[str, Any]:
+        self.token_reviews += 1
+        audience, user = self.tokens.get(token, ("nobody", ""))
+        wanted = list(audiences) if audiences else [None]
+        if audience not in wanted:
+            return {"authenticated": False, "error": "token not valid for these audiences"}
+        return {"authenticated": True, "user": {"username": user, "groups": ["sa"]}}
+
+    def review_access(self, spec: dict[str, Any]) -> dict[str, Any]:
+        self.access_reviews += 1
+        attrs = spec["resourceAttributes"]
+        assert attrs["group"] == "mlkube.io"
+        key = (spec["user"], attrs["verb"], attrs["resource"], attrs["namespace"])
+        return {"allowed": key in self.grants}
+
+    def list_namespaces(self) -> list[dict[str, Any]]:
+        return [{"metadata": {"name": n}} for n in ("a", "b", "kube-system")]
+
+
+@pytest.fixture
+def kube() -> FakeKube:
+    return FakeKube()
+
+
+@pytest.fixture
+def client(kube: FakeKube) -> Iterator[TestClient]:
+    guard = KubernetesGuard(kube, ["mlkube"])  # type: ignore[arg-type]
+    services = Services(InMemoryStore(), MemoryObjects(), "a", "0.1.0", guard)
+    with TestClient(build_app(services, InMemoryRegistryStore())) as test_client:
+        yield test_client
+
+
+def bearer(token: str, workspace: str = "a") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "X-MLFLOW-WORKSPACE": workspace}
+
+
+def denied(reason: str, verb: str, resource: str) -> float:
+    labels = {"reason": reason, "verb": verb, "resource": resource}
+    return REGISTRY.get_sample_value("mlkube_server_denied_requests_total", labels) or 0.0
+
+
+def allow(kube: FakeKube, user: str, namespace: str, *needs: tuple[str, str]) -> None:
+    for verb, resource in needs:
+        kube.grants.add((f"system:serviceaccount:a:{user}", verb, resource, namespace))
+
+
+def test_every_endpoint_but_health_version_and_server_info_wants_a_token(
+    client: TestClient,
+) -> None:
+    app = client.app
+    routes = [r for r in app.routes if isinstance(r, Route)]  # type: ignore[attr-defined]
+    assert len(routes) > 100
+    for route in routes:
+        path = route.path.replace("{path:path}", "1/abc/artifacts/x").replace("{action}", "create")
+        path = path.format(model_id="m-" + "0" * 32, tag_key="k", name="a")
+        for method in sorted(route.methods or ()):
+            if method == "HEAD":
+                continue
+            response = client.request(method, path, headers={"X-MLFLOW-WORKSPACE": "a"})
+            if route.path in OPEN:
+                assert response.status_code == 200, (method, path)
+            else:
+                assert response.status_code == 401, (method, path, response.text)
+                assert response.json()["error_code"] == "UNAUTHENTICATED"
+
+
+def test_no_token_is_401_naming_the_fix_and_counted(client: TestClient) -> None:
+    before = denied("unauthenticated", "create", "experiments")
+    response = client.post(
+        "/api/2.0/mlflow/experiments/create",
+        json={"name": "x"},
+        headers={"X-MLFLOW-WORKSPACE": "a"},
+    )
+    assert response.status_code == 401
+    assert "MLFLOW_TRACKING_TOKEN" in response.json()["message"]
+    assert denied("unauthenticated", "create", "experiments") == before + 1
+    basic = client.get(
+        "/api/2.0/mlflow/experiments/search", headers={"Authorization": "Basic dTpw"}
+    )
+    assert basic.status_code == 401
+    assert "Bearer" in basic.json()["message"]
+
+
+def test_a_token_the_cluster_refuses_is_401_and_reviewed_once_while_remembered(
+    client: TestClient, kube: FakeKube
+) -> None:
+    for _ in range(5):
+        response = client.get("/api/2.0/mlflow/experiments/search", headers=bearer("forged"))
+        assert response.status_code == 401
+        assert "does not accept" in response.json()["message"]
+    assert kube.token_reviews == 2  # once for the pod audience, once for the API server's
+
+
+def test_rbac_decides_with_the_endpoints_verb_in_the_workspace_namespace(
+    client: TestClient, kube: FakeKube
+) -> None:
+    allow(kube, "alice", "a", ("create", "experiments"), ("get", "experiments"))
+    created = client.post(
+        "/api/2.0/mlflow/experiments/create", json={"name": "mine"}, headers=bearer(USER_TOKEN)
+    )
+    assert created.status_code == 200, created.text
+    before = denied("forbidden", "create", "experiments")
+    other = client.post(
+        "/api/2.0/mlflow/experiments/create",
+        json={"name": "theirs"},
+        headers=bearer(USER_TOKEN, workspace="b"),
+    )
+    assert other.status_code == 403
+    body = other.json()
+    assert body["error_code"] == "PERMISSION_DENIED"
+    assert "may not create experiments.mlkube.io in namespace b" in body["message"]
+    assert denied("forbidden", "create", "experiments") == before + 1
+    # Reading is not writing: get is granted, delete is not.
+    experiment_id = created.json()["experiment_id"]
+    got = client.get(
+        "/api/2.0/mlflow/experiments/get",
+        params={"experiment_id": experiment_id},
+        headers=bearer(USER_TOKEN),
+    )
+    assert got.status_code == 200
+    gone = client.post(
+        "/api/2.0/mlflow/experiments/delete",
+        json={"experiment_id": experiment_id},
+        headers=bearer(USER_TOKEN),
+    )
+    assert gone.status_code == 403
+    assert "may not delete experiments" in gone.json()["message"]
+
+
+def test_answers_are_remembered_so_a_busy_client_costs_no_reviews(
+    client: TestClient, kube: FakeKube
+) -> None:
+    allow(kube, "alice", "a", ("list", "experiments"))
+    for _ in range(20):
+        response = client.get("/api/2.0/mlflow/experiments/search", headers=bearer(USER_TOKEN))
+        assert response.status_code == 200
+    assert kube.access_reviews == 1
+    assert kube.token_reviews == 2  # the pod audience first, then the API server's
+
+
+def test_pod_tokens_for_the_mlkube_audience_are_accepted(
+    client: TestClient, kube: FakeKube
+) -> None:
+    allow(kube, "mlkube-run", "a", ("list", "runs"))
+    response = client.post(
+        "/api/2.0/mlflow/runs/search", json={"experiment_ids": ["0"]}, headers=bearer(POD_TOKEN)
+    )
+    assert response.status_code == 200, response.text
+    assert kube.token_reviews == 1
+
+
+def test_artifacts_follow_their_owners_rights(client: TestClient, kube: FakeKube) -> None:
+    allow(kube, "alice", "a", ("get", "runs"), ("get", "modelversions"))
+    run_file = "/api/2.0/mlflow-artifacts/artifacts/1/" + "a" * 32 + "/artifacts/model.pkl"
+    put = client.put(run_file, content=b"x", headers=bearer(USER_TOKEN))
+    assert put.status_code == 403
+    assert "may not update runs.mlkube.io in namespace a" in put.json()["message"]
+    model_file = "/api/2.0/mlflow-artifacts/artifacts/1/models/m-" + "b" * 32 + "/artifacts/f"
+    read = client.get(model_file, headers=bearer(USER_TOKEN))
+    assert read.status_code == 403
+    assert "may not get loggedmodels.mlkube.io" in read.json()["message"]
+    copy = client.get(
+        "/api/2.0/mlflow-artifacts/artifacts",
+        params={"path": "models/iris/1"},
+        headers=bearer(USER_TOKEN),
+    )
+    assert copy.status_code == 200, copy.text  # a registry copy: get on modelversions
+
+
+def test_registry_aliases_need_update_on_the_registered_model(
+    client: TestClient, kube: FakeKube
+) -> None:
+    allow(kube, "alice", "b", ("get", "registeredmodels"), ("get", "modelversions"))
+    response = client.post(
+        "/api/2.0/mlflow/registered-models/alias",
+        json={"name": "iris", "alias": "prod", "version": "1"},
+        headers=bearer(USER_TOKEN, workspace="b"),
+    )
+    assert response.status_code == 403
+    assert "may not update registeredmodels.mlkube.io in namespace b" in response.json()["message"]
+
+
+def test_the_workspace_list_holds_only_namespaces_the_caller_may_use(
+    client: TestClient, kube: FakeKube
+) -> None:
+    allow(kube, "alice", "a", ("list", "experiments"))
+    listed = client.get("/api/3.0/mlflow/workspaces", headers=bearer(USER_TOKEN))
+    assert listed.status_code == 200
+    assert listed.json() == {"workspaces": [{"name": "a"}]}
+    assert client.get("/api/3.0/mlflow/workspaces/a", headers=bearer(USER_TOKEN)).status_code == 200
+    assert client.get("/api/3.0/mlflow/workspaces/b", headers=bearer(USER_TOKEN)).status_code == 403
+    assert client.get("/api/3.0/mlflow/workspaces").status_code == 401
