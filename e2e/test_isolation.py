@@ -149,7 +149,11 @@ def test_a_runs_code_reaches_no_object_of_another_namespace(
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     run = ended(operator, namespace, "probe", timeout=600)
-    assert run["status"]["phase"] == "Succeeded", run["status"]
+    if run["status"]["phase"] != "Succeeded":
+        logs = operator.kubectl(
+            "logs", "-n", namespace, "job/probe", "--all-containers", check=False
+        )
+        raise AssertionError(f"{run['status'].get('message')}\n{logs[-3000:]}")
     report = report_of(operator, namespace, run["status"]["jobName"])
 
     # No object-store credential anywhere the code can look.
