@@ -286,12 +286,10 @@ def test_a_run_past_its_memory_limit_fails_oomkilled(
     operator: LocalCluster, namespace: str, scratch: Path
 ) -> None:
     """Limits are real on this node: the kernel kills the run's code in its cgroup."""
-    from mlkube.objects.s3 import S3Objects
     from mlkube.projects.archive import upload
 
-    s3 = operator.s3
-    store = S3Objects(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket)
-    uri = upload(scratch, store, namespace)
+    tracking = (operator.state / "tracking-uri").read_text().strip()
+    uri = upload(scratch, {"MLFLOW_TRACKING_URI": tracking}, namespace)
     operator.apply_objects(
         namespace,
         {

@@ -215,10 +215,19 @@ class LocalCluster:
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 700
     ) -> subprocess.CompletedProcess[str]:
         """Run the `mlkube` command against this cluster (``env`` adds to :meth:`env`), as a
-        user's shell would, and return what it did; the caller checks the outcome."""
+        user's shell would, and return what it did; the caller checks the outcome. With the
+        host platform started, MLFLOW_TRACKING_URI names its tracking server (`mlkube run`
+        uploads projects through it)."""
+        record = self.state / "tracking-uri"
+        tracking = {"MLFLOW_TRACKING_URI": record.read_text().strip()} if record.exists() else {}
         return subprocess.run(
             [sys.executable, "-m", "mlkube.cli", *args],
-            env={**self.env(), "PATH": f"{self.bin_dir}:/usr/bin:/bin", **(env or {})},
+            env={
+                **self.env(),
+                **tracking,
+                "PATH": f"{self.bin_dir}:/usr/bin:/bin",
+                **(env or {}),
+            },
             capture_output=True,
             text=True,
             timeout=timeout,

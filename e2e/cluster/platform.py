@@ -83,9 +83,20 @@ def start_operator(cluster: LocalCluster, tracking_uri: str) -> None:
         cluster.supervisor.start(operator_service(cluster, tracking_uri))
 
 
+def apply_workload_roles(cluster: LocalCluster) -> None:
+    """The ClusterRoles that the operator binds run and serving pods to (``mlkube-run``,
+    ``mlkube-serving``: the operator's defaults), rendered from the chart's one template so the
+    rules exist once."""
+    rendered = helm(
+        cluster, "template", RELEASE, str(CHART), "--show-only", WORKLOAD_ROLES, timeout=60
+    )
+    cluster.kubectl("apply", "-f", "-", stdin=rendered)
+
+
 def start_platform(cluster: LocalCluster) -> str:
     """The tracking server, then the operator pointing run pods at it; returns the tracking URI."""
     uri = start_server(cluster)
+    apply_workload_roles(cluster)
     start_operator(cluster, uri)
     return uri
 
@@ -97,6 +108,7 @@ def stop_platform(cluster: LocalCluster) -> None:
 CHART = ROOT / "charts" / "mlkube"
 CHART_NAMESPACE = "mlkube-system"
 RELEASE = "mlkube"
+WORKLOAD_ROLES = "templates/rbac/workload-roles.yaml"
 
 
 def helm(cluster: LocalCluster, *args: str, timeout: int = 300) -> str:

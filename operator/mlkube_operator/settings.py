@@ -56,22 +56,33 @@ class Settings(BaseModel):
     )
     s3_endpoint: str = Field(
         default="http://minio.mlkube-system.svc:9000",
-        description="MLKUBE_S3_ENDPOINT: object storage as pods reach it (a URL).",
+        description="MLKUBE_S3_ENDPOINT: object storage as the operator reaches it (a URL), for "
+        "registry copies. Pods in users' namespaces get no object-store setting or credential.",
     )
     s3_bucket: str = Field(default="mlkube", description="MLKUBE_S3_BUCKET.")
     s3_access_key: str = Field(default="", description="MLKUBE_S3_ACCESS_KEY.")
     s3_secret_key: str = Field(default="", description="MLKUBE_S3_SECRET_KEY.")
-    s3_secret: str = Field(
-        default="mlkube-s3",
-        description="MLKUBE_S3_SECRET: the Secret (accessKey, secretKey) that run pods read the "
-        "credentials from; the operator creates it in each namespace that has runs.",
-    )
     serving_image: str = Field(
         default=f"mlkube/mlkube:{__version__}",
         description="MLKUBE_SERVING_IMAGE: the image of model-serving pods (runs `mlkube serve`).",
     )
     run_service_account: str = Field(
-        default="default", description="MLKUBE_RUN_SERVICE_ACCOUNT: ServiceAccount of run pods."
+        default="",
+        description="MLKUBE_RUN_SERVICE_ACCOUNT: ServiceAccount of run pods; empty means "
+        "mlkube-run, which the operator makes (with its RoleBinding to MLKUBE_RUN_CLUSTER_ROLE) in "
+        "each namespace with runs. Another name must exist, and be bound, in those namespaces.",
+    )
+    run_cluster_role: str = Field(
+        default="mlkube-run",
+        min_length=1,
+        description="MLKUBE_RUN_CLUSTER_ROLE: the ClusterRole that ServiceAccount mlkube-run is "
+        "bound to in each namespace with runs (what a Run's code may do there).",
+    )
+    serving_cluster_role: str = Field(
+        default="mlkube-serving",
+        min_length=1,
+        description="MLKUBE_SERVING_CLUSTER_ROLE: the ClusterRole that ServiceAccount "
+        "mlkube-serving, of model-serving pods, is bound to in each namespace with deployments.",
     )
 
     @classmethod
@@ -90,8 +101,9 @@ class Settings(BaseModel):
             "MLKUBE_S3_BUCKET": "s3_bucket",
             "MLKUBE_S3_ACCESS_KEY": "s3_access_key",
             "MLKUBE_S3_SECRET_KEY": "s3_secret_key",
-            "MLKUBE_S3_SECRET": "s3_secret",
             "MLKUBE_RUN_SERVICE_ACCOUNT": "run_service_account",
+            "MLKUBE_RUN_CLUSTER_ROLE": "run_cluster_role",
+            "MLKUBE_SERVING_CLUSTER_ROLE": "serving_cluster_role",
         }
         values: dict[str, object] = {
             field: env[var] for var, field in names.items() if env.get(var)

@@ -15,7 +15,10 @@ layout"), all derived from validated ids and never taken raw from a request:
   files, its document at ``<namespace>/logged-models/<modelId>.json``;
 - ``<namespace>/models/<model>/<version>/...``: the registry's immutable copy of a model version
   (written by the operator, read-only to the server; ``<model>`` is the RegisteredModel's name);
-- ``<namespace>/uploads/<id>/``: multipart uploads in progress.
+- ``<namespace>/uploads/<id>/``: multipart uploads in progress;
+- ``<namespace>/projects/<sha256>.tar.gz``: a project archive that ``mlkube run`` uploaded
+  (artifact path ``projects/<sha256>.tar.gz``; content-addressed, so never deleted through the
+  proxy and checked against its name when fetched).
 
 An experiment created with an explicit ``s3://`` artifact location keeps it: its runs' URIs are
 under it, and its clients read and write there directly. A value that breaks a pattern raises
@@ -45,6 +48,8 @@ MODEL_RESOURCE = re.compile(
 )
 VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,18}")
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+PROJECT_ARCHIVE = re.compile(r"(?P<sha>[0-9a-f]{64})\.tar\.gz")
 # S3 keys are at most 1024 bytes.
 MAX_KEY_BYTES = 1024
 
@@ -179,18 +184,35 @@ def upload_prefix(namespace: str, upload_id: str) -> str:
     return f"{namespace}/uploads/{upload_id}/"
 
 
+def project_archive_path(sha256: str) -> str:
+    """The artifact path (after ``mlflow-artifacts:/``) of a project archive."""
+    return f"projects/{_checked(SHA256, sha256, 'project archive sha256')}.tar.gz"
+
+
+def project_archive_uri(sha256: str) -> str:
+    """What a Run's spec.project.uri says for an archive ``mlkube run`` uploaded."""
+    return ARTIFACTS_ROOT + project_archive_path(sha256)
+
+
+def project_archives_prefix(namespace: str) -> str:
+    _checked(NAMESPACE, namespace, "namespace")
+    return f"{namespace}/projects/"
+
+
 class Owner(StrEnum):
     RUN = "run"
     MODEL = "model"
     REGISTRY = "registered model version"
+    PROJECT = "project archive"
 
 
 @dataclass(frozen=True)
 class ArtifactPath:
     """A path of the mlflow-artifacts API: ``<exp>/<runId>/artifacts/<rest>``,
     ``<exp>/models/<modelId>/artifacts/<rest>`` or, for a registry copy, ``models/<model>/
-    <version>/<rest>`` (``experiment_id`` empty, ``owner_id`` the model); ``rest`` may be empty
-    (the root)."""
+    <version>/<rest>`` (``experiment_id`` empty, ``owner_id`` the model) or, for a project
+    archive, ``projects/<sha256>.tar.gz`` (``owner_id`` the sha256, ``rest`` the file name);
+    ``rest`` may be empty (the root)."""
 
     experiment_id: str
     owner: Owner
@@ -203,6 +225,8 @@ class ArtifactPath:
             prefix = run_artifacts_prefix(namespace, self.experiment_id, self.owner_id)
         elif self.owner is Owner.REGISTRY:
             prefix = registry_prefix(namespace, self.owner_id, self.version)
+        elif self.owner is Owner.PROJECT:
+            prefix = project_archives_prefix(namespace)
         else:
             prefix = model_artifacts_prefix(namespace, self.experiment_id, self.owner_id)
         key = prefix + self.rest
@@ -229,6 +253,8 @@ def parse_artifact_path(path: str) -> ArtifactPath | None:
     parts = clean.split("/") if clean else []
     if parts and parts[0] == "models":
         return _registry_path(parts)
+    if parts and parts[0] == "projects":
+        return _project_path(parts)
     if len(parts) < 3 or (parts[1] == "models" and len(parts) < 4):
         if parts:
             _checked(EXPERIMENT_ID, parts[0], "experiment id in the artifact path")
@@ -256,3 +282,16 @@ def _registry_path(parts: list[str]) -> ArtifactPath | None:
     model = _checked(MODEL_RESOURCE, parts[1], "registered model in the artifact path")
     version = int(_checked(VERSION_NUMBER, parts[2], "version number in the artifact path"))
     return ArtifactPath("", Owner.REGISTRY, model, "/".join(parts[3:]), version)
+
+
+def _project_path(parts: list[str]) -> ArtifactPath | None:
+    """``projects/<sha256>.tar.gz``, exactly: nothing else lives under ``projects/``."""
+    if len(parts) == 1:
+        return None
+    name = parts[1]
+    match = PROJECT_ARCHIVE.fullmatch(name)
+    if len(parts) != 2 or match is None:
+        raise LayoutError(
+            f"invalid artifact path {'/'.join(parts)[:200]!r}: expected projects/<sha256>.tar.gz"
+        )
+    return ArtifactPath("", Owner.PROJECT, match["sha"], name)

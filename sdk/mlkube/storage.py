@@ -1,9 +1,10 @@
 """Object storage as the SDK sees it: where it is (from the environment), s3:// URIs, and the
 prefix-wide operations (copy, delete, list) over an ``mlkube.objects.ObjectStore``.
 
-Run pods and model pods get ``MLKUBE_S3_ENDPOINT`` (a URL), ``MLKUBE_S3_ACCESS_KEY``,
-``MLKUBE_S3_SECRET_KEY`` and ``MLKUBE_S3_BUCKET`` from the operator; ``make up`` writes the same
-variables into ``.local/env``.
+The operator and the tracking server read ``MLKUBE_S3_ENDPOINT`` (a URL),
+``MLKUBE_S3_ACCESS_KEY``, ``MLKUBE_S3_SECRET_KEY`` and ``MLKUBE_S3_BUCKET``; ``make up`` writes the
+same variables into ``.local/env``. Pods in users' namespaces get none of them (issue 13): they go
+through the tracking server's artifact proxy (mlkube.proxy), unless a Run's own spec.env sets them.
 """
 
 from __future__ import annotations

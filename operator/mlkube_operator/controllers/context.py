@@ -14,10 +14,16 @@ from typing import Any, cast
 
 import kopf
 
-from mlkube import layout
 from mlkube.api.common import ConditionStatus
 from mlkube_operator.kube.client import KubeClient
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
+from mlkube_operator.resources.identity import (
+    RUN_SERVICE_ACCOUNT,
+    SERVING_SERVICE_ACCOUNT,
+    Identity,
+    build_role_binding,
+    build_service_account,
+)
 from mlkube_operator.resources.run import CA_BUNDLE_CONFIGMAP, CA_BUNDLE_KEY, build_ca_bundle
 from mlkube_operator.settings import Settings
 
@@ -57,8 +63,9 @@ class KeyedLocks:
 class Ensured:
     """Namespaces where an object was ensured lately, so it costs no request per event.
 
-    An entry expires after ``ttl`` seconds: a Secret deleted by hand (or a namespace deleted and
-    made again) is put back within that time by the next reconcile.
+    An entry expires after ``ttl`` seconds: an object deleted by hand (or a namespace deleted and
+    made again) is put back within that time by the next reconcile. A key is a namespace, or a
+    namespace and a name when one namespace holds several ensured objects.
     """
 
     def __init__(self, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -100,31 +107,44 @@ class Context:
     kube: KubeClient
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     ca_bundle: str | None = None  # PEM text, from settings.ca_bundle
-    secrets: Ensured = field(default_factory=Ensured)
+    identities: Ensured = field(default_factory=Ensured)
     bundles: Ensured = field(default_factory=Ensured)
 
-    def ensure_s3_secret(self, namespace: str) -> None:
-        """The Secret that pods of ``namespace`` read object-store credentials from (checked
-        once per namespace in a while, not per event)."""
-        if self.secrets.fresh(namespace):
+    def run_identity(self) -> Identity | None:
+        """The identity the operator makes for run pods; None when the settings name another
+        ServiceAccount (the cluster's admin makes and binds that one)."""
+        if self.settings.run_service_account not in ("", RUN_SERVICE_ACCOUNT):
+            return None
+        return Identity(RUN_SERVICE_ACCOUNT, self.settings.run_cluster_role)
+
+    def serving_identity(self) -> Identity:
+        return Identity(SERVING_SERVICE_ACCOUNT, self.settings.serving_cluster_role)
+
+    def ensure_identity(self, namespace: str, identity: Identity | None) -> None:
+        """The ServiceAccount and RoleBinding of ``identity`` in ``namespace`` (checked once per
+        namespace in a while, not per event). An existing RoleBinding is left as it is: its
+        roleRef cannot change, and the operator may only get and create them."""
+        key = f"{namespace}/{identity.name}" if identity else ""
+        if identity is None or self.identities.fresh(key):
             return
-        s = self.settings
-        try:
-            self.kube.get_secret(namespace, s.s3_secret)
-            self.secrets.mark(namespace)
-            return
-        except NotFound:
-            pass
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": s.s3_secret, "labels": dict(layout.MANAGED_BY)},
-            "type": "Opaque",
-            "stringData": {"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key},
-        }
-        with contextlib.suppress(AlreadyExists):
-            self.kube.create_secret(namespace, body)
-        self.secrets.mark(namespace)
+        for get, create, body in (
+            (
+                self.kube.get_service_account,
+                self.kube.create_service_account,
+                build_service_account(identity),
+            ),
+            (
+                self.kube.get_role_binding,
+                self.kube.create_role_binding,
+                build_role_binding(identity, namespace),
+            ),
+        ):
+            try:
+                get(namespace, identity.name)
+            except NotFound:
+                with contextlib.suppress(AlreadyExists):
+                    create(namespace, body)
+        self.identities.mark(key)
 
     def ensure_ca_bundle(self, namespace: str) -> None:
         """The ConfigMap that run pods of ``namespace`` mount the operator's CA bundle from,

@@ -137,7 +137,6 @@ async def versions_by_model(
             "version": status.get("version"),
             "phase": status.get("phase"),
             "message": status.get("message"),
-            "storageUri": status.get("storageUri"),
         }
     }
 

@@ -41,8 +41,8 @@ class Unresolved(Exception):
 
 @dataclass(frozen=True)
 class Resolved:
+    model: str
     version: int
-    storage_uri: str
 
 
 def describe(ref: ModelRef) -> str:
@@ -88,7 +88,7 @@ def resolve(
         raise Unresolved(
             f"version {wanted} of {ref.name!r} is {found.get('phase') or 'not registered'}{why}"
         )
-    return Resolved(wanted, str(found["storageUri"]))
+    return Resolved(ref.name, wanted)
 
 
 def resolve_in(indexes: Indexes, namespace: str, ref: ModelRef) -> Resolved:
@@ -101,7 +101,7 @@ class DeploymentReconciler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         s = ctx.settings
-        self.serving = ServingSettings(s.serving_image, s.s3_endpoint, s.s3_bucket, s.s3_secret)
+        self.serving = ServingSettings(s.serving_image, s.tracking_uri)
 
     def reconcile(self, indexes: Indexes, namespace: str, name: str) -> None:
         with (
@@ -134,22 +134,17 @@ class DeploymentReconciler:
                 f"{err}; still serving what was served before",
             )
             return
-        self.ctx.ensure_s3_secret(namespace)
+        self.ctx.ensure_identity(namespace, self.ctx.serving_identity())
         if canary is not None and spec.canary is not None:
             stable_pods, canary_pods = replica_split(spec.replicas, spec.canary.traffic_percent)
         else:
             stable_pods, canary_pods = spec.replicas, 0
         kube = self.ctx.kube
         tracks = [
-            Track(
-                "stable",
-                stable.version,
-                stable.storage_uri,
-                None if spec.autoscaling else stable_pods,
-            )
+            Track("stable", stable.model, stable.version, None if spec.autoscaling else stable_pods)
         ]
         if canary is not None:
-            tracks.append(Track("canary", canary.version, canary.storage_uri, canary_pods))
+            tracks.append(Track("canary", canary.model, canary.version, canary_pods))
         for track in tracks:
             kube.apply_deployment(build_deployment(md, track, self.serving))
         if canary is None:

@@ -36,6 +36,7 @@ from mlkube_operator.controllers.indexes import Indexes, Obj, lifecycle_view
 from mlkube_operator.controllers.run_plan import Plan, invalid_plan, plan_run, run_id_of, settled
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
 from mlkube_operator.kube.ids import ensure_experiment_id
+from mlkube_operator.resources.identity import RUN_SERVICE_ACCOUNT
 from mlkube_operator.resources.run import (
     JobSettings,
     RunIdentity,
@@ -55,11 +56,8 @@ class RunReconciler:
         return JobSettings(
             image=s.runtime_image,
             tracking_uri=s.tracking_uri,
-            s3_endpoint=s.s3_endpoint,
-            s3_bucket=s.s3_bucket,
-            s3_secret=s.s3_secret,
             runner_image=s.runner_image,
-            service_account=s.run_service_account,
+            service_account=s.run_service_account or RUN_SERVICE_ACCOUNT,
             ca_bundle=self.ctx.ca_bundle is not None,
         )
 
@@ -133,7 +131,7 @@ class RunReconciler:
             raise kopf.TemporaryError(plan.foreign_job, delay=30)
         kube = self.ctx.kube
         if plan.create_job is not None:
-            self.ctx.ensure_s3_secret(namespace)
+            self.ctx.ensure_identity(namespace, self.ctx.run_identity())
             self.ctx.ensure_ca_bundle(namespace)
             with contextlib.suppress(AlreadyExists):  # made by an earlier try: its event follows
                 kube.create_job(namespace, plan.create_job)

@@ -2,7 +2,8 @@
 the ``kubernetes`` library (tests/unit/test_layers.py).
 
 It does create/get/list/patch/watch of mlkube resources and ConfigMaps, and the workloads the
-operator manages: Jobs, Pods, Secrets, and the Deployments, Services and autoscalers of model
+operator manages: Jobs, Pods, the ServiceAccounts and RoleBindings of pods in users' namespaces,
+and the Deployments, Services and autoscalers of model
 deployments. Plain dicts in and out, typed errors (errors.py). All methods block; every request
 has a client-side timeout. Patches of mlkube resources are JSON merge patches (RFC 7386) so a
 writer touches only the fields it names ("one writer per status field"); a patch that carries
@@ -102,6 +103,7 @@ class KubeClient:
         self.autoscaling: Any = k8s.AutoscalingV2Api(api_client)
         self.authn: Any = k8s.AuthenticationV1Api(api_client)
         self.authz: Any = k8s.AuthorizationV1Api(api_client)
+        self.rbac: Any = k8s.RbacAuthorizationV1Api(api_client)
 
     @classmethod
     def from_config(cls, kubeconfig: str | None = None, pool_size: int = 32) -> KubeClient:
@@ -262,7 +264,7 @@ class KubeClient:
             {**body, "metadata": {**body["metadata"], "namespace": namespace}},
         )
 
-    # -- Jobs, Pods, Secrets ----------------------------------------------------------------
+    # -- Jobs, Pods ---------------------------------------------------------------------------
 
     def get_job(self, namespace: str, name: str) -> Obj:
         return _call(self.batch.read_namespaced_job, name, namespace)
@@ -281,11 +283,19 @@ class KubeClient:
         )
         return items
 
-    def get_secret(self, namespace: str, name: str) -> Obj:
-        return _call(self.core.read_namespaced_secret, name, namespace)
+    # -- identities of pods in users' namespaces (get and create only) ------------------------
 
-    def create_secret(self, namespace: str, body: Obj) -> Obj:
-        return _call(self.core.create_namespaced_secret, namespace, body)
+    def get_service_account(self, namespace: str, name: str) -> Obj:
+        return _call(self.core.read_namespaced_service_account, name, namespace)
+
+    def create_service_account(self, namespace: str, body: Obj) -> Obj:
+        return _call(self.core.create_namespaced_service_account, namespace, body)
+
+    def get_role_binding(self, namespace: str, name: str) -> Obj:
+        return _call(self.rbac.read_namespaced_role_binding, name, namespace)
+
+    def create_role_binding(self, namespace: str, body: Obj) -> Obj:
+        return _call(self.rbac.create_namespaced_role_binding, namespace, body)
 
     # -- model serving: Deployments, Services, autoscalers (server-side apply) ---------------
 

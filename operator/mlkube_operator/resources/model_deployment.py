@@ -4,6 +4,10 @@ Each deployment has a stable track and, with ``spec.canary``, a canary track: tw
 `mlkube serve` pods behind one Service. Without a service mesh, the Service spreads connections
 evenly over ready pods, so the canary's share of traffic is its share of pods: ``replica_split``
 picks the fewest pods (at least ``spec.replicas``) whose ratio is closest to ``trafficPercent``.
+
+Serving pods load the registry copy, ``mlflow-artifacts:/models/<model>/<version>``, through the
+tracking server's artifact proxy as ServiceAccount ``mlkube-serving`` with its projected token:
+they hold no object-store credential and no Kubernetes API token (issue 13).
 """
 
 from __future__ import annotations
@@ -14,6 +18,12 @@ from typing import Any
 
 from mlkube import layout
 from mlkube.api.model_deployment import ModelDeployment
+from mlkube_operator.resources.identity import (
+    SERVING_SERVICE_ACCOUNT,
+    token_env,
+    token_mount,
+    token_volume,
+)
 from mlkube_operator.resources.render import render
 from mlkube_operator.resources.run import CONTAINER_SECURITY, MLKUBE_UID
 
@@ -25,9 +35,7 @@ MAX_SPLIT_PODS = 10
 @dataclass(frozen=True)
 class ServingSettings:
     image: str
-    s3_endpoint: str
-    s3_bucket: str
-    s3_secret: str
+    tracking_uri: str
 
 
 @dataclass(frozen=True)
@@ -35,8 +43,8 @@ class Track:
     """One resolved model version to serve, on the stable or the canary track."""
 
     name: str  # "stable" or "canary"
+    model: str  # the RegisteredModel's name
     version: int
-    storage_uri: str
     replicas: int | None  # None: an autoscaler owns the count
 
 
@@ -84,20 +92,13 @@ def build_deployment(
     labels = {**layout.MANAGED_BY, **selector}
     env: list[dict[str, Any]] = [
         {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "MLKUBE_S3_ENDPOINT", "value": settings.s3_endpoint},
-        {"name": "MLKUBE_S3_BUCKET", "value": settings.s3_bucket},
-        {
-            "name": "MLKUBE_S3_ACCESS_KEY",
-            "valueFrom": {"secretKeyRef": {"name": settings.s3_secret, "key": "accessKey"}},
-        },
-        {
-            "name": "MLKUBE_S3_SECRET_KEY",
-            "valueFrom": {"secretKeyRef": {"name": settings.s3_secret, "key": "secretKey"}},
-        },
+        {"name": "MLFLOW_TRACKING_URI", "value": settings.tracking_uri},
+        {"name": "MLFLOW_WORKSPACE", "value": md.metadata.namespace},
+        token_env(),
         *(e.to_wire() for e in spec.env),
     ]
     args = [
-        track.storage_uri,
+        layout.ARTIFACTS_ROOT + layout.registry_path(track.model, track.version),
         # The pod's own address: the same on any cluster, and loopback on the local stack.
         "--host=$(POD_IP)",
         f"--port={server.port}",
@@ -122,6 +123,9 @@ def build_deployment(
         resources=spec.resources.to_wire() if spec.resources else None,
         uid=MLKUBE_UID,
         container_security=CONTAINER_SECURITY,
+        service_account=SERVING_SERVICE_ACCOUNT,
+        token_volume=token_volume(),
+        token_mount=token_mount(),
     )
 
 

@@ -4,6 +4,11 @@ The Run's image needs only python3 (and bash): an init container in mlkube's own
 `mlkube project prepare`, which writes the runner zipapp, and the project when it comes from
 object storage or git, into an emptyDir at /mlkube; the main container, the Run's image, runs
 `python3 /mlkube/runner.pyz` (see mlkube.projects.prepare).
+
+The pod holds no object-store credential and, unless the Run asks
+(spec.automountServiceAccountToken), no Kubernetes API token: both containers get the
+ServiceAccount's tracking-server token (resources.identity), which the init container uses to
+fetch an uploaded project and the Run's mlflow client through the "mlkube" auth plugin (issue 13).
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from typing import Any
 
 from mlkube import layout
 from mlkube.api.run import NOT_FOR_PREPARE, Run, RunSpec
-from mlkube.projects.prepare import PROJECT, RUNNER
+from mlkube.auth import TOKEN_FILE_ENV
+from mlkube.projects.prepare import AUTH_PLUGIN, PROJECT, RUNNER
+from mlkube_operator.resources.identity import (
+    RUN_SERVICE_ACCOUNT,
+    token_env,
+    token_mount,
+    token_volume,
+)
 from mlkube_operator.resources.render import render
 
 EXPERIMENT_LABEL = layout.EXPERIMENT_LABEL
@@ -47,11 +59,8 @@ class JobSettings:
 
     image: str
     tracking_uri: str
-    s3_endpoint: str
-    s3_bucket: str
-    s3_secret: str
     runner_image: str
-    service_account: str = "default"
+    service_account: str = RUN_SERVICE_ACCOUNT
     ca_bundle: bool = False  # mount CA_BUNDLE_CONFIGMAP and point the CA variables at it
 
 
@@ -70,10 +79,8 @@ RESERVED_ENV = frozenset(
         "MLFLOW_RUN_ID",
         "MLFLOW_EXPERIMENT_ID",
         "MLFLOW_WORKSPACE",
-        "MLKUBE_S3_ENDPOINT",
-        "MLKUBE_S3_BUCKET",
-        "MLKUBE_S3_ACCESS_KEY",
-        "MLKUBE_S3_SECRET_KEY",
+        "MLFLOW_TRACKING_AUTH",
+        TOKEN_FILE_ENV,
     }
 )
 
@@ -125,6 +132,7 @@ def project_directory(spec: RunSpec) -> str:
 def runner_args(spec: RunSpec) -> list[str]:
     """Arguments of the runner (the main container) for the entry point and its parameters."""
     args = ["--path", project_directory(spec), "--workdir", SHARED_DIR]
+    args += ["--auth-plugin", posixpath.join(SHARED_DIR, AUTH_PLUGIN)]
     args += ["--entry-point", spec.entry_point]
     for key, value in spec.parameters.items():
         args += ["-P", f"{key}={value}"]
@@ -161,16 +169,7 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         {"name": "MLFLOW_EXPERIMENT_ID", "value": ids.experiment_id},
         # The run lives in this namespace: the client sends it as X-MLFLOW-WORKSPACE.
         {"name": "MLFLOW_WORKSPACE", "value": run.metadata.namespace},
-        {"name": "MLKUBE_S3_ENDPOINT", "value": settings.s3_endpoint},
-        {"name": "MLKUBE_S3_BUCKET", "value": settings.s3_bucket},
-        {
-            "name": "MLKUBE_S3_ACCESS_KEY",
-            "valueFrom": {"secretKeyRef": {"name": settings.s3_secret, "key": "accessKey"}},
-        },
-        {
-            "name": "MLKUBE_S3_SECRET_KEY",
-            "valueFrom": {"secretKeyRef": {"name": settings.s3_secret, "key": "secretKey"}},
-        },
+        token_env(),
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
     user_env = [e.to_wire() for e in spec.env]
@@ -186,6 +185,9 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         run_uid=run.metadata.uid,
         spec=spec,
         service_account=settings.service_account,
+        automount_token=spec.automount_service_account_token,
+        token_volume=token_volume(),
+        token_mount=token_mount(),
         image=spec.image or settings.image,
         command=["python3", posixpath.join(SHARED_DIR, RUNNER)],
         args=runner_args(spec),

@@ -60,9 +60,11 @@ class ProjectSource(Model):
 
     uri: str | None = Field(
         default=None,
-        pattern=r"^s3://[^/]+/.+$",
-        description="An s3:// URI of a project archive (.tar.gz), as made by "
-        "`mlkube.projects.upload` or `mlkube run`.",
+        pattern=r"^(mlflow-artifacts:/projects/[0-9a-f]{64}\.tar\.gz|s3://[^/]+/.+)$",
+        description="A project archive (.tar.gz): mlflow-artifacts:/projects/<sha256>.tar.gz, "
+        "as `mlkube run` uploads it through the tracking server (fetched with the pod's token), "
+        "or an s3:// URI, fetched with the MLKUBE_S3_ENDPOINT, MLKUBE_S3_ACCESS_KEY and "
+        "MLKUBE_S3_SECRET_KEY given in env (pods get no object-store credential from mlkube).",
     )
     git: GitSource | None = Field(default=None, description="A git repository to clone.")
     path: str | None = Field(
@@ -140,6 +142,13 @@ class RunSpec(Model):
     )
     suspend: bool = Field(
         default=False, description="Set to true to kill a running run; it ends in phase Killed."
+    )
+    automount_service_account_token: bool = Field(
+        default=False,
+        description="Mount the ServiceAccount's Kubernetes API token in the run's pod, as "
+        "Kubernetes does by default. Off unless asked: the run's code reaches the tracking "
+        "server with its own token (audience mlkube, refreshed, in the file MLKUBE_TOKEN_FILE "
+        "names), which the Kubernetes API does not accept.",
     )
 
 

@@ -1,7 +1,10 @@
 """Project archives: a directory packed reproducibly, stored content-addressed.
 
 The same files give the same bytes (sorted entries, zeroed times and owners), so the sha256 of the
-archive names it: uploading an unchanged project twice stores it once.
+archive names it: uploading an unchanged project twice stores it once. Archives travel through the
+tracking server's artifact proxy with the caller's token, to ``mlflow-artifacts:/projects/
+<sha256>.tar.gz`` (object key ``<namespace>/projects/<sha256>.tar.gz``, see mlkube.layout); whoever
+fetches one checks the bytes against that name.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import io
 import os
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from mlkube.objects import ObjectStore
-from mlkube.storage import S3Location
+from mlkube import layout, proxy
+from mlkube.storage import StorageError
 
 ALWAYS_EXCLUDED = (".git/", "__pycache__/", "*.pyc", ".venv/", "mlruns/", ".mypy_cache/")
 IGNORE_FILES = (".gitignore", ".mlkubeignore")
@@ -112,16 +115,32 @@ class _HashingWriter(io.RawIOBase):
         return self.out.write(data)
 
 
-def upload(root: Path, store: ObjectStore, namespace: str) -> str:
-    """Pack ``root`` and store it as ``<namespace>/projects/<sha256>.tar.gz`` in the store's
-    bucket; return the URI."""
+def upload(root: Path, env: Mapping[str, str], namespace: str) -> str:
+    """Pack ``root`` and PUT it through the tracking server (``MLFLOW_TRACKING_URI``, with the
+    caller's token) into workspace ``namespace``; return its ``mlflow-artifacts:/`` URI."""
     with tempfile.TemporaryDirectory(prefix="mlkube-project-") as tmp:
         archive = Path(tmp) / "project.tar.gz"
         sha = pack(root, archive)
-        location = S3Location(store.bucket, f"{namespace}/projects/{sha}.tar.gz")
-        if not store.exists(location.key):
-            store.upload(location.key, archive)
-        return str(location)
+        proxy.upload_file(env, layout.project_archive_path(sha), archive, workspace=namespace)
+        return layout.project_archive_uri(sha)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_content(archive: Path, sha: str, uri: str) -> None:
+    """Refuse an archive whose bytes are not the ones its name promises."""
+    actual = sha256_of(archive)
+    if actual != sha:
+        raise StorageError(
+            f"{uri}: the archive's sha256 is {actual}, not the one its name says; upload the "
+            "project again (`mlkube run PROJECT`)"
+        )
 
 
 def unpack(archive: Path, target: Path) -> None:

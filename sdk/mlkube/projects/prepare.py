@@ -6,9 +6,16 @@ volume, the Job's init container (the mlkube image) writes into the pod's ``/mlk
 
 - ``runner.pyz``: the runner as a zipapp (``mlkube.projects.bundle``), which the main container
   starts with its own ``python3``;
-- ``project/``: the project's files, for an s3:// archive (this container has the object-store
-  credentials) or a git repository (and git). A project given by ``--path`` is already in the
-  Run's image: only the runner is written.
+- ``python/``: MLflow's request-auth plugin "mlkube" (mlkube.projects.auth_plugin), through which
+  the Run's mlflow client sends the pod's token;
+- ``project/``: the project's files, for an archive or a git repository (and git). A project given
+  by ``--path`` is already in the Run's image: only the runner and the plugin are written.
+
+An archive that ``mlkube run`` uploaded, ``mlflow-artifacts:/projects/<sha256>.tar.gz``, comes
+through the tracking server's artifact proxy with the pod's token (``MLKUBE_TOKEN_FILE``) in the
+Run's workspace (``MLFLOW_WORKSPACE``), and must hash to its name. The pod holds no object-store
+credential (issue 13): an ``s3://`` archive is fetched only with the ``MLKUBE_S3_ENDPOINT``,
+``MLKUBE_S3_ACCESS_KEY`` and ``MLKUBE_S3_SECRET_KEY`` the user put in the Run's own spec.env.
 
 ``mlkube project run`` does both steps in one process, in a temporary directory: the same
 project, fetched and run the same way, on a laptop.
@@ -24,21 +31,28 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mlkube import layout, proxy
 from mlkube.objects import ObjectNotFound
 from mlkube.projects import runner
-from mlkube.projects.archive import unpack
+from mlkube.projects.archive import check_content, unpack
+from mlkube.projects.auth_plugin import write_auth_plugin
 from mlkube.projects.bundle import write_runner
 from mlkube.projects.runner import RunnerError, write_termination_message
 from mlkube.storage import S3Location, S3Settings, StorageError, download
 
 RUNNER = "runner.pyz"
 PROJECT = "project"
+AUTH_PLUGIN = "python"
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Where the project comes from: exactly one of --uri, --git, --path."""
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--uri", help="s3:// URI of a project archive")
+    source.add_argument(
+        "--uri",
+        help="a project archive: mlflow-artifacts:/projects/<sha256>.tar.gz (through the "
+        "tracking server) or s3://bucket/key (with MLKUBE_S3_* credentials)",
+    )
     source.add_argument("--git", help="git URL of the project's repository")
     source.add_argument("--path", help="directory of the project inside the Run's image")
     parser.add_argument("--revision", default="HEAD", help="git revision (with --git)")
@@ -62,16 +76,7 @@ def fetch_project(args: argparse.Namespace, target: Path, env: Mapping[str, str]
     if target.exists():
         shutil.rmtree(target)  # a retried fetch starts clean
     if args.uri:
-        settings = S3Settings.from_env(env)
-        location = S3Location.parse(args.uri)
-        try:
-            archive = download(
-                settings.objects(), location, target.parent / f"{target.name}.tar.gz"
-            )
-        except ObjectNotFound:
-            raise StorageError(
-                f"no project archive at {args.uri}; upload it again (`mlkube run PROJECT`)"
-            ) from None
+        archive = fetch_archive(args.uri, target.parent / f"{target.name}.tar.gz", env)
         unpack(archive, target)
         archive.unlink()
         directory = target
@@ -89,6 +94,27 @@ def fetch_project(args: argparse.Namespace, target: Path, env: Mapping[str, str]
             )
     share(target)
     return directory
+
+
+def fetch_archive(uri: str, target: Path, env: Mapping[str, str]) -> Path:
+    """Download the archive ``uri`` to ``target``: through the tracking server for an
+    ``mlflow-artifacts:/`` URI (checked against its sha256 name), else from S3."""
+    if uri.startswith(layout.ARTIFACTS_ROOT):
+        try:
+            path = layout.parse_artifact_path(proxy.artifact_path(uri))
+        except layout.LayoutError:
+            path = None
+        if path is None or path.owner is not layout.Owner.PROJECT:
+            raise StorageError(f"{uri}: expected {layout.ARTIFACTS_ROOT}projects/<sha256>.tar.gz")
+        proxy.download_file(env, layout.project_archive_path(path.owner_id), target)
+        check_content(target, path.owner_id, uri)
+        return target
+    try:
+        return download(S3Settings.from_env(env).objects(), S3Location.parse(uri), target)
+    except ObjectNotFound:
+        raise StorageError(
+            f"no project archive at {uri}; upload it again (`mlkube run PROJECT`)"
+        ) from None
 
 
 def share(tree: Path) -> None:
@@ -112,6 +138,7 @@ def prepare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         into: Path = args.into
         runner_path = write_runner(into / RUNNER)
         print(f"[mlkube] wrote {runner_path}", flush=True)
+        write_auth_plugin(into / AUTH_PLUGIN)
         directory = fetch_project(args, into / PROJECT, env)
         if not args.path:
             print(f"[mlkube] fetched the project into {directory}", flush=True)
@@ -133,7 +160,11 @@ def run_here(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 2
         return runner.run(
             argparse.Namespace(
-                path=str(directory), workdir=tmp, entry_point=args.entry_point, param=args.param
+                path=str(directory),
+                workdir=tmp,
+                entry_point=args.entry_point,
+                param=args.param,
+                auth_plugin=None,
             ),
             env,
         )

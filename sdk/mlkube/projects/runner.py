@@ -42,6 +42,8 @@ TERMINATION_LOG = "/dev/termination-log"
 MESSAGE_LIMIT = 2000
 TAIL_LINES = 20
 VENV = "venv"
+# The request-auth provider's name (mlkube.projects.mlflow_auth.NAME).
+AUTH_PROVIDER = "mlkube"
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 
@@ -210,15 +212,29 @@ def install(requirements: list[str], project: Project, workdir: Path) -> Path:
     return venv / "bin"
 
 
+def with_auth_plugin(env: Mapping[str, str], plugin: Path | None) -> dict[str, str]:
+    """``env`` with the "mlkube" request-auth plugin (the init container wrote it into
+    ``plugin``) first on PYTHONPATH and chosen by ``MLFLOW_TRACKING_AUTH``, so the stock mlflow
+    client sends the pod's token on every request. A user who set ``MLFLOW_TRACKING_TOKEN`` or
+    ``MLFLOW_TRACKING_AUTH`` in the Run's env keeps what they chose."""
+    out = dict(env)
+    if plugin is None or env.get("MLFLOW_TRACKING_TOKEN") or env.get("MLFLOW_TRACKING_AUTH"):
+        return out
+    out["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin), env.get("PYTHONPATH")) if p)
+    out["MLFLOW_TRACKING_AUTH"] = AUTH_PROVIDER
+    return out
+
+
 def command_environment(
-    env: Mapping[str, str], workdir: Path, venv_bin: Path | None
+    env: Mapping[str, str], workdir: Path, venv_bin: Path | None, auth_plugin: Path | None = None
 ) -> dict[str, str]:
-    """The entry point's environment: the virtualenv first on PATH, and a ``python``.
+    """The entry point's environment: the virtualenv first on PATH, a ``python``, and the
+    auth plugin (``with_auth_plugin``).
 
     MLproject commands say ``python``; images with only ``python3`` (Debian's) get a ``python``
     that is the interpreter running this.
     """
-    out = dict(env)
+    out = with_auth_plugin(env, auth_plugin)
     search = [str(venv_bin)] if venv_bin else []
     if venv_bin:
         out["VIRTUAL_ENV"] = str(venv_bin.parent)
@@ -295,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a writable directory for the virtualenv of missing requirements "
         "(default: a temporary one)",
     )
+    parser.add_argument(
+        "--auth-plugin",
+        type=Path,
+        help="a directory holding MLflow's request-auth plugin 'mlkube' (written by the init "
+        "container): put first on the entry point's PYTHONPATH",
+    )
     return add_run_arguments(parser)
 
 
@@ -314,7 +336,9 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             venv_bin = install(requirements, project, workdir) if requirements else None
             print(f"[mlkube] {project.name}:{entry_point.name} $ {command}", flush=True)
             code, tail, exception = stream(
-                command, project.directory, command_environment(env, workdir, venv_bin)
+                command,
+                project.directory,
+                command_environment(env, workdir, venv_bin, args.auth_plugin),
             )
             if code != 0:
                 write_termination_message(failure_message(code, tail, exception))

@@ -1,4 +1,10 @@
-"""`mlkube run`: upload a local project (or name a remote one) and create a Run for it."""
+"""`mlkube run`: upload a local project (or name a remote one) and create a Run for it.
+
+A local project is packed and PUT through the tracking server's artifact proxy
+(``MLFLOW_TRACKING_URI``) with the user's token (``MLFLOW_TRACKING_TOKEN``) into the Run's
+namespace; the Run names it ``mlflow-artifacts:/projects/<sha256>.tar.gz``. No object-store key
+is needed, on the laptop or in the pod (issue 13).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from mlkube.api.kinds import RUN
 from mlkube.projects.archive import upload
 from mlkube.projects.mlproject import load_project
 from mlkube.projects.runner import parse_parameters
-from mlkube.storage import S3Settings
+from mlkube.storage import StorageError
 
 TERMINAL = {"Succeeded", "Failed", "Killed"}
 
@@ -46,7 +52,11 @@ def run_body(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", nargs="?", help="a local project directory to upload")
-    parser.add_argument("--uri", help="an s3:// project archive instead of a directory")
+    parser.add_argument(
+        "--uri",
+        help="a project archive instead of a directory: mlflow-artifacts:/projects/<sha256>.tar.gz "
+        "or s3://bucket/key (give the Run the credentials for that one yourself)",
+    )
     parser.add_argument("--git", help="a git URL instead of a directory")
     parser.add_argument("--revision", default="HEAD", help="git revision (with --git)")
     parser.add_argument("--path", dest="image_path", help="a project directory in the image")
@@ -74,9 +84,12 @@ def submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.project:
         directory = Path(args.project)
         base = load_project(directory).name
-        settings = S3Settings.from_env(env)
         print(f"uploading {directory} ...", flush=True)
-        uri = upload(directory, settings.objects(), args.namespace)
+        try:
+            uri = upload(directory, env, args.namespace)
+        except StorageError as err:
+            print(f"error: the project was not uploaded: {err}", file=sys.stderr)
+            return 1
         print(f"  stored as {uri}")
         project = {"uri": uri}
     elif args.uri:

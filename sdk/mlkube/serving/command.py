@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "model",
         metavar="MODEL",
-        help="a model directory, s3://bucket/prefix, models:/<name>/<version> or "
-        "models:/<name>@<alias>",
+        help="a model directory, s3://bucket/prefix, mlflow-artifacts:/<path> (through the "
+        "tracking server), models:/<name>/<version> or models:/<name>@<alias>",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", "-p", type=int, default=8080, help="port to listen on")

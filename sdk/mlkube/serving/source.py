@@ -3,18 +3,22 @@
 - a local directory (or ``file://`` URI) holding an MLmodel: used as it is;
 - ``s3://bucket/prefix``: every object under the prefix is downloaded, with the endpoint and
   credentials of ``MLKUBE_S3_*`` (see mlkube.storage);
+- ``mlflow-artifacts:/<path>``: downloaded through the artifact proxy of the tracking server at
+  ``MLFLOW_TRACKING_URI`` (what a ModelDeployment's pods get: ``mlflow-artifacts:/models/<model>/
+  <version>``, the registry copy; they hold no object-store credential);
 - ``models:/<name>/<version>``, ``models:/<name>@<alias>``, ``models:/<name>/<stage>``: resolved
-  through the MLflow tracking server at ``MLFLOW_TRACKING_URI`` (REST: registered-models/alias,
+  through the tracking server (REST: registered-models/alias,
   registered-models/get-latest-versions, model-versions/get-download-uri), then downloaded from
-  the location it gives: ``s3://`` as above, ``mlflow-artifacts:/`` through the server's
-  artifact proxy, or a local path. ``MLFLOW_TRACKING_TOKEN`` (bearer) or
-  ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` (basic) authenticate;
-  ``MLFLOW_WORKSPACE`` is sent as ``X-MLFLOW-WORKSPACE``.
+  the location it gives, as above, or a local path.
+
+Every request to the tracking server carries ``mlkube.proxy.headers``: the bearer token
+(``MLFLOW_TRACKING_TOKEN``, else the pod's token file ``MLKUBE_TOKEN_FILE``, read anew per
+request), else ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` (basic), and
+``MLFLOW_WORKSPACE`` as ``X-MLFLOW-WORKSPACE``.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import urllib.error
@@ -24,6 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlkube import proxy
 from mlkube.models.mlmodel import MLMODEL
 from mlkube.objects import ObjectStore
 from mlkube.storage import S3Location, S3Settings, StorageError
@@ -61,22 +66,12 @@ class Registry:
     """The MLflow REST calls that turn a ``models:/`` URI into an artifact location."""
 
     def __init__(self, env: Mapping[str, str], transport: Transport = _urllib_transport) -> None:
-        uri = env.get("MLFLOW_TRACKING_URI", "")
-        if not uri.startswith(("http://", "https://")):
-            raise SourceError(
-                "models:/ URIs are resolved through an MLflow tracking server: set "
-                f"MLFLOW_TRACKING_URI to its http(s) URL (it is {uri or 'unset'!r})"
-            )
-        self.base = uri.rstrip("/")
+        try:
+            self.base = proxy.tracking_base(env)
+        except proxy.ProxyError as err:
+            raise SourceError(f"models:/ and mlflow-artifacts:/ URIs need it: {err}") from None
+        self.env = env
         self.transport = transport
-        self.headers: dict[str, str] = {}
-        if env.get("MLFLOW_TRACKING_TOKEN"):
-            self.headers["Authorization"] = f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"
-        elif env.get("MLFLOW_TRACKING_USERNAME"):
-            pair = f"{env['MLFLOW_TRACKING_USERNAME']}:{env.get('MLFLOW_TRACKING_PASSWORD', '')}"
-            self.headers["Authorization"] = f"Basic {base64.b64encode(pair.encode()).decode()}"
-        if env.get("MLFLOW_WORKSPACE"):
-            self.headers["X-MLFLOW-WORKSPACE"] = env["MLFLOW_WORKSPACE"]
 
     def call(
         self,
@@ -88,7 +83,7 @@ class Registry:
         url = f"{self.base}/{path.lstrip('/')}"
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        return self.transport(method, url, body, dict(self.headers))
+        return self.transport(method, url, body, proxy.headers(self.env))
 
     def call_json(
         self,
@@ -194,6 +189,8 @@ def fetch_model(
         name, version = registry.version_of(model)
         location = registry.download_uri(name, version)
         return _fetch_location(location, target, env, store, registry)
+    if model.startswith("mlflow-artifacts:"):
+        return _fetch_location(model, target, env, store, Registry(env, transport))
     if model.startswith("s3://"):
         return _fetch_location(model, target, env, store, None)
     return _local(model)

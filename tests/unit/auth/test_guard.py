@@ -229,3 +229,13 @@ def test_the_workspace_list_holds_only_namespaces_the_caller_may_use(
     assert client.get("/api/3.0/mlflow/workspaces/a", headers=bearer(USER_TOKEN)).status_code == 200
     assert client.get("/api/3.0/mlflow/workspaces/b", headers=bearer(USER_TOKEN)).status_code == 403
     assert client.get("/api/3.0/mlflow/workspaces").status_code == 401
+
+
+def test_project_archives_need_create_on_runs_to_upload_and_get_to_fetch(
+    client: TestClient, kube: FakeKube
+) -> None:
+    allow(kube, "alice", "a", ("get", "runs"))
+    archive = "/api/2.0/mlflow-artifacts/artifacts/projects/" + "c" * 64 + ".tar.gz"
+    upload = client.put(archive, content=b"x", headers=bearer(USER_TOKEN))
+    assert upload.status_code == 403
+    assert "may not create runs.mlkube.io in namespace a" in upload.json()["message"]

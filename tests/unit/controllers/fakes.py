@@ -100,17 +100,32 @@ class FakeKube:
         self.calls.append(("patch", "jobs", namespace, name))
         return self.objects.get(("jobs", namespace, name)) or {}
 
-    def get_secret(self, namespace: str, name: str) -> Obj:
-        self.calls.append(("get", "secrets", namespace, name))
+    def _get_named(self, plural: str, namespace: str, name: str) -> Obj:
+        self.calls.append(("get", plural, namespace, name))
         try:
-            return self.objects["secrets", namespace, name]
+            return self.objects[plural, namespace, name]
         except KeyError:
             raise NotFound(404, "NotFound") from None
 
-    def create_secret(self, namespace: str, body: Obj) -> Obj:
-        self.calls.append(("create", "secrets", namespace, body["metadata"]["name"]))
-        self.objects["secrets", namespace, body["metadata"]["name"]] = body
+    def _create_named(self, plural: str, namespace: str, body: Obj) -> Obj:
+        name = body["metadata"]["name"]
+        self.calls.append(("create", plural, namespace, name))
+        if (plural, namespace, name) in self.objects:
+            raise AlreadyExists(409, "AlreadyExists")
+        self.objects[plural, namespace, name] = body
         return body
+
+    def get_service_account(self, namespace: str, name: str) -> Obj:
+        return self._get_named("serviceaccounts", namespace, name)
+
+    def create_service_account(self, namespace: str, body: Obj) -> Obj:
+        return self._create_named("serviceaccounts", namespace, body)
+
+    def get_role_binding(self, namespace: str, name: str) -> Obj:
+        return self._get_named("rolebindings", namespace, name)
+
+    def create_role_binding(self, namespace: str, body: Obj) -> Obj:
+        return self._create_named("rolebindings", namespace, body)
 
 
 def context(fake: FakeKube, settings: Settings | None = None) -> Context:

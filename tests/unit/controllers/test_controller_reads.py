@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from tests.unit.controllers.fakes import FakeKube, context, indexes
@@ -19,6 +19,7 @@ from mlkube_operator.controllers.model_version import (
     experiment_id_of,
     is_pending,
 )
+from mlkube_operator.settings import Settings
 
 
 def version(number: int, phase: str = "Ready", stage: str | None = None) -> dict[str, Any]:
@@ -28,7 +29,6 @@ def version(number: int, phase: str = "Ready", stage: str | None = None) -> dict
         "phase": phase,
         "stage": stage,
         "message": None if phase == "Ready" else "no MLmodel file",
-        "storageUri": f"s3://mlkube/ml/models/m/{number}",
     }
 
 
@@ -37,9 +37,7 @@ VERSIONS = [version(1), version(2, stage="Production"), version(3, phase="Failed
 
 
 def test_a_reference_resolves_by_version_alias_and_stage() -> None:
-    assert resolve(MODEL, VERSIONS, "ml", ModelRef(name="m", version=2)) == Resolved(
-        2, "s3://mlkube/ml/models/m/2"
-    )
+    assert resolve(MODEL, VERSIONS, "ml", ModelRef(name="m", version=2)) == Resolved("m", 2)
     assert resolve(MODEL, VERSIONS, "ml", ModelRef(name="m", alias="champion")).version == 1
     assert resolve(MODEL, VERSIONS, "ml", ModelRef(name="m", stage="Production")).version == 2
 
@@ -120,15 +118,47 @@ def test_a_key_lock_serializes_its_holders_and_survives_waiters() -> None:
     assert len(locks) == 0
 
 
-def test_the_secret_is_checked_once_per_namespace_while_fresh() -> None:
+def test_the_pod_identities_are_checked_once_per_namespace_while_fresh() -> None:
     fake = FakeKube()
     ctx = context(fake)
     for _ in range(50):
-        ctx.ensure_s3_secret("ml")
+        ctx.ensure_identity("ml", ctx.run_identity())
+        ctx.ensure_identity("ml", ctx.serving_identity())
     assert fake.calls == [
-        ("get", "secrets", "ml", "mlkube-s3"),
-        ("create", "secrets", "ml", "mlkube-s3"),
+        ("get", "serviceaccounts", "ml", "mlkube-run"),
+        ("create", "serviceaccounts", "ml", "mlkube-run"),
+        ("get", "rolebindings", "ml", "mlkube-run"),
+        ("create", "rolebindings", "ml", "mlkube-run"),
+        ("get", "serviceaccounts", "ml", "mlkube-serving"),
+        ("create", "serviceaccounts", "ml", "mlkube-serving"),
+        ("get", "rolebindings", "ml", "mlkube-serving"),
+        ("create", "rolebindings", "ml", "mlkube-serving"),
     ]
+    binding = fake.objects["rolebindings", "ml", "mlkube-serving"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "mlkube-serving",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "mlkube-serving", "namespace": "ml"}
+    ]
+    assert (
+        fake.objects["serviceaccounts", "ml", "mlkube-run"]["automountServiceAccountToken"] is False
+    )
+
+
+def test_the_cluster_roles_come_from_the_settings_and_another_run_account_is_not_made() -> None:
+    fake = FakeKube()
+    settings = Settings(run_cluster_role="rel-run", serving_cluster_role="rel-serving")
+    ctx = context(fake, settings)
+    ctx.ensure_identity("ml", ctx.run_identity())
+    assert fake.objects["rolebindings", "ml", "mlkube-run"]["roleRef"]["name"] == "rel-run"
+    assert ctx.serving_identity().cluster_role == "rel-serving"
+    own = context(FakeKube(), Settings(run_service_account="team-runner"))
+    assert own.run_identity() is None
+    own.ensure_identity("ml", own.run_identity())
+    assert cast(FakeKube, own.kube).calls == []
     clock = [0.0]
     ensured = Ensured(ttl=10, clock=lambda: clock[0])
     ensured.mark("ml")

@@ -29,9 +29,6 @@ GOLDEN = Path(__file__).parent / "golden"
 SETTINGS = JobSettings(
     image="mlkube/mlkube-runtime:0.1.0",
     tracking_uri="http://mlkube-server.mlkube.svc:5000",
-    s3_endpoint="http://minio.mlkube.svc:9000",
-    s3_bucket="mlkube",
-    s3_secret="mlkube-s3",
     runner_image="mlkube/mlkube:0.1.0",
 )
 IDS = RunIdentity(run_id="0123456789abcdef0123456789abcdef", experiment_id="3")
@@ -49,7 +46,7 @@ def run(spec: dict[str, Any], name: str = "train-1") -> Run:
 
 CASES = {
     "job-archive": {
-        "project": {"uri": "s3://mlkube/ml/projects/abc.tar.gz"},
+        "project": {"uri": f"mlflow-artifacts:/projects/{'ab' * 32}.tar.gz"},
         "parameters": {"alpha": "0.5", "l1_ratio": "0.1"},
     },
     "job-git-all-options": {
@@ -64,6 +61,7 @@ CASES = {
         "backoffLimit": 2,
         "activeDeadlineSeconds": 600,
         "ttlSecondsAfterFinished": 3600,
+        "automountServiceAccountToken": True,
     },
     "job-image-path-suspended": {"project": {"path": "/opt/project"}, "suspend": True},
 }
@@ -113,9 +111,43 @@ def test_the_run_image_gets_the_runner_and_the_fetched_project() -> None:
     assert main["image"] == "mlkube/mlkube-runtime:0.1.0"
     assert [*main["command"], *main["args"]] == [
         "python3", "/mlkube/runner.pyz", "--path", "/mlkube/project/a/b", "--workdir", "/mlkube",
-        "--entry-point", "main",
+        "--auth-plugin", "/mlkube/python", "--entry-point", "main",
     ]  # fmt: skip
-    assert pod["volumes"] == [{"name": "mlkube", "emptyDir": {}}]
+    assert pod["volumes"][0] == {"name": "mlkube", "emptyDir": {}}
+
+
+def test_the_pod_holds_its_tracking_token_and_no_other_credential() -> None:
+    pod = build_job(run({"project": {"path": "/p"}}), IDS, SETTINGS)["spec"]["template"]["spec"]
+    assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("mlkube-run", False)
+    assert pod["volumes"][1] == {
+        "name": "mlkube-token",
+        "projected": {
+            "sources": [
+                {
+                    "serviceAccountToken": {
+                        "audience": "mlkube",
+                        "expirationSeconds": 3600,
+                        "path": "token",
+                    }
+                }
+            ]
+        },
+    }
+    for container in [*pod["initContainers"], *pod["containers"]]:
+        assert {
+            "name": "mlkube-token",
+            "mountPath": "/var/run/secrets/mlkube.io/serviceaccount",
+            "readOnly": True,
+        } in container["volumeMounts"]
+        env = {e["name"]: e for e in container["env"]}
+        assert (
+            env["MLKUBE_TOKEN_FILE"]["value"] == "/var/run/secrets/mlkube.io/serviceaccount/token"
+        )
+        assert not [n for n in env if n.startswith("MLKUBE_S3") or "secretKeyRef" in str(env[n])]
+    asked = run({"project": {"path": "/p"}, "automountServiceAccountToken": True})
+    assert build_job(asked, IDS, SETTINGS)["spec"]["template"]["spec"][
+        "automountServiceAccountToken"
+    ]
 
 
 def test_the_init_container_gets_the_runs_env_but_not_its_interpreter_paths() -> None:
@@ -146,7 +178,9 @@ def test_long_run_names_give_valid_stable_job_names() -> None:
 
 
 def test_reserved_environment_variables_are_reported_with_their_path() -> None:
-    spec = run({"project": {"path": "/p"}, "env": [{"name": "A"}, {"name": "MLFLOW_RUN_ID"}]})
+    env = [{"name": "A"}, {"name": "MLFLOW_RUN_ID"}, {"name": "MLFLOW_TRACKING_AUTH"}]
+    spec = run({"project": {"path": "/p"}, "env": [*env, {"name": "MLKUBE_S3_ACCESS_KEY"}]})
     assert spec_problems(spec.spec) == [
-        "spec.env[1].name: MLFLOW_RUN_ID is set by mlkube for every run; remove it"
+        "spec.env[1].name: MLFLOW_RUN_ID is set by mlkube for every run; remove it",
+        "spec.env[2].name: MLFLOW_TRACKING_AUTH is set by mlkube for every run; remove it",
     ]

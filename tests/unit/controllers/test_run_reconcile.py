@@ -26,9 +26,6 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SETTINGS = JobSettings(
     image="rt:1",
     tracking_uri="http://t:5000",
-    s3_endpoint="http://s3:9000",
-    s3_bucket="mlkube",
-    s3_secret="mlkube-s3",
     runner_image="r:1",
 )
 IDS = RunIdentity(run_id=RUN_UID.replace("-", ""), experiment_id="7")
@@ -154,7 +151,7 @@ def reconciler() -> tuple[RunReconciler, FakeKube]:
     return RunReconciler(context(fake)), fake
 
 
-def test_first_reconcile_makes_the_secret_the_job_and_the_status() -> None:
+def test_first_reconcile_makes_the_identity_the_job_and_the_status() -> None:
     reconcile, fake = reconciler()
     fake.objects["runs", "ml", "train"] = {**run_obj(), "metadata": {**run_obj()["metadata"]}}
     found = indexes(
@@ -162,8 +159,10 @@ def test_first_reconcile_makes_the_secret_the_job_and_the_status() -> None:
     )
     reconcile.reconcile(found, "ml", "train")
     assert fake.calls == [
-        ("get", "secrets", "ml", "mlkube-s3"),
-        ("create", "secrets", "ml", "mlkube-s3"),
+        ("get", "serviceaccounts", "ml", "mlkube-run"),
+        ("create", "serviceaccounts", "ml", "mlkube-run"),
+        ("get", "rolebindings", "ml", "mlkube-run"),
+        ("create", "rolebindings", "ml", "mlkube-run"),
         ("create", "jobs", "ml", "train"),
         ("patch-status", "runs", "ml", "train"),
     ]
@@ -208,7 +207,11 @@ def test_a_missing_experiment_is_made_and_numbered_once() -> None:
     indexed = {"experimentId": "1", "artifactLocation": None}
     found = indexes(runs={("ml", "train"): [run_obj()]}, experiments={("ml", "churn"): [indexed]})
     reconcile.reconcile(found, "ml", "train")
-    assert not [c for c in fake.calls if c[1] in {"experiments", "secrets", "configmaps"}]
+    assert not [
+        c
+        for c in fake.calls
+        if c[1] in {"experiments", "serviceaccounts", "rolebindings", "configmaps"}
+    ]
 
 
 def test_a_running_duration_moves_in_steps_an_ended_one_is_exact() -> None:

@@ -26,10 +26,7 @@ from mlkube_operator.resources.model_deployment import (
 
 GOLDEN = Path(__file__).parent / "golden"
 SETTINGS = ServingSettings(
-    image="mlkube/mlkube:0.1.0",
-    s3_endpoint="http://minio.mlkube.svc:9000",
-    s3_bucket="mlkube",
-    s3_secret="mlkube-s3",
+    image="mlkube/mlkube:0.1.0", tracking_uri="http://mlkube-server.mlkube.svc:5000"
 )
 
 
@@ -49,8 +46,20 @@ def check(name: str, built: dict[str, Any] | None) -> None:
 
 def test_stable_track_by_alias() -> None:
     md = deployment({"model": {"name": "iris", "alias": "champion"}, "replicas": 2})
-    track = Track("stable", 3, "s3://mlkube/ml/models/iris/3", 2)
-    check("serving-stable", build_deployment(md, track, SETTINGS))
+    track = Track("stable", "iris", 3, 2)
+    built = build_deployment(md, track, SETTINGS)
+    check("serving-stable", built)
+    pod = built["spec"]["template"]["spec"]
+    # The registry copy, through the tracking server, as mlkube-serving with its own token.
+    assert pod["containers"][0]["args"][0] == "mlflow-artifacts:/models/iris/3"
+    assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == (
+        "mlkube-serving",
+        False,
+    )
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert not [name for name in env if name.startswith("MLKUBE_S3")]
+    assert env["MLKUBE_TOKEN_FILE"] == "/var/run/secrets/mlkube.io/serviceaccount/token"
+    assert env["MLFLOW_WORKSPACE"] == "ml"
     check("serving-service", build_service(md))
     assert build_autoscaler(md) is None
     assert service_url("127.10.0.7", md) == "http://127.10.0.7:80"
@@ -68,7 +77,7 @@ def test_canary_track_with_resources_env_and_autoscaling() -> None:
             "server": {"workers": 2, "port": 9000},
         }
     )
-    track = Track("canary", 4, "s3://mlkube/ml/models/iris/4", 1)
+    track = Track("canary", "iris", 4, 1)
     check("serving-canary", build_deployment(md, track, SETTINGS))
     check("serving-hpa", build_autoscaler(md))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlkube import __version__
 from mlkube.cli import main
 from mlkube.projects.bundle import runner_bytes
 
@@ -38,10 +39,23 @@ def message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_a_path_project_gets_only_the_runner(tmp_path: Path, message: Path) -> None:
+def test_a_path_project_gets_only_the_runner_and_the_auth_plugin(
+    tmp_path: Path, message: Path
+) -> None:
     into = tmp_path / "mlkube"
     assert main(["project", "prepare", "--into", str(into), "--path", "/opt/project"]) == 0
-    assert sorted(p.name for p in into.iterdir()) == ["runner.pyz"]
+    assert sorted(p.name for p in into.iterdir()) == ["python", "runner.pyz"]
+    plugin = into / "python"
+    assert sorted(p.name for p in plugin.rglob("*")) == [
+        "METADATA",
+        "entry_points.txt",
+        f"mlkube_auth-{__version__}.dist-info",
+        "mlkube_auth.py",
+    ]
+    entry_points = next(plugin.glob("*.dist-info")) / "entry_points.txt"
+    assert entry_points.read_text() == (
+        "[mlflow.request_auth_provider]\nmlkube = mlkube_auth:MlkubeAuthProvider\n"
+    )
     assert (into / "runner.pyz").read_bytes() == runner_bytes()
     assert not message.exists()
 
@@ -69,7 +83,7 @@ def test_a_missing_subdirectory_is_reported(
     )
 
 
-def test_an_archive_without_object_store_settings_is_reported(
+def test_an_s3_archive_without_the_runs_own_credentials_is_reported(
     tmp_path: Path, message: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("MLKUBE_S3_ENDPOINT", "MLKUBE_S3_ACCESS_KEY", "MLKUBE_S3_SECRET_KEY"):

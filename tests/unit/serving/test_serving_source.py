@@ -171,3 +171,30 @@ def test_bad_model_uris(tmp_path: Path, uri: str, env: dict[str, str], message: 
     with pytest.raises(SourceError, match=None) as err:
         fetch_model(uri, tmp_path, env, transport=FakeTracking({}))
     assert message in str(err.value)
+
+
+def test_a_registry_copy_comes_through_the_proxy_with_the_pods_refreshed_token(
+    tmp_path: Path,
+) -> None:
+    """What a ModelDeployment's pod does: no object-store credential, only its token file."""
+    token = tmp_path / "token"
+    token.write_text("first\n")
+    listing = "api/2.0/mlflow-artifacts/artifacts?path="
+    tracking = FakeTracking(
+        {
+            f"{listing}models%2Firis%2F3": {"files": [{"path": "MLmodel", "is_dir": False}]},
+            "api/2.0/mlflow-artifacts/artifacts/models/iris/3/MLmodel": b"flavors: {}\n",
+        }
+    )
+    env = {
+        "MLFLOW_TRACKING_URI": "http://tracking:5000",
+        "MLFLOW_WORKSPACE": "team-a",
+        "MLKUBE_TOKEN_FILE": str(token),
+    }
+    fetch_model("mlflow-artifacts:/models/iris/3", tmp_path / "m", env, transport=tracking)
+    assert downloaded(tmp_path / "m") == {"MLmodel": b"flavors: {}\n"}
+    assert {h["Authorization"] for _, _, _, h in tracking.calls} == {"Bearer first"}
+    assert {h["X-MLFLOW-WORKSPACE"] for _, _, _, h in tracking.calls} == {"team-a"}
+    token.write_text("second\n")  # the kubelet rotated it
+    fetch_model("mlflow-artifacts:/models/iris/3", tmp_path / "n", env, transport=tracking)
+    assert tracking.calls[-1][3]["Authorization"] == "Bearer second"

@@ -33,11 +33,12 @@ MAX_PARTS = 10000
 def _owned(call_workspace: str, services: Services, path: ArtifactPath) -> None:
     """The run or logged model of ``path`` exists in the workspace, in that experiment.
 
-    Registry copies need no check: their key is derived from a validated model name and number
-    under the workspace's prefix, and a version that is not there simply has no files.
+    Registry copies and project archives need no check: their key is derived from a validated
+    model name and number, or a sha256, under the workspace's prefix, and one that is not there
+    simply has no files.
     """
     store = services.store
-    if path.owner is Owner.REGISTRY:
+    if path.owner in {Owner.REGISTRY, Owner.PROJECT}:
         return
     if path.owner is Owner.RUN:
         experiment_id = store.get_run(call_workspace, path.owner_id).info.experiment_id
@@ -49,13 +50,24 @@ def _owned(call_workspace: str, services: Services, path: ArtifactPath) -> None:
         )
 
 
-def resolve(workspace: str, services: Services, raw: str, *, writing: bool = True) -> ArtifactPath:
+def resolve(
+    workspace: str,
+    services: Services,
+    raw: str,
+    *,
+    writing: bool = True,
+    deleting: bool = False,
+) -> ArtifactPath:
     path = layout.parse_artifact_path(raw)
     if path is None:
         raise invalid(
             f"invalid artifact path {raw[:200]!r}: expected <experimentId>/<runId>/artifacts/... "
             "or <experimentId>/models/<modelId>/artifacts/..."
         )
+    if deleting and path.owner is Owner.PROJECT:
+        # Content-addressed: Runs name archives by their sha256, and any of them may re-fetch
+        # one (a retried pod); uploading the same archive again is the way to "change" it.
+        raise invalid(f"{raw[:200]!r} is a project archive; archives are kept, not deleted")
     if writing and path.owner is Owner.REGISTRY:
         # The registry's copies are immutable and the operator's to write (issue 7).
         raise invalid(
@@ -165,7 +177,7 @@ async def upload(workspace: str, services: Services, raw: str, request: Request)
 
 
 async def delete(workspace: str, services: Services, raw: str) -> Response:
-    path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
+    path = await anyio.to_thread.run_sync(lambda: resolve(workspace, services, raw, deleting=True))
     objects = services.objects
 
     def remove() -> None:

@@ -76,15 +76,23 @@ API: list[tuple[str, str, Handler, Need]] = [
 
 
 # Whose rights an artifact path follows (needs.py).
-ARTIFACT_OWNERS = {Owner.RUN: RUNS, Owner.MODEL: LOGGED_MODELS, Owner.REGISTRY: MODEL_VERSIONS}
+ARTIFACT_OWNERS = {
+    Owner.RUN: RUNS,
+    Owner.MODEL: LOGGED_MODELS,
+    Owner.REGISTRY: MODEL_VERSIONS,
+    Owner.PROJECT: RUNS,
+}
 
 
 def artifact_need(raw: str, writing: bool) -> Need:
-    """Reading an artifact needs ``get`` on its owner; writing one, ``update``. A path of no
-    known shape is checked as a run's, and refused as invalid once the caller is known."""
+    """Reading an artifact needs ``get`` on its owner; writing one, ``update`` (uploading a
+    project archive, ``create`` on runs: it exists to start one). A path of no known shape is
+    checked as a run's, and refused as invalid once the caller is known."""
     try:
         path = layout.parse_artifact_path(raw)
     except LayoutError:
         path = None
     resource = RUNS if path is None else ARTIFACT_OWNERS[path.owner]
-    return update(resource) if writing else get(resource)
+    if not writing:
+        return get(resource)
+    return create(RUNS) if path is not None and path.owner is Owner.PROJECT else update(resource)
