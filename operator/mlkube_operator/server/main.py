@@ -14,6 +14,7 @@ from mlkube.objects import MemoryObjects, ObjectStore
 from mlkube.objects.s3 import S3Objects
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
+from mlkube_operator.server.http.head_deadline import bounded_protocol
 from mlkube_operator.server.settings import Backend, ServerSettings
 from mlkube_operator.server.store.registry.base import RegistryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     objects = object_store(settings)
     store = tracking_store(settings, objects)
     registry = registry_store(settings)
-    services = Services(store, objects, settings.namespace, __version__)
+    services = Services(store, objects, settings.namespace, __version__, settings.bounds)
     app = build_app(services, registry)
     config = uvicorn.Config(
         app,
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
+        http=bounded_protocol(settings.bounds),
         access_log=False,
     )
     server = uvicorn.Server(config)

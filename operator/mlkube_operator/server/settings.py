@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from mlkube_operator.server.http.bounds import Bounds
+
+_BOUNDS = Bounds()
+# (flag, environment variable, Bounds field, type): the limits on one request's work (issue 13).
+_BOUND_FLAGS: list[tuple[str, str, str, type]] = [
+    ("--max-json-bytes", "MLKUBE_MAX_JSON_BYTES", "max_json_bytes", int),
+    ("--max-upload-bytes", "MLKUBE_MAX_UPLOAD_BYTES", "max_upload_bytes", int),
+    ("--header-timeout", "MLKUBE_HEADER_TIMEOUT", "head_seconds", float),
+    ("--max-header-bytes", "MLKUBE_MAX_HEADER_BYTES", "max_head_bytes", int),
+    ("--body-idle-timeout", "MLKUBE_BODY_IDLE_TIMEOUT", "body_idle_seconds", float),
+    ("--json-body-timeout", "MLKUBE_JSON_BODY_TIMEOUT", "json_body_seconds", float),
+    ("--max-in-flight", "MLKUBE_MAX_IN_FLIGHT", "max_in_flight", int),
+]
+
+
+def _positive(kind: type) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value: float = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
 
 
 class Backend(StrEnum):
@@ -42,6 +66,11 @@ class ServerSettings(BaseModel):
         "ids; defaults to --namespace.",
     )
     log_level: str = Field(default="info", description="--log-level: uvicorn's log level.")
+    bounds: Bounds = Field(
+        default=_BOUNDS,
+        description="Limits on one request's work: body sizes, read deadlines, requests in "
+        "flight (flags and variables in _BOUND_FLAGS; defaults in http/bounds.py).",
+    )
 
     @classmethod
     def parse(cls, argv: Sequence[str], env: Mapping[str, str]) -> ServerSettings:
@@ -56,7 +85,11 @@ class ServerSettings(BaseModel):
             "--backend", choices=[b.value for b in Backend], default=Backend.KUBERNETES.value
         )
         parser.add_argument("--log-level", default="info")
+        for flag, variable, name, kind in _BOUND_FLAGS:
+            default = env.get(variable) or getattr(_BOUNDS, name)
+            parser.add_argument(flag, dest=name, type=_positive(kind), default=kind(default))
         args = parser.parse_args(list(argv))
+        bounds = Bounds(**{name: getattr(args, name) for _, _, name, _ in _BOUND_FLAGS})
         return cls(
             host=args.host,
             port=args.port,
@@ -69,4 +102,5 @@ class ServerSettings(BaseModel):
             s3_bucket=env.get("MLKUBE_S3_BUCKET") or "mlkube",
             id_namespace=env.get("MLKUBE_ID_NAMESPACE") or None,
             log_level=args.log_level,
+            bounds=bounds,
         )

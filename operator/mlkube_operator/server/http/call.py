@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from mlkube.objects import ObjectStore
 from mlkube_operator.server.errors import invalid
+from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.limits import check_key, check_length, truncated
 from mlkube_operator.server.store.tracking.base import TrackingStore
@@ -20,6 +21,7 @@ class Services:
     objects: ObjectStore
     default_workspace: str
     version: str
+    bounds: Bounds = field(default_factory=Bounds)
 
 
 @dataclass(frozen=True)
