@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "INVALID_STATE"
     RESOURCE_CONFLICT = "RESOURCE_CONFLICT"
     REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
     TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
@@ -32,6 +33,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ENDPOINT_NOT_FOUND: 404,
     ErrorCode.RESOURCE_CONFLICT: 409,
     ErrorCode.REQUEST_LIMIT_EXCEEDED: 429,
+    ErrorCode.RESOURCE_EXHAUSTED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.NOT_IMPLEMENTED: 501,
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
@@ -41,16 +43,19 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 
 
 class MlflowError(Exception):
-    """An error the API reports as ``{"error_code", "message"}`` with the matching HTTP status."""
+    """An error the API reports as ``{"error_code", "message"}`` with the matching HTTP status,
+    or with ``status`` where HTTP has a more precise one than MLflow's code (413 for a body past
+    the limit, 408 for one that stopped arriving)."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
     @property
     def http_status(self) -> int:
-        return HTTP_STATUS[self.code]
+        return self.status or HTTP_STATUS[self.code]
 
     def to_json(self) -> dict[str, str]:
         return {"error_code": self.code.value, "message": self.message}

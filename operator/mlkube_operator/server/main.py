@@ -16,6 +16,7 @@ from mlkube.objects.s3 import S3Objects
 from mlkube_operator.server.auth.guard import Guard, KubernetesGuard, SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
+from mlkube_operator.server.http.head_deadline import bounded_protocol
 from mlkube_operator.server.settings import AuthMode, Backend, ServerSettings
 from mlkube_operator.server.store.registry.base import RegistryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
@@ -104,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     objects = object_store(settings)
     store = tracking_store(settings, objects)
     registry = registry_store(settings)
-    services = Services(store, objects, settings.namespace, __version__, door)
+    services = Services(
+        store, objects, settings.namespace, __version__, door, bounds=settings.bounds
+    )
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)
     app = build_app(services, registry)
@@ -114,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
+        http=bounded_protocol(settings.bounds),
         access_log=False,
     )
     server = uvicorn.Server(config)

@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from mlkube_operator.server.http.bounds import Bounds
+
+_BOUNDS = Bounds()
+# (flag, environment variable, Bounds field, type): the limits on one request's work (issue 13).
+_BOUND_FLAGS: list[tuple[str, str, str, type]] = [
+    ("--max-json-bytes", "MLKUBE_MAX_JSON_BYTES", "max_json_bytes", int),
+    ("--max-upload-bytes", "MLKUBE_MAX_UPLOAD_BYTES", "max_upload_bytes", int),
+    ("--header-timeout", "MLKUBE_HEADER_TIMEOUT", "head_seconds", float),
+    ("--max-header-bytes", "MLKUBE_MAX_HEADER_BYTES", "max_head_bytes", int),
+    ("--body-idle-timeout", "MLKUBE_BODY_IDLE_TIMEOUT", "body_idle_seconds", float),
+    ("--json-body-timeout", "MLKUBE_JSON_BODY_TIMEOUT", "json_body_seconds", float),
+    ("--max-in-flight", "MLKUBE_MAX_IN_FLIGHT", "max_in_flight", int),
+]
+
+
+def _positive(kind: type) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value: float = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
 
 
 class Backend(StrEnum):
@@ -69,6 +93,11 @@ class ServerSettings(BaseModel):
         le=65535,
         description="--metrics-port / MLKUBE_METRICS_PORT: Prometheus metrics port; 0 is off.",
     )
+    bounds: Bounds = Field(
+        default=_BOUNDS,
+        description="Limits on one request's work: body sizes, read deadlines, requests in "
+        "flight (flags and variables in _BOUND_FLAGS; defaults in http/bounds.py).",
+    )
 
     @classmethod
     def parse(cls, argv: Sequence[str], env: Mapping[str, str]) -> ServerSettings:
@@ -93,8 +122,12 @@ class ServerSettings(BaseModel):
         parser.add_argument(
             "--metrics-port", type=int, default=int(env.get("MLKUBE_METRICS_PORT") or 0)
         )
-        args = parser.parse_args(list(argv))
         audiences = env.get("MLKUBE_TOKEN_AUDIENCES", "mlkube")
+        for flag, variable, name, kind in _BOUND_FLAGS:
+            default = env.get(variable) or getattr(_BOUNDS, name)
+            parser.add_argument(flag, dest=name, type=_positive(kind), default=kind(default))
+        args = parser.parse_args(list(argv))
+        bounds = Bounds(**{name: getattr(args, name) for _, _, name, _ in _BOUND_FLAGS})
         return cls(
             host=args.host,
             port=args.port,
@@ -112,4 +145,5 @@ class ServerSettings(BaseModel):
             accept_api_tokens=env.get("MLKUBE_ACCEPT_API_TOKENS", "true").lower()
             not in ("0", "false", "no"),
             metrics_port=args.metrics_port,
+            bounds=bounds,
         )

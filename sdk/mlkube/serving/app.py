@@ -18,10 +18,11 @@ the timeout, so a slow model never stalls health checks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -29,7 +30,18 @@ import orjson
 from mlkube import __version__
 from mlkube.models.errors import InputError
 from mlkube.models.pyfunc import PyFuncModel
+from mlkube.serving.bounded import (
+    MAX_BODY,
+    MAX_IN_FLIGHT,
+    ClientGone,
+    Slot,
+    Slots,
+    check,
+    read_body,
+    run_work,
+)
 from mlkube.serving.encoding import encode_predictions
+from mlkube.serving.errors import HttpError
 from mlkube.serving.fastpath import FastPath
 from mlkube.serving.metrics import Metrics
 from mlkube.serving.parsing import RequestError, parse_csv, parse_json
@@ -46,16 +58,7 @@ CSV = "text/csv"
 SUPPORTED_TYPES = ("application/json", CSV)
 # Bodies above this size (large batches) are scored in a thread even on the fast path.
 INLINE_LIMIT = 256 * 1024
-MAX_BODY = 64 * 1024 * 1024
 _JSON_HEADERS = [(b"content-type", JSON)]
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, error_code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-        self.message = message
 
 
 def _media_type(content_type: str) -> str:
@@ -73,9 +76,20 @@ def _media_type(content_type: str) -> str:
 class ScoringApp:
     """One loaded model behind MLflow's scoring protocol."""
 
-    def __init__(self, model: PyFuncModel, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        model: PyFuncModel,
+        *,
+        timeout: float = 60.0,
+        max_body: int = MAX_BODY,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
         self.model = model
         self.timeout = timeout
+        self.max_body = max_body
+        self.slots = Slots(max_in_flight)
+        # One thread per slot: work never waits in a queue behind other work.
+        self.executor = ThreadPoolExecutor(max_in_flight, thread_name_prefix="mlkube-predict")
         self.metrics = Metrics()
         self.fast = FastPath.compile(model)
         self.draining = False
@@ -97,8 +111,11 @@ class ScoringApp:
             if path == "/invocations":
                 if method != "POST":
                     raise HttpError(405, "BAD_REQUEST", "Use POST for /invocations.")
-                body = await _read_body(receive)
-                status, payload = await self._invocations(_header(scope, b"content-type"), body)
+                slot = self.slots.take()
+                try:
+                    status, payload = await self._invocations(scope, receive, slot)
+                finally:
+                    slot.release()
                 await _respond(send, status, payload)
             elif method not in ("GET", "HEAD"):
                 raise HttpError(405, "BAD_REQUEST", f"Use GET for {path}.")
@@ -116,25 +133,56 @@ class ScoringApp:
         except HttpError as err:
             status = err.status
             self.metrics.error(err.error_code)
-            await _respond(send, status, _error_body(err.error_code, err.message))
+            body = _error_body(err.error_code, err.message)
+            await _respond(send, status, body, extra=_encoded(err.headers))
+        except ClientGone:
+            status = 499  # nginx's "client closed request": nothing is sent
+            self.metrics.error("CLIENT_GONE")
         self.metrics.observe(path, status, time.perf_counter() - start)
 
-    async def _invocations(self, content_type: str, body: bytes) -> tuple[int, bytes]:
+    async def _invocations(self, scope: Scope, receive: Receive, slot: Slot) -> tuple[int, bytes]:
+        content_type = _header(scope, b"content-type")
         media = _media_type(content_type)
+        if media not in SUPPORTED_TYPES:
+            raise _unsupported(content_type)
+        body = await read_body(scope, receive, self.max_body)
         if media == "application/json":
             if self.fast is not None and len(body) <= INLINE_LIMIT:
                 answer = self._fast(body)
                 if answer is not None:
                     return 200, answer
-            return 200, await self._in_thread(self._score_json, body)
-        if media == CSV:
-            return 200, await self._in_thread(self._score_csv, body)
-        raise HttpError(
-            415,
-            "BAD_REQUEST",
-            f"Unsupported content type {content_type or '(none)'!r}; this server accepts "
-            f"{', '.join(SUPPORTED_TYPES)}.",
-        )
+            work = self._json_work(body)
+        else:
+            work = self._csv_work(body)
+        del body  # the work holds it only until parsed
+        return 200, await run_work(work, self.executor, slot, receive, self.timeout)
+
+    def _json_work(self, body: bytes) -> Callable[[threading.Event], bytes]:
+        held = [body]
+
+        def work(gone: threading.Event) -> bytes:
+            check(gone)
+            data, params = _checked(parse_json, held.pop(), self._schema)
+            return self._score(data, params, gone)
+
+        return work
+
+    def _csv_work(self, body: bytes) -> Callable[[threading.Event], bytes]:
+        held = [body]
+
+        def work(gone: threading.Event) -> bytes:
+            check(gone)
+            return self._score(_checked(parse_csv, held.pop(), self._schema), None, gone)
+
+        return work
+
+    def _score(self, data: Any, params: Any, gone: threading.Event) -> bytes:
+        check(gone)
+        data, params = self._guarded(self._prepared, data, params)
+        check(gone)
+        predictions = self._guarded(self.model.impl.predict, data, params)
+        check(gone)
+        return encode_predictions(predictions)
 
     def _fast(self, body: bytes) -> bytes | None:
         assert self.fast is not None
@@ -149,32 +197,13 @@ class ScoringApp:
             return None
         return encode_predictions(self._guarded(self.fast.predict, matrix))
 
-    async def _in_thread(self, work: Callable[[bytes], bytes], body: bytes) -> bytes:
+    def _prepared(self, data: Any, params: Any) -> tuple[Any, Any]:
         try:
-            return await asyncio.wait_for(asyncio.to_thread(work, body), self.timeout)
-        except TimeoutError:
-            raise HttpError(
-                504,
-                "DEADLINE_EXCEEDED",
-                f"The prediction took longer than {self.timeout:g}s (mlkube serve --timeout).",
-            ) from None
-
-    def _score_json(self, body: bytes) -> bytes:
-        data, params = _checked(parse_json, body, self._schema)
-        return encode_predictions(self._guarded(self._predict, data, params))
-
-    def _score_csv(self, body: bytes) -> bytes:
-        data = _checked(parse_csv, body, self._schema)
-        return encode_predictions(self._guarded(self._predict, data, None))
-
-    def _predict(self, data: Any, params: Any) -> Any:
-        try:
-            data, params = self.model.prepare(data, params)
+            return self.model.prepare(data, params)
         except InputError as err:
             raise HttpError(
                 400, "BAD_REQUEST", f"The input does not match the model's signature: {err}"
             ) from None
-        return self.model.impl.predict(data, params)
 
     @staticmethod
     def _guarded(predict: Callable[..., Any], *args: Any) -> Any:
@@ -193,6 +222,15 @@ class ScoringApp:
             ) from None
 
 
+def _unsupported(content_type: str) -> HttpError:
+    return HttpError(
+        415,
+        "BAD_REQUEST",
+        f"Unsupported content type {content_type or '(none)'!r}; this server accepts "
+        f"{', '.join(SUPPORTED_TYPES)}.",
+    )
+
+
 def _checked(parse: Callable[..., Any], *args: Any) -> Any:
     try:
         return parse(*args)
@@ -207,31 +245,26 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _read_body(receive: Receive) -> bytes:
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body"):
-        return body
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body"):
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HttpError(413, "BAD_REQUEST", f"The body exceeds {MAX_BODY} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _error_body(error_code: str, message: str) -> bytes:
     return orjson.dumps({"error_code": error_code, "message": message})
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes | str = JSON) -> None:
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(key.encode(), value.encode()) for key, value in headers.items()]
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes | str = JSON,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     if isinstance(content_type, str):
         content_type = content_type.encode()
     headers = _JSON_HEADERS if content_type == JSON else [(b"content-type", content_type)]
+    if extra:
+        headers = [*headers, *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

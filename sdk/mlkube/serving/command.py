@@ -31,6 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="seconds a prediction may take before the answer is 504 (default 60)",
     )
     parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="largest request body; larger ones are refused with 413 (default 64 MiB)",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=8,
+        help="requests scored at once per worker; more get 503 with Retry-After (default 8)",
+    )
+    parser.add_argument(
         "--shutdown-delay",
         type=float,
         default=0.0,
@@ -59,8 +71,12 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from mlkube.serving.source import SourceError, fetch_model
 
     logging.basicConfig(level=str(args.log_level).upper(), format="%(levelname)s %(message)s")
-    if args.workers < 1 or not 0 <= args.port <= 65535:
-        print("mlkube serve: --workers must be at least 1 and --port in 0..65535", file=sys.stderr)
+    for flag in ("workers", "max_body_bytes", "max_in_flight"):
+        if getattr(args, flag) < 1:
+            print(f"mlkube serve: --{flag.replace('_', '-')} must be at least 1", file=sys.stderr)
+            return 2
+    if not 0 <= args.port <= 65535:
+        print("mlkube serve: --port must be in 0..65535", file=sys.stderr)
         return 2
     if min(args.timeout, args.shutdown_delay, args.graceful_timeout) < 0:
         print("mlkube serve: durations must not be negative", file=sys.stderr)
@@ -79,6 +95,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         timeout=args.timeout,
         shutdown_delay=args.shutdown_delay,
         graceful_timeout=args.graceful_timeout,
+        max_body_bytes=args.max_body_bytes,
+        max_in_flight=args.max_in_flight,
         log_level=str(args.log_level).lower(),
     )
     try:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from mlkube.serving.bounded import MAX_BODY, MAX_IN_FLIGHT
+
 if TYPE_CHECKING:
     from mlkube.serving.app import ScoringApp
 
@@ -45,6 +47,8 @@ class ServeOptions:
     shutdown_delay: float = 0.0
     graceful_timeout: float = 30.0
     log_level: str = "warning"
+    max_body_bytes: int = MAX_BODY
+    max_in_flight: int = MAX_IN_FLIGHT
 
 
 class _DrainingServer(uvicorn.Server):
@@ -74,7 +78,12 @@ def run_worker(options: ServeOptions, sockets: list[socket.socket] | None = None
     from mlkube.models.pyfunc import load_model
     from mlkube.serving.app import ScoringApp
 
-    app = ScoringApp(load_model(options.model_dir), timeout=options.timeout)
+    app = ScoringApp(
+        load_model(options.model_dir),
+        timeout=options.timeout,
+        max_body=options.max_body_bytes,
+        max_in_flight=options.max_in_flight,
+    )
     config = uvicorn.Config(
         app,
         host=options.host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,12 @@ from tests.unit.serving.conftest import COLUMNS
 from mlkube.models import load_model
 from mlkube.models import sklearn as mk_sklearn
 from mlkube.serving.app import ScoringApp
-from mlkube.serving.encoding import encode_predictions
 from mlkube.serving.fastpath import FastPath
-from mlkube.serving.parsing import parse_json
 
 
 def general(app: ScoringApp, body: bytes) -> bytes:
-    data, params = parse_json(body, app._schema)
-    return encode_predictions(app._predict(data, params))
+    """The answer of the general path (what a request runs in a worker thread)."""
+    return app._json_work(body)(threading.Event())
 
 
 def bodies(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -64,3 +64,11 @@ def test_settings_from_flags_and_environment() -> None:
     assert settings.kubeconfig == "/tmp/kubeconfig"
     assert (settings.s3_endpoint, settings.s3_bucket) == ("http://127.0.0.1:9000", "b")
     assert ServerSettings.parse([], {}).host == "127.0.0.1"
+
+
+def test_request_bounds_from_flags_and_environment() -> None:
+    env = {"MLKUBE_MAX_IN_FLIGHT": "8", "MLKUBE_HEADER_TIMEOUT": "2.5"}
+    bounds = ServerSettings.parse(["--max-json-bytes", "1000"], env).bounds
+    assert (bounds.max_json_bytes, bounds.max_in_flight, bounds.head_seconds) == (1000, 8, 2.5)
+    with pytest.raises(SystemExit):
+        ServerSettings.parse(["--max-in-flight", "0"], {})

@@ -17,7 +17,8 @@ from typing import Any
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -25,9 +26,12 @@ from mlkube.layout import NAMESPACE, LayoutError
 from mlkube_operator.kube import KubeError
 from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, list_
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
-from mlkube_operator.server.http import artifacts
+from mlkube_operator.server.http import artifacts, bodies
+from mlkube_operator.server.http.bounds import Bounds
+from mlkube_operator.server.http.busy import InFlightLimit
 from mlkube_operator.server.http.call import Call, Services
 from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.query_string import query_of
 from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHandler
 from mlkube_operator.server.http.registry_routes import REGISTRY_API
 from mlkube_operator.server.http.serialize import JsonResponse
@@ -37,12 +41,15 @@ from mlkube_operator.server.store.registry.base import RegistryStore
 log = logging.getLogger("mlkube.server")
 
 WORKSPACE_HEADER = "x-mlflow-workspace"
-MAX_JSON_BODY = 16 * 1024 * 1024
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def error_response(err: MlflowError) -> Response:
-    return JsonResponse(err.to_json(), status_code=err.http_status)
+    # After refusing a body (too large, too slow) the rest of it is never read: close the
+    # connection instead of draining it.
+    refused_body = err.http_status in (bodies.TOO_LARGE, bodies.TOO_SLOW)
+    headers = {"Connection": "close"} if refused_body else None
+    return JsonResponse(err.to_json(), status_code=err.http_status, headers=headers)
 
 
 def workspace_of(request: Request, services: Services) -> str:
@@ -57,16 +64,13 @@ def workspace_of(request: Request, services: Services) -> str:
     return value
 
 
-async def fields_of(request: Request) -> Fields:
-    query = request.query_params
+async def fields_of(request: Request, bounds: Bounds) -> Fields:
     if request.method == "GET":
-        return Fields.from_query({k: query.getlist(k) for k in query})
-    body = await request.body()
+        return Fields.from_query(query_of(request))
+    body = await bodies.read_body(request, bounds.json_body())
     if request.method == "DELETE" and not body.strip():
         # MLflow's clients send a DELETE's fields as a JSON body; bare DELETEs use the query.
-        return Fields.from_query({k: query.getlist(k) for k in query})
-    if len(body) > MAX_JSON_BODY:
-        raise invalid(f"the request body is {len(body)} bytes, more than {MAX_JSON_BODY}")
+        return Fields.from_query(query_of(request))
     if not body.strip():
         return Fields({})
     try:
@@ -117,6 +121,11 @@ def guarded(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except MlflowError as err:
             return error_response(err)
+        except ClientDisconnect:  # gone mid-body: nobody reads the answer
+            log.debug(
+                "%s %s: the client left before its body ended", request.method, request.url.path
+            )
+            return Response(status_code=400)
         except LayoutError as err:  # an id or path in the request that no key can hold
             return error_response(invalid(str(err)))
         except (OSError, KubeError) as err:
@@ -147,7 +156,7 @@ def json_endpoint(handler: Handler, services: Services, need: Need) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         workspace = workspace_of(request, services)
         await admitted(request, services, workspace, need)
-        fields = await fields_of(request)
+        fields = await fields_of(request, services.bounds)
         call = Call(workspace, fields, dict(request.path_params), services)
         return JsonResponse(await anyio.to_thread.run_sync(handler, call))
 
@@ -176,7 +185,7 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
             return await artifacts.mpu_part(workspace, services, raw, request)
         if request.method != "POST":
             raise MlflowError(ErrorCode.BAD_REQUEST, f"mpu/{action} takes POST")
-        call = Call(workspace, await fields_of(request), {}, services)
+        call = Call(workspace, await fields_of(request, services.bounds), {}, services)
         if action == "create":
             base = str(request.base_url)
             result = await anyio.to_thread.run_sync(artifacts.mpu_create, call, raw, base)
@@ -190,9 +199,10 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
 
     async def listing(request: Request) -> Response:
         workspace = workspace_of(request, services)
-        raw = request.query_params.get("path", "")
+        fields = Fields.from_query(query_of(request))
+        raw = fields.string("path") or ""
         await admitted(request, services, workspace, artifact_need(raw, writing=False))
-        call = Call(workspace, await fields_of(request), {}, services)
+        call = Call(workspace, fields, {}, services)
         return JsonResponse(await anyio.to_thread.run_sync(artifacts.list_proxy, call))
 
     routes: list[BaseRoute] = []
@@ -229,7 +239,8 @@ def registry_routes(services: Services, registry: RegistryStore) -> list[BaseRou
         async def run(request: Request) -> Response:
             workspace = workspace_of(request, services)
             await admitted(request, services, workspace, need)
-            call = RegistryCall(workspace, await fields_of(request), services, registry)
+            fields = await fields_of(request, services.bounds)
+            call = RegistryCall(workspace, fields, services, registry)
             return JsonResponse(await anyio.to_thread.run_sync(handler, call))
 
         return guarded(run)
@@ -306,7 +317,13 @@ def build_app(services: Services, registry: RegistryStore | None = None) -> Star
         *(registry_routes(services, registry) if registry is not None else []),
         *artifact_endpoints(services),
     ]
+    bounds = services.bounds
+    # Outermost: a request past the in-flight limit is refused before any other work.
+    in_flight = Middleware(
+        InFlightLimit, limit=bounds.max_in_flight, retry_after=bounds.retry_after_seconds
+    )
     return Starlette(
         routes=routes,
+        middleware=[in_flight],
         exception_handlers={HTTPException: http_error},
     )

@@ -22,8 +22,10 @@ from mlkube.objects import ObjectNotFound, ObjectStore, new_upload_id
 from mlkube_operator.server.entities import FileInfo
 from mlkube_operator.server.errors import invalid, not_found
 from mlkube_operator.server.http import serialize
+from mlkube_operator.server.http.bodies import body_pieces, check_declared
 from mlkube_operator.server.http.call import Call, Services
 from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.query_string import query_of
 from mlkube_operator.server.http.serialize import Json, JsonResponse
 from mlkube_operator.server.http.streams import drain_into
 
@@ -155,24 +157,19 @@ def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:
             close()
 
 
-def _length(request: Request) -> int | None:
-    header = request.headers.get("content-length")
-    if header is None:
-        return None
-    if not header.isdigit():
-        raise invalid(f"invalid Content-Length {header[:40]!r}")
-    return int(header)
+async def _store(services: Services, key: str, request: Request) -> None:
+    """The body streamed into object storage at ``key``, within the upload limit."""
+    limit = services.bounds.upload()
+    length = check_declared(request, limit)
+    pieces = body_pieces(request, limit)
+    await drain_into(pieces, lambda chunks: services.objects.put_stream(key, chunks, length))
 
 
 async def upload(workspace: str, services: Services, raw: str, request: Request) -> Response:
     path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
     if not path.rest:
         raise invalid("name a file to upload to, not the artifacts root")
-    key = path.key(workspace)
-    length = _length(request)
-    await drain_into(
-        request.stream(), lambda chunks: services.objects.put_stream(key, chunks, length)
-    )
+    await _store(services, path.key(workspace), request)
     return JsonResponse({})
 
 
@@ -240,15 +237,15 @@ def _upload_id(fields: Fields) -> str:
 async def mpu_part(workspace: str, services: Services, raw: str, request: Request) -> Response:
     resolve_path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
     del resolve_path  # only checked: parts are stored by upload id
-    fields = Fields.from_query({k: request.query_params.getlist(k) for k in request.query_params})
+    fields = Fields.from_query(query_of(request))
     upload_id = _upload_id(fields)
     part_number = fields.integer("part_number", required=True)
     assert part_number is not None
     if not 1 <= part_number <= MAX_PARTS:
         raise invalid(f"part_number must be between 1 and {MAX_PARTS}")
-    key = f"{layout.upload_prefix(workspace, upload_id)}{part_number:05d}"
-    length = _length(request)
-    await drain_into(request.stream(), lambda c: services.objects.put_stream(key, c, length))
+    await _store(
+        services, f"{layout.upload_prefix(workspace, upload_id)}{part_number:05d}", request
+    )
     etag = f"{upload_id}-{part_number}"
     return Response(status_code=200, headers={"ETag": etag})
 

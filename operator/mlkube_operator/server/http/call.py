@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from mlkube.objects import ObjectStore
 from mlkube_operator.server.auth.guard import Guard
 from mlkube_operator.server.errors import invalid
+from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.limits import check_key, check_length, truncated
 from mlkube_operator.server.store.tracking.base import TrackingStore
@@ -22,6 +23,7 @@ class Services:
     default_workspace: str
     version: str
     guard: Guard  # who may do what (auth/guard.py); SingleUser only by explicit setting
+    bounds: Bounds = field(default_factory=Bounds)
 
 
 @dataclass(frozen=True)

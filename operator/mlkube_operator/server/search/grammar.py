@@ -38,6 +38,9 @@ ENTITY_PREFIXES: dict[str, Entity] = {
     "datasets": Entity.DATASET,
 }
 
+# LIKE/ILIKE cost up to len(value) * len(pattern) per value (evaluate.like_matcher): bound the
+# pattern (issue 13). MLflow's own values are at most 8,000 characters (run tag values).
+MAX_LIKE_PATTERN = 1000
 NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 STRING_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"})
 NULL_OPS = frozenset({"IS NULL", "IS NOT NULL"})
@@ -199,6 +202,11 @@ def _comparison(cursor: Cursor, dialect: Dialect) -> Comparison:
         raise invalid(f"{op} cannot compare the string {shown}; use one of {sorted(STRING_OPS)}")
     if value_token.kind is not T.STRING:
         raise cursor.error(value_token, f"a single-quoted string to compare {shown} with")
+    if op in ("LIKE", "ILIKE") and len(value_token.text) > MAX_LIKE_PATTERN:
+        raise invalid(
+            f"the pattern of {shown} {op} is {len(value_token.text)} characters long, more than "
+            f"the limit of {MAX_LIKE_PATTERN}; shorten it"
+        )
     return Comparison(entity, key, op, value_token.text)
 
 
