@@ -12,6 +12,7 @@ import uvicorn
 from mlkube import __version__
 from mlkube.objects import MemoryObjects, ObjectStore
 from mlkube.objects.s3 import S3Objects
+from mlkube.sources import SourceRule
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.settings import Backend, ServerSettings
@@ -71,10 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        allowlist = SourceRule.of(settings.s3_bucket, settings.registry_source_allowlist).allowlist
+    except ValueError as err:
+        raise SystemExit(f"mlkube-server: {err}") from None
     objects = object_store(settings)
     store = tracking_store(settings, objects)
     registry = registry_store(settings)
-    services = Services(store, objects, settings.namespace, __version__)
+    services = Services(store, objects, settings.namespace, __version__, allowlist)
     app = build_app(services, registry)
     config = uvicorn.Config(
         app,

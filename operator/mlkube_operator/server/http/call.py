@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from mlkube.objects import ObjectStore
+from mlkube.sources import S3Prefix
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.limits import check_key, check_length, truncated
@@ -20,6 +21,9 @@ class Services:
     objects: ObjectStore
     default_workspace: str
     version: str
+    # What model versions may be registered from besides their workspace's prefix of
+    # ``objects.bucket`` (mlkube.sources; the operator applies the same rule).
+    source_allowlist: tuple[S3Prefix, ...] = ()
 
 
 @dataclass(frozen=True)
