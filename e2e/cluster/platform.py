@@ -21,6 +21,10 @@ OPERATOR = "mlkube-operator"
 # The platform's own namespace on the local stack: experiment-id counter, default workspace.
 PLATFORM_NAMESPACE = "default"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# The registry source allowlist of the server and the operator: a bucket that never exists, so
+# that a test can see a storage error end a registration (e2e/test_registry_sources.py).
+MISSING_ALLOWLISTED_BUCKET = "mlkube-e2e-missing"
+REGISTRY_SOURCE_ALLOWLIST = f"s3://{MISSING_ALLOWLISTED_BUCKET}/models/"
 
 
 def server_service(cluster: LocalCluster, port: int) -> Service:
@@ -40,7 +44,12 @@ def server_service(cluster: LocalCluster, port: int) -> Service:
             PLATFORM_NAMESPACE,
         ],
         http_ok(f"http://{cluster.slot.host_ip}:{port}/health"),
-        env={**cluster.env(), "MLKUBE_ID_NAMESPACE": PLATFORM_NAMESPACE, "PYTHONUNBUFFERED": "1"},
+        env={
+            **cluster.env(),
+            "MLKUBE_ID_NAMESPACE": PLATFORM_NAMESPACE,
+            "MLKUBE_REGISTRY_SOURCE_ALLOWLIST": REGISTRY_SOURCE_ALLOWLIST,
+            "PYTHONUNBUFFERED": "1",
+        },
         start_timeout=60,
     )
 
@@ -58,6 +67,7 @@ def operator_service(cluster: LocalCluster, tracking_uri: str) -> Service:
             "MLKUBE_METRICS_PORT": str(free_port()),
             "MLKUBE_TRACKING_URI": tracking_uri,
             "MLKUBE_ID_NAMESPACE": PLATFORM_NAMESPACE,
+            "MLKUBE_REGISTRY_SOURCE_ALLOWLIST": REGISTRY_SOURCE_ALLOWLIST,
             # Run pods reach the package registries as this machine does (python_env installs).
             "MLKUBE_CA_BUNDLE": HOST_CA_BUNDLE,
             "PYTHONUNBUFFERED": "1",

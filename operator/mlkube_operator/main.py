@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         ctx = Context.from_settings(settings)
+        versions = ModelVersionReconciler(ctx)
     except SettingsError as err:
         log.error("%s", err)
         return 2
@@ -70,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         memo=kopf.Memo(
             ctx=ctx,
             runs=RunReconciler(ctx),
-            versions=ModelVersionReconciler(ctx),
+            versions=versions,
             deployments=DeploymentReconciler(ctx),
         ),
         standalone=True,

@@ -84,6 +84,12 @@ class Settings(BaseModel):
         description="MLKUBE_SERVING_CLUSTER_ROLE: the ClusterRole that ServiceAccount "
         "mlkube-serving, of model-serving pods, is bound to in each namespace with deployments.",
     )
+    registry_source_allowlist: list[str] = Field(
+        default_factory=list,
+        description="MLKUBE_REGISTRY_SOURCE_ALLOWLIST: comma-separated s3://<bucket>/<prefix>/ "
+        "entries that ModelVersions of every namespace may be registered from, besides their "
+        "own namespace's prefix of MLKUBE_S3_BUCKET (mlkube.sources); empty means none.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -108,7 +114,9 @@ class Settings(BaseModel):
         values: dict[str, object] = {
             field: env[var] for var, field in names.items() if env.get(var)
         }
-        values["namespaces"] = [
-            n.strip() for n in env.get("MLKUBE_NAMESPACES", "").split(",") if n.strip()
-        ]
+        for var, field in (
+            ("MLKUBE_NAMESPACES", "namespaces"),
+            ("MLKUBE_REGISTRY_SOURCE_ALLOWLIST", "registry_source_allowlist"),
+        ):
+            values[field] = [n.strip() for n in env.get(var, "").split(",") if n.strip()]
         return cls.model_validate(values)

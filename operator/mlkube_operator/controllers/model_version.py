@@ -4,12 +4,21 @@ Registration is level-triggered and idempotent: the number is claimed on the Reg
 (kube/versions.py), the copy lands at a key derived from model and number (a retry overwrites it
 with the same bytes), and the phase ends Ready or FailedRegistration with a message that names what
 is missing. Deleting a ModelVersion deletes its registry copy (a finalizer).
+
+Before anything is read, the source must pass ``mlkube.sources``' rule (its namespace's prefix or
+an allowlisted one), whatever its form: the operator's key reads every namespace, so it does not
+rely on the tracking server having checked (issue 13). A storage error ends the registration too:
+the store's final answers (access denied, no such bucket) at once, transient ones (unreachable,
+5xx) after STORAGE_ATTEMPTS attempts; a failed registration leaves no partial copy behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -19,7 +28,8 @@ from mlkube.api import ModelVersion, SpecError, parse
 from mlkube.api.common import ConditionStatus
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL, RUN
 from mlkube.api.model_version import ModelVersionPhase
-from mlkube.objects import ObjectNotFound, ObjectStore, ObjectStoreError
+from mlkube.objects import ObjectNotFound, ObjectStore, ObjectStoreError, ObjectStoreRefused
+from mlkube.sources import SourceRefused, SourceRule
 from mlkube.storage import (
     S3Location,
     S3Settings,
@@ -30,7 +40,13 @@ from mlkube.storage import (
     read_text,
 )
 from mlkube_operator import metrics
-from mlkube_operator.controllers.context import Context, body_of, now, ready_condition
+from mlkube_operator.controllers.context import (
+    Context,
+    SettingsError,
+    body_of,
+    now,
+    ready_condition,
+)
 from mlkube_operator.controllers.indexes import Indexes
 from mlkube_operator.kube.errors import NotFound
 from mlkube_operator.kube.versions import assign_version
@@ -49,10 +65,19 @@ from mlkube_operator.resources.registry import (
 
 log = logging.getLogger(__name__)
 DONE = {ModelVersionPhase.READY.value, ModelVersionPhase.FAILED_REGISTRATION.value}
+# Transient storage errors (after the S3 client's own retries of each request) are tried again
+# this often, STORAGE_BACKOFF seconds apart and doubling, before the registration fails.
+STORAGE_ATTEMPTS = 3
+STORAGE_BACKOFF = 2.0
+MESSAGE_LIMIT = 4096
 
 
 class Waiting(Exception):
     """Registration cannot go on yet (e.g. the RegisteredModel is missing); try again later."""
+
+
+class StorageFailed(Exception):
+    """Object storage failed the copy for good; the message says how and whether it was retried."""
 
 
 def experiment_id_of(indexes: Indexes, namespace: str, experiment: str) -> str:
@@ -69,11 +94,22 @@ def is_pending(meta: kopf.Meta, status: kopf.Status, **_: Any) -> bool:
 
 
 class ModelVersionReconciler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        objects: ObjectStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``objects`` defaults to the store of the settings' S3 endpoint, made on first use."""
         self.ctx = ctx
         s = ctx.settings
         self.storage = S3Settings(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket)
-        self._objects: ObjectStore | None = None
+        try:
+            self.sources = SourceRule.of(s.s3_bucket, s.registry_source_allowlist)
+        except ValueError as err:
+            raise SettingsError(str(err)) from None
+        self.sleep = sleep
+        self._objects = objects
 
     @property
     def s3(self) -> ObjectStore:
@@ -128,15 +164,18 @@ class ModelVersionReconciler:
                 status=True,
             )
         try:
-            target, info = self._copy(indexes, namespace, version.spec.source, model, number)
+            target, info = self._register(indexes, namespace, version.spec.source, model, number)
         except Waiting as wait:
             self._pending(obj, str(wait))
+            return
+        except SourceRefused as err:
+            self._finish(obj, number, str(err), "SourceRefused")
             return
         except RegistrationError as err:
             self._finish(obj, number, str(err), "FailedRegistration")
             return
-        except (StorageError, ObjectStoreError) as err:
-            self._pending(obj, f"object storage: {err}")
+        except StorageFailed as err:
+            self._finish(obj, number, str(err), "StorageError")
             return
         self._finish(
             obj,
@@ -148,13 +187,51 @@ class ModelVersionReconciler:
             signature=info.signature,
         )
 
-    def _copy(
+    def _register(
         self, indexes: Indexes, namespace: str, source: str, model: str, number: int
     ) -> tuple[S3Location, ModelInfo]:
-        """Copy the version's files into the registry (same key, same bytes on a retry) and
-        check its MLmodel; RegistrationError says what is missing."""
-        location = self._source_location(indexes, namespace, source)
+        """``_copy``, with transient storage errors tried again and every storage error ended
+        in StorageFailed; any failure removes what was copied so far."""
         target = registry_location(self.storage.bucket, namespace, model, number)
+        attempt, delay = 1, STORAGE_BACKOFF
+        while True:
+            try:
+                return self._copy(indexes, namespace, source, target)
+            except (StorageError, ObjectStoreRefused) as err:
+                self._discard(target)
+                raise StorageFailed(
+                    f"object storage refused the copy of {source}: {err} (a final answer, not "
+                    "retried; fix the source or the store's permissions and register again)"
+                ) from None
+            except (ObjectStoreError, ObjectNotFound) as err:
+                if attempt == STORAGE_ATTEMPTS:
+                    self._discard(target)
+                    raise StorageFailed(
+                        f"object storage failed the copy of {source} {attempt} times, the last "
+                        f"with: {err} (a transient error, retried {attempt - 1} times over "
+                        f"{STORAGE_BACKOFF * (2 ** (attempt - 1) - 1):.0f} s; register again "
+                        "once the store answers)"
+                    ) from None
+                log.warning("copying %s, attempt %d: %s", source, attempt, err)
+                self.sleep(delay)
+                attempt, delay = attempt + 1, delay * 2
+            except (RegistrationError, SourceRefused):
+                self._discard(target)
+                raise
+
+    def _discard(self, target: S3Location) -> None:
+        """Best effort: a failed registration leaves no partial copy (when the store answers)."""
+        with contextlib.suppress(ObjectStoreError):
+            delete_prefix(self.s3, target)
+
+    def _copy(
+        self, indexes: Indexes, namespace: str, source: str, target: S3Location
+    ) -> tuple[S3Location, ModelInfo]:
+        """Copy the version's files into the registry (same key, same bytes on a retry) and
+        check its MLmodel; SourceRefused before anything is read from a source outside the
+        rule, RegistrationError saying what is missing."""
+        location = self._source_location(indexes, namespace, source)
+        self.sources.admit(namespace, location)
         copied = copy_prefix(self.s3, location, target)
         if copied == 0:
             raise RegistrationError(f"no files at {source} ({location})")
@@ -267,6 +344,7 @@ class ModelVersionReconciler:
         signature: dict[str, str] | None = None,
     ) -> None:
         meta = obj["metadata"]
+        message = message[:MESSAGE_LIMIT]  # the schema's bound: a longer one would never land
         ok = storage is not None
         phase = ModelVersionPhase.READY if ok else ModelVersionPhase.FAILED_REGISTRATION
         new: dict[str, Any] = {

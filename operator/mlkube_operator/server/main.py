@@ -13,6 +13,7 @@ from prometheus_client import start_http_server
 from mlkube import __version__
 from mlkube.objects import MemoryObjects, ObjectStore
 from mlkube.objects.s3 import S3Objects
+from mlkube.sources import SourceRule
 from mlkube_operator.server.auth.guard import Guard, KubernetesGuard, SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
@@ -101,12 +102,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        allowlist = SourceRule.of(settings.s3_bucket, settings.registry_source_allowlist).allowlist
+    except ValueError as err:
+        raise SystemExit(f"mlkube-server: {err}") from None
     door = guard(settings)
     objects = object_store(settings)
     store = tracking_store(settings, objects)
     registry = registry_store(settings)
     services = Services(
-        store, objects, settings.namespace, __version__, door, bounds=settings.bounds
+        store,
+        objects,
+        settings.namespace,
+        __version__,
+        door,
+        bounds=settings.bounds,
+        source_allowlist=allowlist,
     )
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)

@@ -70,6 +70,12 @@ class ServerSettings(BaseModel):
         description="MLKUBE_ID_NAMESPACE: namespace of the ConfigMap that allocates experiment "
         "ids; defaults to --namespace.",
     )
+    registry_source_allowlist: list[str] = Field(
+        default_factory=list,
+        description="MLKUBE_REGISTRY_SOURCE_ALLOWLIST: comma-separated s3://<bucket>/<prefix>/ "
+        "entries that model versions may be registered from besides their workspace's own "
+        "prefix (the operator's setting of the same name; mlkube.sources).",
+    )
     log_level: str = Field(default="info", description="--log-level: uvicorn's log level.")
     auth: AuthMode = Field(
         default=AuthMode.KUBERNETES,
@@ -139,6 +145,11 @@ class ServerSettings(BaseModel):
             s3_secret_key=env.get("MLKUBE_S3_SECRET_KEY") or None,
             s3_bucket=env.get("MLKUBE_S3_BUCKET") or "mlkube",
             id_namespace=env.get("MLKUBE_ID_NAMESPACE") or None,
+            registry_source_allowlist=[
+                e.strip()
+                for e in env.get("MLKUBE_REGISTRY_SOURCE_ALLOWLIST", "").split(",")
+                if e.strip()
+            ],
             log_level=args.log_level,
             auth=AuthMode(args.auth),
             token_audiences=[a.strip() for a in audiences.split(",") if a.strip()],

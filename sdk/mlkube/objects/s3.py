@@ -19,7 +19,7 @@ import urllib3
 from minio import Minio
 from minio.commonconfig import ComposeSource, CopySource
 from minio.deleteobjects import DeleteObject
-from minio.error import S3Error
+from minio.error import MinioException, S3Error
 
 from mlkube.objects.store import (
     CHUNK,
@@ -28,12 +28,22 @@ from mlkube.objects.store import (
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
+    ObjectStoreRefused,
     PreconditionFailed,
 )
 
 PART_SIZE = 16 * 1024 * 1024
 MIN_COMPOSE_PART = 5 * 1024 * 1024
 _MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"}
+# S3 error codes that a later attempt may not get; every other code is the store's final answer.
+_TRANSIENT = {
+    "InternalError",
+    "OperationAborted",
+    "RequestTimeout",
+    "ServiceUnavailable",
+    "SlowDown",
+    "XMinioServerNotInitialized",
+}
 PRESIGN_FOR = timedelta(minutes=5)
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,8 +61,10 @@ def _missing_as_not_found(key: str) -> Iterator[None]:
 
 
 def _failures_as_store_errors(method: Callable[P, R]) -> Callable[P, R]:
-    """The client's own error types stay in this module: callers see ObjectNotFound, or
-    ObjectStoreError for everything that a retry might cure."""
+    """The client's own error types stay in this module: callers see ObjectNotFound,
+    ObjectStoreRefused for the store's final answers (an S3 error code such as AccessDenied or
+    NoSuchBucket; arguments the client refuses to send), or ObjectStoreError for what a retry
+    might cure (no connection, a 5xx, a garbled answer)."""
 
     @functools.wraps(method)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -60,7 +72,14 @@ def _failures_as_store_errors(method: Callable[P, R]) -> Callable[P, R]:
             return method(*args, **kwargs)
         except (ObjectNotFound, ObjectStoreError):
             raise
-        except (S3Error, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+        except S3Error as err:
+            final = err.code not in _TRANSIENT
+            raise (ObjectStoreRefused if final else ObjectStoreError)(
+                f"object storage: {err}"
+            ) from err
+        except ValueError as err:
+            raise ObjectStoreRefused(f"object storage: {err}") from err
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as err:
             raise ObjectStoreError(f"object storage: {err}") from err
 
     return wrapped

@@ -26,6 +26,11 @@ class ObjectStoreError(OSError):
     """The object store failed or could not be reached (worth a retry)."""
 
 
+class ObjectStoreRefused(ObjectStoreError):
+    """The object store's final answer (access denied, no such bucket, an invalid name): a
+    retry gets the same one."""
+
+
 class PreconditionFailed(ObjectStoreError):
     """A conditional write found the object changed (or, for a create, already there)."""
 

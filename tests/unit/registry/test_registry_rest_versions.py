@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from starlette.testclient import TestClient
-from tests.unit.registry.rest import call, error, new_model, new_run
+from tests.unit.registry.rest import API, call, error, new_model, new_run
 
 from mlkube.objects import MemoryObjects
+from mlkube.sources import PREFIX_RULE, SPELLING_RULE, parse_allowlist
 from mlkube_operator.server.auth.guard import SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
@@ -117,22 +118,33 @@ def test_sources_that_name_nothing_here_are_refused(client: TestClient) -> None:
         assert code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"), source
     body = {"name": "refused", "source": f"runs:/{run_id}/model", "run_id": other_run}
     assert error(client, "POST", "/model-versions/create", body) == "INVALID_PARAMETER_VALUE"
-    body = {"name": "refused", "source": "s3://bucket/key", "run_id": "not-a-run"}
+    body = {"name": "refused", "source": "s3://memory/default/key", "run_id": "not-a-run"}
     assert error(client, "POST", "/model-versions/create", body) == "INVALID_PARAMETER_VALUE"
     assert error(client, "POST", "/model-versions/create", {"name": "refused"}) == (
         "INVALID_PARAMETER_VALUE"
     )
-    body = {"name": "nobody", "source": "s3://bucket/key"}
+    body = {"name": "nobody", "source": "s3://memory/default/key"}
     assert error(client, "POST", "/model-versions/create", body, 404) == "RESOURCE_DOES_NOT_EXIST"
 
 
-def test_s3_sources_are_copied_as_they_are(client: TestClient) -> None:
-    new_model(client, "s3")
-    body = {"name": "s3", "source": "s3://data/models/iris/"}
-    version = call(client, "POST", "/model-versions/create", body)["model_version"]
-    assert version["source"] == "s3://data/models/iris/"
-    uri = call(client, "GET", "/model-versions/get-download-uri", {"name": "s3", "version": "1"})
-    assert uri == {"artifact_uri": "s3://data/models/iris"}
+def test_allowlisted_s3_sources_are_copied_as_they_are() -> None:
+    allowlist = parse_allowlist(["s3://data/models/"])
+    services = Services(
+        InMemoryStore(),
+        MemoryObjects(),
+        "default",
+        "0.1.0",
+        SingleUser(lambda: ["default"]),
+        source_allowlist=allowlist,
+    )
+    with TestClient(build_app(services, InMemoryRegistryStore())) as client:
+        new_model(client, "s3")
+        body = {"name": "s3", "source": "s3://data/models/iris/"}
+        version = call(client, "POST", "/model-versions/create", body)["model_version"]
+        assert version["source"] == "s3://data/models/iris/"
+        query = {"name": "s3", "version": "1"}
+        uri = call(client, "GET", "/model-versions/get-download-uri", query)
+        assert uri == {"artifact_uri": "s3://data/models/iris"}
 
 
 def test_version_numbers_must_be_numbers(client: TestClient) -> None:
@@ -226,16 +238,40 @@ def test_invalid_transitions_are_400(client: TestClient) -> None:
         ), body
 
 
-def test_sources_in_the_platform_bucket_must_be_the_workspaces_own() -> None:
+def test_s3_sources_follow_the_operators_rule_and_the_refusal_names_it() -> None:
+    """Issue 13: the server reads and checks an s3:// source with mlkube.sources, as the
+    operator does, so a source the server accepts is one the operator copies."""
+    allowlist = parse_allowlist(["s3://shared/models/"])
     services = Services(
-        InMemoryStore(), MemoryObjects("mlkube"), "team-a", "0.1.0", SingleUser(lambda: ["team-a"])
+        InMemoryStore(),
+        MemoryObjects("mlkube"),
+        "team-a",
+        "0.1.0",
+        SingleUser(lambda: ["team-a"]),
+        source_allowlist=allowlist,
     )
     with TestClient(build_app(services, InMemoryRegistryStore())) as client:
         new_model(client, "s3")
-        for source in ("s3://mlkube/team-b/models/x/1", "s3://mlkube/team-a-2/x"):
-            body = {"name": "s3", "source": source}
-            assert error(client, "POST", "/model-versions/create", body) == (
-                "INVALID_PARAMETER_VALUE"
-            ), source
-        for source in ("s3://mlkube/team-a/data/model", "s3://elsewhere/team-b/model"):
+        refused = {
+            "s3://mlkube/team-b/models/x/1": PREFIX_RULE,
+            "s3://mlkube/team-a-2/x": PREFIX_RULE,
+            "s3://mlkube/team-ab/x": PREFIX_RULE,
+            "s3://elsewhere/team-a/model": PREFIX_RULE,
+            "s3://shared/other/model": PREFIX_RULE,
+            "s3://MLKUBE/team-a/model": SPELLING_RULE,
+            "s3://mlkube:9000/team-a/model": SPELLING_RULE,
+            "s3://x@mlkube/team-a/model": SPELLING_RULE,
+            "s3://mlkube/team-a/%2e%2e/team-b/model": SPELLING_RULE,
+            "s3://mlkube/team-a/../team-b/model": SPELLING_RULE,
+            "S3://mlkube/team-a/model": SPELLING_RULE,
+        }
+        for source, rule in refused.items():
+            response = client.post(
+                f"{API}/model-versions/create", json={"name": "s3", "source": source}
+            )
+            assert response.status_code == 400, source
+            answer = response.json()
+            assert answer["error_code"] == "INVALID_PARAMETER_VALUE", source
+            assert rule in answer["message"], (source, answer["message"])
+        for source in ("s3://mlkube/team-a/data/model", "s3://shared/models/iris/"):
             call(client, "POST", "/model-versions/create", {"name": "s3", "source": source})

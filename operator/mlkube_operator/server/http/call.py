@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from mlkube.objects import ObjectStore
+from mlkube.sources import S3Prefix
 from mlkube_operator.server.auth.guard import Guard
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.bounds import Bounds
@@ -24,6 +25,9 @@ class Services:
     version: str
     guard: Guard  # who may do what (auth/guard.py); SingleUser only by explicit setting
     bounds: Bounds = field(default_factory=Bounds)
+    # What model versions may be registered from besides their workspace's prefix of
+    # ``objects.bucket`` (mlkube.sources; the operator applies the same rule).
+    source_allowlist: tuple[S3Prefix, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ copies from (ModelVersion spec.source: ``runs:/<runId>/<path>``, ``models:/<mode
 
 Like MLflow's server, a source must name something in this workspace (no local paths, no
 ``..``); unlike it, mlkube copies every version into the registry, so the source must be
-readable by the operator.
+readable by the operator, and an ``s3://`` source must pass the rule the operator applies too
+(``mlkube.sources``: a plain spelling, in this workspace's prefix or an allowlisted one).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from mlkube import layout
 from mlkube.layout import Owner
+from mlkube.sources import SourceRefused, SourceRule
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
 from mlkube_operator.server.http.registry_call import RegistryCall
 from mlkube_operator.server.store.registry import rules
@@ -49,13 +51,15 @@ def resolve(call: RegistryCall, source: str, run_id: str | None, model_id: str |
     """The version's sources and lineage, or INVALID_PARAMETER_VALUE saying what is wrong."""
     if len(source) > MAX_SOURCE:
         raise _refused(source, f"Sources are limited to {MAX_SOURCE} characters.")
-    plain = _unquoted(source)
-    if "\x00" in plain or any(part == ".." for part in plain.split("/")):
-        raise _refused(source, "Relative path references ('..') are not allowed.")
     if run_id is not None and not RUN_ID.fullmatch(run_id):
         raise invalid(f"run_id {run_id!r:.80} is not a run id of this server (32 hex digits)")
     if model_id is not None and not LOGGED_MODEL.fullmatch(model_id):
         raise invalid(f"model_id {model_id!r:.80} is not a logged model id (m-<32 hex digits>)")
+    if source[:3].lower() == "s3:":
+        return _from_s3(call, source, run_id, model_id)
+    plain = _unquoted(source)
+    if "\x00" in plain or any(part == ".." for part in plain.split("/")):
+        raise _refused(source, "Relative path references ('..') are not allowed.")
     parts = urllib.parse.urlsplit(plain)
     scheme = parts.scheme.lower()
     if scheme == "runs":
@@ -67,9 +71,6 @@ def resolve(call: RegistryCall, source: str, run_id: str | None, model_id: str |
     ):
         path = parts.path if scheme == "mlflow-artifacts" else parts.path.split(ARTIFACTS_ROUTE)[1]
         return _from_artifact_path(call, source, path.lstrip("/"), run_id, model_id)
-    if scheme == "s3" and parts.netloc and parts.path.strip("/"):
-        _own_prefix_only(call, source, parts)
-        return Resolved(source, source.rstrip("/"), run_id, model_id)
     raise _refused(
         source,
         "mlkube copies registered models from runs:/<runId>/<path>, models:/<modelId>, "
@@ -78,17 +79,14 @@ def resolve(call: RegistryCall, source: str, run_id: str | None, model_id: str |
     )
 
 
-def _own_prefix_only(call: RegistryCall, source: str, parts: urllib.parse.SplitResult) -> None:
-    """mlkube's own bucket holds every workspace's data, and the registry copy of a version is
-    readable in its workspace: a source there must lie under this workspace's prefix."""
-    bucket = getattr(call.services.objects, "bucket", None)
-    if parts.netloc == bucket and not parts.path.lstrip("/").startswith(f"{call.workspace}/"):
-        raise _refused(
-            source,
-            f"Objects in mlkube's bucket {bucket} can be registered only from this workspace's "
-            f"prefix (s3://{bucket}/{call.workspace}/...); register runs and logged models by "
-            "their runs:/ or models:/ URIs.",
-        )
+def _from_s3(call: RegistryCall, source: str, run_id: str | None, model_id: str | None) -> Resolved:
+    """An ``s3://`` source, read and checked exactly as the operator will (mlkube.sources)."""
+    rule = SourceRule(call.services.objects.bucket, call.services.source_allowlist)
+    try:
+        location = rule.check(call.workspace, source)
+    except SourceRefused as err:
+        raise _refused(source, f"{err}.") from None
+    return Resolved(source, str(location), run_id, model_id)
 
 
 def _run_exists(call: RegistryCall, source: str, run: str) -> str:
@@ -151,6 +149,8 @@ def _from_models_uri(
         return Resolved(source, f"models:/{path}", run_id or source_run, path)
     referenced = _registered_version(call, source, path)
     storage = referenced.storage_location or referenced.storage_source
+    if storage.startswith("s3:"):
+        storage = _from_s3(call, storage, None, None).storage_source
     return Resolved(
         f"models:/{referenced.name}/{referenced.version}",
         storage,
