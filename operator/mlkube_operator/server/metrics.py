@@ -9,3 +9,10 @@ DENIED = Counter(
     "Requests refused by authentication (reason=unauthenticated) or RBAC (reason=forbidden).",
     ["reason", "verb", "resource"],
 )
+
+REFUSED = Counter(
+    "mlkube_server_refused_requests",
+    "Requests refused for their size or pace (413, 408, 431) or because the server was busy "
+    "(503 past --max-in-flight).",
+    ["reason"],
+)

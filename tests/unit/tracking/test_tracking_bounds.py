@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from tests.unit.tracking.asgi_calls import Answer, Message, call, call_receiving, scope
@@ -75,10 +76,12 @@ def test_a_chunked_json_body_is_refused_once_it_passes_the_limit(app: Starlette)
 
 def test_a_declared_length_past_the_limit_is_refused_before_reading(app: Starlette) -> None:
     headers = [(b"content-length", b"1000000000")]
+    before = refused("too large")
     # No piece at all arrives: reading would wait for ever.
     answer = run_call(app, "POST", API + "/runs/log-batch", [], stall=True, headers=headers)
     assert_too_large(answer, "--max-json-bytes")
     assert "1000000000 bytes" in answer.json()["message"]
+    assert refused("too large") == before + 1
 
 
 def test_a_body_within_the_limit_is_served(client: TestClient) -> None:
@@ -145,6 +148,7 @@ def test_a_json_body_trickling_past_its_whole_deadline_gets_408(app: Starlette) 
 
 def test_requests_past_the_in_flight_limit_get_503_and_probes_pass(app: Starlette) -> None:
     answers: list[Answer] = []
+    before = refused("busy")
 
     async def go() -> None:
         async with anyio.create_task_group() as group:
@@ -165,6 +169,13 @@ def test_requests_past_the_in_flight_limit_get_503_and_probes_pass(app: Starlett
     assert busy.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
     assert "--max-in-flight" in busy.json()["message"]
     assert health.status == 200
+    assert refused("busy") == before + 1
+
+
+def refused(reason: str) -> float:
+    """The server's count of requests refused for ``reason`` (Prometheus)."""
+    labels = {"reason": reason}
+    return REGISTRY.get_sample_value("mlkube_server_refused_requests_total", labels) or 0.0
 
 
 def test_the_in_flight_count_comes_back_down(client: TestClient) -> None:

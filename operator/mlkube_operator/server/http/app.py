@@ -36,6 +36,7 @@ from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHand
 from mlkube_operator.server.http.registry_routes import REGISTRY_API
 from mlkube_operator.server.http.serialize import JsonResponse
 from mlkube_operator.server.http.tracking_routes import API, Handler, artifact_need
+from mlkube_operator.server.metrics import REFUSED
 from mlkube_operator.server.store.registry.base import RegistryStore
 
 log = logging.getLogger("mlkube.server")
@@ -48,6 +49,8 @@ def error_response(err: MlflowError) -> Response:
     # After refusing a body (too large, too slow) the rest of it is never read: close the
     # connection instead of draining it.
     refused_body = err.http_status in (bodies.TOO_LARGE, bodies.TOO_SLOW)
+    if refused_body:
+        REFUSED.labels("too large" if err.http_status == bodies.TOO_LARGE else "too slow").inc()
     headers = {"Connection": "close"} if refused_body else None
     return JsonResponse(err.to_json(), status_code=err.http_status, headers=headers)
 

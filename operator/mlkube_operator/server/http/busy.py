@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from mlkube_operator.server.errors import ErrorCode
+from mlkube_operator.server.metrics import REFUSED
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -44,6 +45,7 @@ class InFlightLimit:
             self.active -= 1
 
     async def _refuse(self, send: Send) -> None:
+        REFUSED.labels("busy").inc()
         body = json.dumps(
             {
                 "error_code": ErrorCode.TEMPORARILY_UNAVAILABLE.value,
