@@ -1,6 +1,7 @@
 """Issue 11: the chart on real containers. `helm install` on a cluster of its own (beside the
 session's), the quickstart on it, MinIO's data surviving its pod, `helm upgrade` rolling the
-operator without losing a Run or a model, and `helm uninstall`.
+operator without losing a Run or a model, and `helm uninstall`. Issue 13: what the operator's and
+the server's ServiceAccounts may do is what docs/security.md says, row by row.
 
 The tests run in file order on one release: each one builds on what the previous one made.
 """
@@ -8,6 +9,7 @@ The tests run in file order on one release: each one builds on what the previous
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +22,13 @@ from e2e.cluster.platform import CHART, CHART_NAMESPACE, RELEASE, chart_values, 
 from e2e.cluster.waiting import eventually
 
 EXAMPLE = ROOT / "examples" / "sklearn-elasticnet"
+SECURITY_DOC = ROOT / "docs" / "security.md"
 NAMESPACE = "team-a"
 COMPONENTS = ("operator", "server", "minio")
+ACCOUNTS = ("operator", "server")
+# A row of `kubectl auth can-i --list`: resource, non-resource URLs, resource names, verbs.
+CAN_I_ROW = re.compile(r"^(\S*)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$")
+Rights = dict[tuple[str, str], frozenset[str]]  # (resource or URL, resource name) -> verbs
 
 
 @dataclass
@@ -86,6 +93,80 @@ def register(release: Release, name: str, run_id: str) -> dict[str, Any]:
     return status
 
 
+def can_i_list(cluster: LocalCluster, namespace: str, account: str) -> Rights:
+    """`kubectl auth can-i --list` in ``namespace`` as the release namespace's ServiceAccount
+    ``account``, one entry per resource (or URL) and resource name."""
+    out = cluster.kubectl(
+        "auth", "can-i", "--list", "-n", namespace,
+        f"--as=system:serviceaccount:{CHART_NAMESPACE}:{account}",
+    )  # fmt: skip
+    rights: dict[tuple[str, str], set[str]] = {}
+    for line in out.splitlines()[1:]:
+        match = CAN_I_ROW.match(line)
+        assert match, line
+        resource, urls, names, verbs = match.groups()
+        for what in [resource] if resource else urls.split():
+            for name in names.split() or [""]:
+                rights.setdefault((what, name), set()).update(verbs.split())
+    return {key: frozenset(verbs) for key, verbs in rights.items()}
+
+
+def granted(cluster: LocalCluster, namespace: str, account: str) -> Rights:
+    """What the chart gives ``account`` in ``namespace``: its rights less those of the namespace's
+    default ServiceAccount (what Kubernetes gives every ServiceAccount)."""
+    everyone = can_i_list(cluster, namespace, "default")
+    rights = {
+        key: verbs - everyone.get(key, frozenset())
+        for key, verbs in can_i_list(cluster, namespace, account).items()
+    }
+    return {key: verbs for key, verbs in rights.items() if verbs}
+
+
+def documented(account: str) -> dict[tuple[str, str], tuple[frozenset[str], str]]:
+    """The table of docs/security.md under the heading that names `<release>-<account>`:
+    (resource, resource name) -> (verbs, scope)."""
+    lines = SECURITY_DOC.read_text().splitlines()
+    start = next(
+        i for i, line in enumerate(lines)
+        if line.startswith("### ") and f"`<release>-{account}`" in line
+    )  # fmt: skip
+    table = []
+    for line in lines[start + 1 :]:
+        if line.startswith("#"):
+            break
+        if line.startswith("|"):
+            table.append([cell.strip().replace("`", "") for cell in line.strip("|").split("|")])
+    assert table[0][:4] == ["Resource", "Names", "Verbs", "Scope"], table[0]
+    rows = {}
+    for resource, names, verbs, scope, _why in table[2:]:
+        for name in [n.strip() for n in names.split(",")]:
+            rows[resource, name] = (frozenset(v.strip() for v in verbs.split(",")), scope)
+    return rows
+
+
+def can_i(cluster: LocalCluster, *args: str) -> bool:
+    answer = cluster.kubectl("auth", "can-i", *args, check=False).strip()
+    assert answer in ("yes", "no"), answer
+    return answer == "yes"
+
+
+@pytest.fixture(scope="module")
+def legacy_s3_secret_copy(release: Release) -> None:
+    """TEMPORARY (issue 13, until the `pods` branch is merged): the operator on main still copies
+    the object-store Secret into each namespace with Runs (`Context.ensure_s3_secret`), which the
+    chart no longer allows. This grant, outside the chart, keeps the quickstart running meanwhile;
+    only the quickstart asks for it, after the rights tests have run. Delete it with that copy."""
+    release.cluster.kubectl(
+        "create", "clusterrole", "test-legacy-s3-secret-copy", "--verb=get,create",
+        "--resource=secrets",
+    )  # fmt: skip
+    release.cluster.kubectl(
+        "create", "clusterrolebinding", "test-legacy-s3-secret-copy",
+        "--clusterrole=test-legacy-s3-secret-copy",
+        f"--serviceaccount={CHART_NAMESPACE}:{RELEASE}-operator",
+    )  # fmt: skip
+
+
 def test_every_component_is_a_non_root_container_of_mlkubes_images(release: Release) -> None:
     pods = component_pods(release.cluster)
     assert set(pods) == set(COMPONENTS)
@@ -108,7 +189,71 @@ def test_every_component_is_a_non_root_container_of_mlkubes_images(release: Rele
     assert [c["status"]["phase"] for c in claims] == ["Bound"]
 
 
-def test_the_example_trains_and_registers_on_the_chart(release: Release) -> None:
+@pytest.mark.parametrize("account", ACCOUNTS)
+def test_the_operator_and_the_server_may_do_what_docs_security_md_says(
+    release: Release, account: str
+) -> None:
+    table = documented(account)
+    sa = f"{RELEASE}-{account}"
+    everywhere = {key: verbs for key, (verbs, _) in table.items()}
+    assert granted(release.cluster, CHART_NAMESPACE, sa) == everywhere
+    elsewhere = {
+        key: verbs for key, (verbs, scope) in table.items() if scope != "release namespace"
+    }
+    assert granted(release.cluster, NAMESPACE, sa) == elsewhere
+    assert elsewhere != everywhere  # the release namespace's own rows exist
+
+
+def test_neither_may_touch_a_secret_in_any_namespace(release: Release) -> None:
+    for account in ACCOUNTS:
+        user = f"--as=system:serviceaccount:{CHART_NAMESPACE}:{RELEASE}-{account}"
+        for verb in ("get", "list", "watch", "create"):
+            assert not can_i(release.cluster, verb, "secrets", "--all-namespaces", user), (
+                account,
+                verb,
+            )
+
+
+def test_kubernetes_own_edit_and_view_roles_grant_mlkube_resources(release: Release) -> None:
+    cluster = release.cluster
+    for role in ("edit", "view"):
+        cluster.kubectl(
+            "create", "rolebinding", f"mlkube-{role}", f"--clusterrole={role}",
+            f"--user={role}-user", "-n", NAMESPACE,
+        )  # fmt: skip
+
+    def may(user: str, verb: str, resource: str, namespace: str = NAMESPACE) -> bool:
+        """The SubjectAccessReview the tracking server makes (`kubectl auth can-i` cannot name
+        loggedmodels, which the API server does not serve)."""
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": user,
+                "resourceAttributes": {
+                    "namespace": namespace, "verb": verb, "group": "mlkube.io",
+                    "resource": resource,
+                },
+            },
+        }  # fmt: skip
+        out = cluster.kubectl("create", "-o", "json", "-f", "-", stdin=json.dumps(review))
+        return bool(json.loads(out)["status"].get("allowed"))
+
+    # Aggregation into the built-in roles is done by a controller, soon after the install.
+    eventually(lambda: may("view-user", "list", "loggedmodels"), timeout=60, what="aggregation")
+    eventually(lambda: may("edit-user", "create", "loggedmodels"), timeout=60, what="aggregation")
+    kinds = ("experiments", "runs", "registeredmodels", "modelversions", "modeldeployments")
+    for resource in (*kinds, "loggedmodels"):
+        assert may("view-user", "get", resource)
+        assert not may("view-user", "update", resource)
+        assert may("edit-user", "update", resource)
+        assert may("edit-user", "delete", resource)
+        assert not may("edit-user", "get", resource, CHART_NAMESPACE)
+
+
+def test_the_example_trains_and_registers_on_the_chart(
+    release: Release, legacy_s3_secret_copy: None
+) -> None:
     result = release.cluster.mlkube(
         "run", str(EXAMPLE), "-n", NAMESPACE, "--experiment", "elasticnet", "-P", "alpha=0.1",
         "--name", "chart-run", "--wait", "--timeout", "600",

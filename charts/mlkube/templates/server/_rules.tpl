@@ -1,0 +1,36 @@
+{{/*
+The tracking server's RBAC rules, split by where they apply (docs/security.md explains every row;
+a test compares `kubectl auth can-i --list` with that table). No secrets anywhere: the object-store
+key reaches the server through its own Deployment's env (secretKeyRef), which needs no RBAC.
+*/}}
+
+{{/* Rules on namespaced objects: cluster-wide, or per namespace of operator.watchNamespaces. */}}
+{{- define "mlkube.server.namespacedRules" -}}
+# Experiments, runs and the registry are resources in each workspace (namespace): the server
+# watches them into its cache and writes them for its (authorised) callers.
+- apiGroups: [mlkube.io]
+  resources: [experiments, runs, registeredmodels, modelversions]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [mlkube.io]
+  resources: [experiments/status, runs/status, registeredmodels/status, modelversions/status]
+  verbs: [get, update, patch]
+{{- end -}}
+
+{{/* Rules on cluster-scoped objects: always in the ClusterRole. */}}
+{{- define "mlkube.server.clusterRules" -}}
+# Every request's bearer token is checked by a TokenReview and its right by a
+# SubjectAccessReview in the workspace's namespace.
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+- apiGroups: [authorization.k8s.io]
+  resources: [subjectaccessreviews]
+  verbs: [create]
+{{- if not .Values.operator.watchNamespaces }}
+# The workspace list: every namespace, filtered to those the caller may use. With
+# operator.watchNamespaces the workspaces are those namespaces and this rule goes.
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list]
+{{- end }}
+{{- end -}}
