@@ -129,6 +129,19 @@ def test_images_are_composed_from_one_registry_and_the_apps_version(cluster: Loc
     )
 
 
+def test_the_server_authenticates_unless_single_user_mode_is_asked_for(
+    cluster: LocalCluster,
+) -> None:
+    server = env(pod(render(cluster), "mlkube-server")["containers"][0])
+    assert server["MLKUBE_AUTH"] == "kubernetes"
+    assert server["MLKUBE_TOKEN_AUDIENCES"] == "mlkube"
+    assert server["MLKUBE_METRICS_PORT"] == "9090"
+    single = render(cluster, "--set", "server.auth=none")
+    assert env(pod(single, "mlkube-server")["containers"][0])["MLKUBE_AUTH"] == "none"
+    with pytest.raises(RuntimeError, match="auth"):
+        render(cluster, "--set", "server.auth=off")
+
+
 def test_minio_answers_on_the_default_endpoint_and_keeps_its_data_on_a_claim(
     cluster: LocalCluster,
 ) -> None:
@@ -317,9 +330,10 @@ def test_network_policies_let_only_the_operator_and_the_server_reach_minio(
         {"podSelector": component("operator")},
     ]
     assert minio["ports"] == [{"protocol": "TCP", "port": 9100}]
-    # The operator: metrics only; the server: its port, from anywhere (no `from`).
+    # The operator: metrics only; the server: its port and metrics, from anywhere (no `from`).
     assert found["mlkube-operator"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 9191}]}]
-    assert found["mlkube-server"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 5000}]}]
+    server_ports = [{"protocol": "TCP", "port": 5000}, {"protocol": "TCP", "port": 9090}]
+    assert found["mlkube-server"]["ingress"] == [{"ports": server_ports}]
 
     external = render(cluster, "-f", str(CHART / "ci" / "external-object-store-values.yaml"))
     assert set(policies(external)) == {"mlkube-operator", "mlkube-server"}

@@ -150,23 +150,6 @@ def can_i(cluster: LocalCluster, *args: str) -> bool:
     return answer == "yes"
 
 
-@pytest.fixture(scope="module")
-def legacy_s3_secret_copy(release: Release) -> None:
-    """TEMPORARY (issue 13, until the `pods` branch is merged): the operator on main still copies
-    the object-store Secret into each namespace with Runs (`Context.ensure_s3_secret`), which the
-    chart no longer allows. This grant, outside the chart, keeps the quickstart running meanwhile;
-    only the quickstart asks for it, after the rights tests have run. Delete it with that copy."""
-    release.cluster.kubectl(
-        "create", "clusterrole", "test-legacy-s3-secret-copy", "--verb=get,create",
-        "--resource=secrets",
-    )  # fmt: skip
-    release.cluster.kubectl(
-        "create", "clusterrolebinding", "test-legacy-s3-secret-copy",
-        "--clusterrole=test-legacy-s3-secret-copy",
-        f"--serviceaccount={CHART_NAMESPACE}:{RELEASE}-operator",
-    )  # fmt: skip
-
-
 def test_every_component_is_a_non_root_container_of_mlkubes_images(release: Release) -> None:
     pods = component_pods(release.cluster)
     assert set(pods) == set(COMPONENTS)
@@ -251,9 +234,7 @@ def test_kubernetes_own_edit_and_view_roles_grant_mlkube_resources(release: Rele
         assert not may("edit-user", "get", resource, CHART_NAMESPACE)
 
 
-def test_the_example_trains_and_registers_on_the_chart(
-    release: Release, legacy_s3_secret_copy: None
-) -> None:
+def test_the_example_trains_and_registers_on_the_chart(release: Release) -> None:
     result = release.cluster.mlkube(
         "run", str(EXAMPLE), "-n", NAMESPACE, "--experiment", "elasticnet", "-P", "alpha=0.1",
         "--name", "chart-run", "--wait", "--timeout", "600",
