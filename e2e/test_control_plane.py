@@ -252,6 +252,7 @@ def test_up_writes_kubeconfig_and_env_and_down_leaves_nothing(
             "MLKUBE_S3_SECRET_KEY",
             "MLKUBE_S3_BUCKET",
             "MLFLOW_TRACKING_URI",
+            "MLFLOW_TRACKING_TOKEN",
             "PATH",
         ):
             assert f"export {name}=" in env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -289,7 +290,7 @@ def test_a_run_past_its_memory_limit_fails_oomkilled(
     from mlkube.projects.archive import upload
 
     tracking = (operator.state / "tracking-uri").read_text().strip()
-    uri = upload(scratch, {"MLFLOW_TRACKING_URI": tracking}, namespace)
+    uri = upload(scratch, {**os.environ, "MLFLOW_TRACKING_URI": tracking}, namespace)
     operator.apply_objects(
         namespace,
         {

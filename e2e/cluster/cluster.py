@@ -220,6 +220,10 @@ class LocalCluster:
         uploads projects through it)."""
         record = self.state / "tracking-uri"
         tracking = {"MLFLOW_TRACKING_URI": record.read_text().strip()} if record.exists() else {}
+        # The session's identity (fixtures.py sets it once the cluster runs), as a shell would
+        # have it from `.local/env`.
+        if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+            tracking["MLFLOW_TRACKING_TOKEN"] = os.environ["MLFLOW_TRACKING_TOKEN"]
         return subprocess.run(
             [sys.executable, "-m", "mlkube.cli", *args],
             env={

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from mlkube.auth import TOKEN_AUDIENCE
 from mlkube_operator.server.http.bounds import Bounds
 
 _BOUNDS = Bounds()
@@ -84,7 +85,7 @@ class ServerSettings(BaseModel):
         "reaches the server may do everything; only by this explicit setting).",
     )
     token_audiences: list[str] = Field(
-        default=["mlkube"],
+        default=[TOKEN_AUDIENCE],
         description="MLKUBE_TOKEN_AUDIENCES: comma-separated audiences of the pod tokens the "
         "server accepts (run and model pods get tokens for `mlkube`).",
     )
@@ -128,7 +129,7 @@ class ServerSettings(BaseModel):
         parser.add_argument(
             "--metrics-port", type=int, default=int(env.get("MLKUBE_METRICS_PORT") or 0)
         )
-        audiences = env.get("MLKUBE_TOKEN_AUDIENCES", "mlkube")
+        audiences = env.get("MLKUBE_TOKEN_AUDIENCES", TOKEN_AUDIENCE)
         for flag, variable, name, kind in _BOUND_FLAGS:
             default = env.get(variable) or getattr(_BOUNDS, name)
             parser.add_argument(flag, dest=name, type=_positive(kind), default=kind(default))
