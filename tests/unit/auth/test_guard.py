@@ -239,3 +239,16 @@ def test_project_archives_need_create_on_runs_to_upload_and_get_to_fetch(
     upload = client.put(archive, content=b"x", headers=bearer(USER_TOKEN))
     assert upload.status_code == 403
     assert "may not create runs.mlkube.io in namespace a" in upload.json()["message"]
+
+
+def test_registering_a_version_needs_read_rights_on_its_source_too(
+    client: TestClient, kube: FakeKube
+) -> None:
+    allow(kube, "alice", "a", ("create", "modelversions"))
+    response = client.post(
+        "/api/2.0/mlflow/model-versions/create",
+        json={"name": "iris", "source": "runs:/" + "a" * 32 + "/model"},
+        headers=bearer(USER_TOKEN),
+    )
+    assert response.status_code == 403
+    assert "may not get runs.mlkube.io in namespace a" in response.json()["message"]

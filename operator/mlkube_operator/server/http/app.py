@@ -146,13 +146,16 @@ def guarded(endpoint: Endpoint) -> Endpoint:
     return run
 
 
-async def admitted(request: Request, services: Services, workspace: str, need: Need) -> None:
-    """Raise 401 or 403 unless the caller may do ``need`` in ``workspace`` (auth/guard.py);
-    remembered answers cost no thread."""
+async def admitted(
+    request: Request, services: Services, workspace: str, need: Need | tuple[Need, ...]
+) -> None:
+    """Raise 401 or 403 unless the caller may do ``need`` (each of them) in ``workspace``
+    (auth/guard.py); remembered answers cost no thread."""
     header = request.headers.get("authorization")
     guard = services.guard
-    if not guard.admit_cached(header, need, workspace):
-        await anyio.to_thread.run_sync(guard.admit, header, need, workspace)
+    for one in need if isinstance(need, tuple) else (need,):
+        if not guard.admit_cached(header, one, workspace):
+            await anyio.to_thread.run_sync(guard.admit, header, one, workspace)
 
 
 def json_endpoint(handler: Handler, services: Services, need: Need) -> Endpoint:
@@ -238,7 +241,7 @@ def api_routes(services: Services) -> list[BaseRoute]:
 def registry_routes(services: Services, registry: RegistryStore) -> list[BaseRoute]:
     """The model registry's endpoints (issue 7): handlers of a RegistryCall."""
 
-    def endpoint(handler: RegistryHandler, need: Need) -> Endpoint:
+    def endpoint(handler: RegistryHandler, need: Need | tuple[Need, ...]) -> Endpoint:
         async def run(request: Request) -> Response:
             workspace = workspace_of(request, services)
             await admitted(request, services, workspace, need)

@@ -4,8 +4,10 @@ under /api/2.0/mlflow and /ajax-api/2.0/mlflow."""
 from __future__ import annotations
 
 from mlkube_operator.server.auth.needs import (
+    LOGGED_MODELS,
     MODEL_VERSIONS,
     REGISTERED_MODELS,
+    RUNS,
     Need,
     create,
     delete,
@@ -19,7 +21,7 @@ from mlkube_operator.server.http.registry_call import RegistryHandler
 
 # (method, path under /2.0/mlflow, handler, what it needs of RBAC). MLflow's clients send DELETE
 # with a JSON body. Aliases live in the RegisteredModel's spec: setting one updates the model.
-REGISTRY_API: list[tuple[str, str, RegistryHandler, Need]] = [
+REGISTRY_API: list[tuple[str, str, RegistryHandler, Need | tuple[Need, ...]]] = [
     ("POST", "/registered-models/create", models.create, create(REGISTERED_MODELS)),
     ("GET", "/registered-models/get", models.get, get(REGISTERED_MODELS)),
     ("GET", "/registered-models/search", models.search_models, list_(REGISTERED_MODELS)),
@@ -43,7 +45,13 @@ REGISTRY_API: list[tuple[str, str, RegistryHandler, Need]] = [
     ("POST", "/registered-models/alias", models.set_alias, update(REGISTERED_MODELS)),
     ("DELETE", "/registered-models/alias", models.delete_alias, update(REGISTERED_MODELS)),
     ("GET", "/registered-models/alias", models.get_by_alias, get(MODEL_VERSIONS)),
-    ("POST", "/model-versions/create", versions.create, create(MODEL_VERSIONS)),
+    # A version copies its source's files, which the caller must be able to read themselves.
+    (
+        "POST",
+        "/model-versions/create",
+        versions.create,
+        (create(MODEL_VERSIONS), get(RUNS), get(LOGGED_MODELS)),
+    ),
     ("GET", "/model-versions/get", versions.get, get(MODEL_VERSIONS)),
     ("GET", "/model-versions/search", versions.search_versions, list_(MODEL_VERSIONS)),
     ("PATCH", "/model-versions/update", versions.update, update(MODEL_VERSIONS)),
