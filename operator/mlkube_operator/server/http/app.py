@@ -148,9 +148,13 @@ def guarded(endpoint: Endpoint) -> Endpoint:
 
 async def admitted(request: Request, services: Services, workspace: str, need: Need) -> None:
     """Raise 401 or 403 unless the caller may do ``need`` in ``workspace`` (auth/guard.py);
-    remembered answers cost no thread."""
+    remembered answers cost no thread. A workspace this server does not serve is a 400 naming
+    those it serves (server/served.py), once the caller is known: strangers learn nothing."""
     header = request.headers.get("authorization")
     guard = services.guard
+    if not services.served.covers(workspace):
+        await anyio.to_thread.run_sync(guard.authenticate, header, need)
+        raise services.served.refusal(workspace)
     if not guard.admit_cached(header, need, workspace):
         await anyio.to_thread.run_sync(guard.admit, header, need, workspace)
 
