@@ -320,8 +320,8 @@ def test_a_release_watching_one_namespace_serves_it_and_refuses_others(release: 
         "--set", f"operator.watchNamespaces={{{NAMESPACE}}}", "--wait", "--timeout=300s",
     )  # fmt: skip
     server = f"{RELEASE}-server"
-    assert ("experiments", "") in granted(cluster, NAMESPACE, server)
-    assert ("experiments", "") not in granted(cluster, "default", server)
+    assert ("experiments.mlkube.io", "") in granted(cluster, NAMESPACE, server)
+    assert ("experiments.mlkube.io", "") not in granted(cluster, "default", server)
     assert ("namespaces", "") not in granted(cluster, CHART_NAMESPACE, server)
     (container,) = component_pods(cluster)["server"]["spec"]["containers"]
     assert {"name": "MLKUBE_WATCH_NAMESPACES", "value": NAMESPACE} in container["env"]
