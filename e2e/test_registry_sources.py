@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from minio import Minio
 
 from e2e.cluster.cluster import LocalCluster
@@ -25,17 +23,6 @@ def put_model(client: Minio, bucket: str, prefix: str) -> None:
     """An MLflow model directory that would register fine if the rule let it."""
     for name, data in (("MLmodel", MLMODEL.encode()), ("model.pkl", b"\x80\x04pickled")):
         client.put_object(bucket, f"{prefix}/{name}", io.BytesIO(data), length=len(data))
-
-
-@pytest.fixture
-def other_namespace(operator: LocalCluster) -> Iterator[str]:
-    """Namespace b, whose prefix a's versions must not read."""
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    operator.kubectl("create", "namespace", name)
-    try:
-        yield name
-    finally:
-        operator.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def failed_message(cluster: LocalCluster, namespace: str, name: str) -> str:

@@ -8,8 +8,7 @@ aliases and logged models; without a token it is 401.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,6 @@ from e2e.cluster.identities import namespaced_editor
 def pair(namespace: str, other_namespace: str) -> tuple[str, str]:
     """Namespaces `a` and `b`."""
     return namespace, other_namespace
-
-
-@pytest.fixture
-def other_namespace(cluster: LocalCluster) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    cluster.kubectl("create", "namespace", name)
-    try:
-        yield name
-    finally:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def act_as(

@@ -2,7 +2,7 @@
 
 - ``cluster``: one LocalCluster for the whole session, in a temporary state directory, stopped
   at the end (its processes also die with the session if pytest is killed).
-- ``namespace``: a fresh namespace per test, deleted afterwards.
+- ``namespace``: a fresh namespace per test, deleted afterwards; ``other_namespace``: a second.
 
 The session's clients authenticate as the local cluster's user (identities.tester_token):
 MLFLOW_TRACKING_TOKEN is set while the cluster runs.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,25 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         local.stop()
 
 
-@pytest.fixture
-def namespace(cluster: LocalCluster) -> Iterator[str]:
+@contextmanager
+def fresh_namespace(cluster: LocalCluster) -> Iterator[str]:
+    """A new namespace, deleted (without waiting) afterwards."""
     name = f"t-{uuid.uuid4().hex[:10]}"
     cluster.kubectl("create", "namespace", name)
     try:
         yield name
     finally:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(cluster: LocalCluster) -> Iterator[str]:
+    with fresh_namespace(cluster) as name:
+        yield name
+
+
+@pytest.fixture
+def other_namespace(cluster: LocalCluster) -> Iterator[str]:
+    """A second fresh namespace, for tests of isolation between namespaces (workspaces)."""
+    with fresh_namespace(cluster) as name:
+        yield name
