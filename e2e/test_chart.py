@@ -261,6 +261,24 @@ def test_watched_namespaces_get_roles_and_the_cluster_roles_keep_only_cluster_ru
     assert {"experiments", "runs", "namespaces", "tokenreviews"} <= resources(server)
 
 
+def test_the_server_serves_the_watched_namespaces_and_defaults_to_one_of_them(
+    cluster: LocalCluster,
+) -> None:
+    def server(*values: str) -> tuple[str, list[str]]:
+        (container,) = pod(render(cluster, *values), "mlkube-server")["containers"]
+        return env(container)["MLKUBE_WATCH_NAMESPACES"], container["args"]
+
+    watched = ("--set", "operator.watchNamespaces={team-a,team-b}")
+    served, args = server(*watched)
+    assert served == "team-a,team-b"
+    assert "--namespace=team-a" in args  # `default`, the value's default, is not served
+    _, args = server(*watched, "--set", "server.defaultWorkspace=team-b")
+    assert "--namespace=team-b" in args
+    served, args = server()
+    assert served == ""  # every namespace
+    assert "--namespace=default" in args
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s or "defaults")
 def test_no_role_of_the_chart_names_secrets(cluster: LocalCluster, scenario: str | None) -> None:
     objects = rendered(cluster, *(["-f", str(CHART / "ci" / scenario)] if scenario else []))

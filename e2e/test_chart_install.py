@@ -1,7 +1,9 @@
 """Issue 11: the chart on real containers. `helm install` on a cluster of its own (beside the
 session's), the quickstart on it, MinIO's data surviving its pod, `helm upgrade` rolling the
 operator without losing a Run or a model, and `helm uninstall`. Issue 13: what the operator's and
-the server's ServiceAccounts may do is what docs/security.md says, row by row.
+the server's ServiceAccounts may do is what docs/security.md says, row by row; a release with
+operator.watchNamespaces (an upgrade of the same release: a second install would be as slow as
+this whole file) has a tracking server that serves the watched namespace and refuses others.
 
 The tests run in file order on one release: each one builds on what the previous one made.
 """
@@ -14,10 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from minio import Minio
 
 from e2e.cluster.cluster import ROOT, LocalCluster
+from e2e.cluster.identities import tester_token
 from e2e.cluster.platform import CHART, CHART_NAMESPACE, RELEASE, chart_values, helm, install_chart
 from e2e.cluster.waiting import eventually
 
@@ -55,7 +59,8 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
         cluster.start()
         env = install_chart(cluster)
         cluster.kubectl("create", "namespace", NAMESPACE)
-        yield Release(cluster, env)
+        # The tracking server wants a token (issue 13): the local cluster's user's.
+        yield Release(cluster, {**env, "MLFLOW_TRACKING_TOKEN": tester_token(cluster)})
     finally:
         cluster.stop()
 
@@ -304,6 +309,44 @@ def test_an_upgrade_that_changes_a_value_rolls_the_operator_and_loses_nothing(
     assert objects.items() <= release.objects().items()
     # The new operator works: the next version of the same run's model registers.
     assert register(release, "diabetes-2", release.made["run_id"])["version"] == 2
+
+
+def test_a_release_watching_one_namespace_serves_it_and_refuses_others(release: Release) -> None:
+    """With operator.watchNamespaces the server's rights are a Role in that namespace only: it
+    must still start (its caches watch that namespace alone), answer there, and refuse others."""
+    cluster = release.cluster
+    helm(
+        cluster, "upgrade", RELEASE, str(CHART), "-n", CHART_NAMESPACE, *chart_values(cluster),
+        "--set", f"operator.watchNamespaces={{{NAMESPACE}}}", "--wait", "--timeout=300s",
+    )  # fmt: skip
+    server = f"{RELEASE}-server"
+    assert ("experiments.mlkube.io", "") in granted(cluster, NAMESPACE, server)
+    assert ("experiments.mlkube.io", "") not in granted(cluster, "default", server)
+    assert ("namespaces", "") not in granted(cluster, CHART_NAMESPACE, server)
+    (container,) = component_pods(cluster)["server"]["spec"]["containers"]
+    assert {"name": "MLKUBE_WATCH_NAMESPACES", "value": NAMESPACE} in container["env"]
+
+    uri = release.env["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/experiments/search"
+    token = {"Authorization": f"Bearer {release.env['MLFLOW_TRACKING_TOKEN']}"}
+
+    def search(workspace: str) -> httpx.Response:
+        headers = {**token, "X-MLFLOW-WORKSPACE": workspace}
+        return httpx.post(uri, json={"max_results": 100}, headers=headers, timeout=30)
+
+    served = search(NAMESPACE)
+    assert served.status_code == 200, served.text
+    names = {e["name"] for e in served.json()["experiments"]}
+    assert "elasticnet" in names  # the run of the first test, seen through the namespace's watch
+    refused = search("default")
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["message"]
+    assert "workspace 'default'" in message
+    assert NAMESPACE in message
+    assert "operator.watchNamespaces" in message
+    listed = httpx.get(
+        release.env["MLFLOW_TRACKING_URI"] + "/api/3.0/mlflow/workspaces", headers=token, timeout=30
+    )
+    assert listed.json() == {"workspaces": [{"name": NAMESPACE}]}
 
 
 def test_uninstall_removes_the_release(release: Release) -> None:

@@ -1,8 +1,9 @@
 """Informer: list, then watch from the list's resourceVersion, forever; relist on 410 Gone.
 
-The handler sees ``replace`` with the full list after every (re)list, then ``upsert``/``remove``
-per event. It runs in the informer's thread. Writers that apply their own API responses to the
-same handler get read-your-writes; the handler decides by resourceVersion which copy is newer.
+The handler sees ``replace`` with the full list (and the informer's namespace, None for all) after
+every (re)list, then ``upsert``/``remove`` per event. It runs in the informer's thread. Writers
+that apply their own API responses to the same handler get read-your-writes; the handler decides
+by resourceVersion which copy is newer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ log = logging.getLogger("mlkube.kube.informer")
 
 
 class InformerHandler(Protocol):
-    def replace(self, kind: Kind, objects: list[Obj]) -> None: ...
+    def replace(self, kind: Kind, objects: list[Obj], namespace: str | None) -> None:
+        """``objects`` are every object of ``kind`` in ``namespace`` (None: in all namespaces);
+        no other object of that scope exists any more. Objects outside it are not concerned:
+        several informers, one per namespace, may feed one handler."""
+
     def upsert(self, kind: Kind, obj: Obj) -> None: ...
     def remove(self, kind: Kind, obj: Obj) -> None: ...
 
@@ -44,8 +49,9 @@ class Informer:
         self.synced = threading.Event()
         self._stopped = threading.Event()
         self._stream: WatchStream | None = None
+        where = f"-{namespace}" if namespace else ""
         self._thread = threading.Thread(
-            target=self._run, name=f"informer-{kind.plural}", daemon=True
+            target=self._run, name=f"informer-{kind.plural}{where}", daemon=True
         )
 
     def start(self) -> None:
@@ -66,7 +72,7 @@ class Informer:
         while not self._stopped.is_set():
             try:
                 objects, version = self.client.list(self.kind, self.namespace)
-                self.handler.replace(self.kind, objects)
+                self.handler.replace(self.kind, objects, self.namespace)
                 self.synced.set()
                 backoff = 0.2
                 self._watch(version)

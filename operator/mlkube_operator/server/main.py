@@ -53,7 +53,8 @@ def tracking_store(settings: ServerSettings, objects: ObjectStore) -> TrackingSt
     from mlkube_operator.server.store.tracking.kube.store import KubeStore
 
     client = KubeClient.from_config(settings.kubeconfig)
-    store = KubeStore(client, objects, settings.id_namespace or settings.namespace)
+    id_namespace = settings.id_namespace or settings.namespace
+    store = KubeStore(client, objects, id_namespace, settings.watch_namespaces)
     store.start()
     return store
 
@@ -65,7 +66,8 @@ def registry_store(settings: ServerSettings) -> RegistryStore:
     from mlkube_operator.kube import KubeClient
     from mlkube_operator.server.store.registry.kube.store import KubeRegistryStore
 
-    registry = KubeRegistryStore(KubeClient.from_config(settings.kubeconfig))
+    client = KubeClient.from_config(settings.kubeconfig)
+    registry = KubeRegistryStore(client, settings.watch_namespaces)
     registry.start()
     return registry
 
@@ -77,6 +79,8 @@ def guard(settings: ServerSettings) -> Guard:
             "authentication is OFF (--auth none, single-user mode): anyone who reaches this "
             "server reads and changes every workspace; use it only where you are the one user"
         )
+        if settings.watch_namespaces:
+            return SingleUser(lambda: settings.watch_namespaces)
         if settings.backend is Backend.MEMORY:
             return SingleUser(lambda: [settings.namespace])
         from mlkube_operator.kube import KubeClient
@@ -93,6 +97,7 @@ def guard(settings: ServerSettings) -> Guard:
     return KubernetesGuard(
         KubeClient.from_config(settings.kubeconfig),
         settings.token_audiences,
+        namespaces=settings.watch_namespaces,
         accept_api_tokens=settings.accept_api_tokens,
     )
 
@@ -118,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         door,
         bounds=settings.bounds,
         source_allowlist=allowlist,
+        served=settings.served,
     )
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)
@@ -133,11 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     server = uvicorn.Server(config)
     log.info(
-        "serving MLflow's tracking API on http://%s:%d (backend %s, default workspace %s, auth %s)",
+        "serving MLflow's tracking API on http://%s:%d (backend %s, default workspace %s, "
+        "workspaces %s, auth %s)",
         settings.host,
         settings.port,
         settings.backend.value,
         settings.namespace,
+        ", ".join(settings.watch_namespaces) or "every namespace",
         settings.auth.value,
     )
     try:

@@ -9,7 +9,9 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from mlkube.auth import TOKEN_AUDIENCE
+from mlkube.layout import NAMESPACE
 from mlkube_operator.server.http.bounds import Bounds
+from mlkube_operator.server.served import CHART_VALUE, SETTING, Served
 
 _BOUNDS = Bounds()
 # (flag, environment variable, Bounds field, type): the limits on one request's work (issue 13).
@@ -53,6 +55,12 @@ class ServerSettings(BaseModel):
         default="default",
         description="--namespace / MLKUBE_NAMESPACE: the workspace of requests without an "
         "X-MLFLOW-WORKSPACE header.",
+    )
+    watch_namespaces: list[str] = Field(
+        default_factory=list,
+        description="MLKUBE_WATCH_NAMESPACES: comma-separated namespaces the server serves (its "
+        "workspaces: it watches, lists and answers for these only; the chart's "
+        "operator.watchNamespaces); empty means every namespace. --namespace must be one.",
     )
     backend: Backend = Field(
         default=Backend.KUBERNETES,
@@ -106,6 +114,10 @@ class ServerSettings(BaseModel):
         "flight (flags and variables in _BOUND_FLAGS; defaults in http/bounds.py).",
     )
 
+    @property
+    def served(self) -> Served:
+        return Served(tuple(self.watch_namespaces))
+
     @classmethod
     def parse(cls, argv: Sequence[str], env: Mapping[str, str]) -> ServerSettings:
         parser = argparse.ArgumentParser(
@@ -134,11 +146,22 @@ class ServerSettings(BaseModel):
             default = env.get(variable) or getattr(_BOUNDS, name)
             parser.add_argument(flag, dest=name, type=_positive(kind), default=kind(default))
         args = parser.parse_args(list(argv))
+        watched = [n.strip() for n in env.get(SETTING, "").split(",") if n.strip()]
+        for name in watched:
+            if not NAMESPACE.fullmatch(name):
+                parser.error(f"{SETTING}: {name!r} is not a namespace name")
+        if watched and args.namespace not in watched:
+            parser.error(
+                f"the default workspace {args.namespace!r} (--namespace) is not among the "
+                f"namespaces this server serves ({SETTING}={','.join(watched)}); make it one of "
+                f"them (the chart: server.defaultWorkspace, {CHART_VALUE})"
+            )
         bounds = Bounds(**{name: getattr(args, name) for _, _, name, _ in _BOUND_FLAGS})
         return cls(
             host=args.host,
             port=args.port,
             namespace=args.namespace,
+            watch_namespaces=watched,
             backend=Backend(args.backend),
             kubeconfig=env.get("KUBECONFIG") or None,
             s3_endpoint=env.get("MLKUBE_S3_ENDPOINT") or None,

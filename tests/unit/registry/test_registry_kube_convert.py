@@ -154,7 +154,7 @@ def test_the_cache_finds_models_by_mlflow_name_and_drops_stale_ones_on_relist() 
     found = cache.model_named("ns", "iris2")
     assert found is not None
     assert found.resource.metadata.name == "renamed"
-    cache.replace(REGISTERED_MODEL, [model_obj("iris", 4)])
+    cache.replace(REGISTERED_MODEL, [model_obj("iris", 4)], None)
     assert [r.resource.metadata.name for r in cache.models("ns")] == ["iris"]
     cache.put(REGISTERED_MODEL, {**model_obj("bad", 5), "spec": {"aliases": {"has space": 1}}})
     assert cache.model("ns", "bad") is None  # invalid objects are skipped, not fatal

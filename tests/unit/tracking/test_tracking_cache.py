@@ -49,12 +49,35 @@ def test_an_older_copy_never_replaces_a_newer_one() -> None:
 
 def test_a_relist_forgets_what_was_deleted_meanwhile() -> None:
     cache = TrackingCache(no_extra)
-    cache.replace(EXPERIMENT, [experiment(1), experiment(2, name="other", experimentId="6")])
+    cache.replace(EXPERIMENT, [experiment(1), experiment(2, name="other", experimentId="6")], None)
     assert {e.experiment_id for e in cache.list_experiments("ns", ViewType.ALL)} == {"5", "6"}
-    cache.replace(EXPERIMENT, [experiment(3)])
+    cache.replace(EXPERIMENT, [experiment(3)], None)
     assert [e.experiment_id for e in cache.list_experiments("ns", ViewType.ALL)] == ["5"]
     assert cache.experiment("ns", "6") is None
     assert cache.max_experiment_id == 6  # ids seen once stay taken
+
+
+def test_a_relist_of_one_namespace_forgets_only_that_namespaces_deleted_objects() -> None:
+    """With MLKUBE_WATCH_NAMESPACES each namespace has its own informer (shared/watched.py):
+    team-a's relist says nothing of team-b's objects."""
+    cache = TrackingCache(no_extra)
+
+    def in_ns(namespace: str, version: int, name: str, experiment_id: str) -> dict[str, Any]:
+        obj = experiment(version, name=name, experimentId=experiment_id)
+        return {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+
+    cache.replace(
+        EXPERIMENT, [in_ns("team-a", 1, "a1", "1"), in_ns("team-a", 2, "a2", "2")], "team-a"
+    )
+    cache.replace(EXPERIMENT, [in_ns("team-b", 3, "b1", "3")], "team-b")
+    cache.replace(EXPERIMENT, [in_ns("team-a", 4, "a1", "1")], "team-a")  # a2 was deleted
+    assert [e.experiment_id for e in cache.list_experiments("team-a", ViewType.ALL)] == ["1"]
+    assert [e.experiment_id for e in cache.list_experiments("team-b", ViewType.ALL)] == ["3"]
+    cache.replace(EXPERIMENT, [], "team-c")  # a namespace with nothing yet drops nothing
+    assert [e.experiment_id for e in cache.list_experiments("team-b", ViewType.ALL)] == ["3"]
+    cache.replace(EXPERIMENT, [in_ns("team-b", 5, "b1", "3")], None)  # cluster-wide: all
+    assert cache.list_experiments("team-a", ViewType.ALL) == []
+    assert [e.experiment_id for e in cache.list_experiments("team-b", ViewType.ALL)] == ["3"]
 
 
 def test_runs_learn_their_experiments_id_when_it_arrives() -> None:

@@ -34,3 +34,19 @@ key reaches the server through its own Deployment's env (secretKeyRef), which ne
   verbs: [list]
 {{- end }}
 {{- end -}}
+
+
+{{/*
+The workspace of requests without an X-MLFLOW-WORKSPACE header: server.defaultWorkspace (or the
+release's namespace), unless operator.watchNamespaces leaves it out: the server serves only those
+namespaces and will not start with another default, so the first of them.
+*/}}
+{{- define "mlkube.server.defaultWorkspace" -}}
+{{- $wanted := .Values.server.defaultWorkspace | default .Release.Namespace -}}
+{{- $watched := .Values.operator.watchNamespaces -}}
+{{- if or (not $watched) (has $wanted $watched) -}}
+{{- $wanted -}}
+{{- else -}}
+{{- first $watched -}}
+{{- end -}}
+{{- end -}}

@@ -94,6 +94,10 @@ class Guard(ABC):
         UNAUTHENTICATED (401) or PERMISSION_DENIED (403). May ask the API server."""
 
     @abstractmethod
+    def authenticate(self, authorization: str | None, need: Need) -> Identity:
+        """The caller's identity, whatever it may do; else raise UNAUTHENTICATED (401)."""
+
+    @abstractmethod
     def workspaces(self, authorization: str | None) -> list[str]:
         """The namespaces the caller may use (may list experiments in)."""
 
@@ -113,16 +117,23 @@ class SingleUser(Guard):
     def admit(self, authorization: str | None, need: Need, namespace: str) -> Identity:
         return self.IDENTITY
 
+    def authenticate(self, authorization: str | None, need: Need) -> Identity:
+        return self.IDENTITY
+
     def workspaces(self, authorization: str | None) -> list[str]:
         return sorted(self.namespaces())
 
 
 class KubernetesGuard(Guard):
+    """``namespaces``: the workspaces there are when the server serves only those
+    (server/served.py); empty: every namespace of the cluster, listed."""
+
     def __init__(
         self,
         kube: KubeClient,
         audiences: Sequence[str],
         *,
+        namespaces: Sequence[str] = (),
         accept_api_tokens: bool = True,
         token_ttl: float = 30.0,
         access_ttl: float = 10.0,
@@ -131,6 +142,7 @@ class KubernetesGuard(Guard):
     ) -> None:
         self.kube = kube
         self.audiences = list(audiences)
+        self.namespaces = list(namespaces)
         self.accept_api_tokens = accept_api_tokens
         self.token_ttl, self.access_ttl, self.refused_ttl = token_ttl, access_ttl, refused_ttl
         self.identities: Expiring[str, Identity | str] = Expiring(size)
@@ -146,11 +158,14 @@ class KubernetesGuard(Guard):
         return decision is not None and decision[0]
 
     def admit(self, authorization: str | None, need: Need, namespace: str) -> Identity:
-        identity = self.identify(token_of(authorization, need), need)
+        identity = self.authenticate(authorization, need)
         refusal = self.decide(identity, need, namespace)
         if refusal is not None:
             raise forbidden(identity, need, namespace, refusal)
         return identity
+
+    def authenticate(self, authorization: str | None, need: Need) -> Identity:
+        return self.identify(token_of(authorization, need), need)
 
     def identify(self, token: str, need: Need | None) -> Identity:
         key = _digest(token)
@@ -199,8 +214,9 @@ class KubernetesGuard(Guard):
 
     def workspaces(self, authorization: str | None) -> list[str]:
         need = list_(EXPERIMENTS)
-        identity = self.identify(token_of(authorization, need), need)
-        names = [ns["metadata"]["name"] for ns in self.kube.list_namespaces()]
+        identity = self.authenticate(authorization, need)
+        # The server may list no namespaces when it serves given ones (the chart's RBAC).
+        names = self.namespaces or [ns["metadata"]["name"] for ns in self.kube.list_namespaces()]
         return sorted(name for name in names if self.decide(identity, need, name) is None)
 
 

@@ -150,10 +150,16 @@ async def admitted(
     request: Request, services: Services, workspace: str, need: Need | tuple[Need, ...]
 ) -> None:
     """Raise 401 or 403 unless the caller may do ``need`` (each of them) in ``workspace``
-    (auth/guard.py); remembered answers cost no thread."""
+    (auth/guard.py); remembered answers cost no thread. A workspace this server does not serve is
+    a 400 naming those it serves (server/served.py), once the caller is known: strangers learn
+    nothing."""
     header = request.headers.get("authorization")
     guard = services.guard
-    for one in need if isinstance(need, tuple) else (need,):
+    needs = need if isinstance(need, tuple) else (need,)
+    if not services.served.covers(workspace):
+        await anyio.to_thread.run_sync(guard.authenticate, header, needs[0])
+        raise services.served.refusal(workspace)
+    for one in needs:
         if not guard.admit_cached(header, one, workspace):
             await anyio.to_thread.run_sync(guard.admit, header, one, workspace)
 

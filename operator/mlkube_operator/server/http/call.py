@@ -12,6 +12,7 @@ from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.limits import check_key, check_length, truncated
+from mlkube_operator.server.served import Served
 from mlkube_operator.server.store.tracking.base import TrackingStore
 
 
@@ -28,6 +29,8 @@ class Services:
     # What model versions may be registered from besides their workspace's prefix of
     # ``objects.bucket`` (mlkube.sources; the operator applies the same rule).
     source_allowlist: tuple[S3Prefix, ...] = ()
+    # The namespaces this server serves (MLKUBE_WATCH_NAMESPACES); others are refused.
+    served: Served = field(default_factory=Served)
 
 
 @dataclass(frozen=True)

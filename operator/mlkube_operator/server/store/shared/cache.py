@@ -101,15 +101,17 @@ class ResourceCache(ABC):
 
     # -- the informer handler protocol ------------------------------------------------------
 
-    def replace(self, kind: Kind, objects: list[Obj]) -> None:
+    def replace(self, kind: Kind, objects: list[Obj], namespace: str | None) -> None:
         seen = {_key(obj) for obj in objects}
         for obj in objects:
             self.put(kind, obj)
         with self._lock:
             table = self._tables[kind]
-            stale = [(ns, n) for ns, items in table.items() for n in items if (ns, n) not in seen]
-            for namespace, name in stale:
-                self._drop(kind, namespace, name)
+            # One namespace's relist says nothing of the others (one informer per namespace).
+            scope = table.items() if namespace is None else [(namespace, table.get(namespace, {}))]
+            stale = [(ns, n) for ns, items in scope for n in items if (ns, n) not in seen]
+            for where, name in stale:
+                self._drop(kind, where, name)
 
     def upsert(self, kind: Kind, obj: Obj) -> None:
         self.put(kind, obj)

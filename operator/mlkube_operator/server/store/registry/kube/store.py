@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from mlkube import layout
@@ -46,10 +47,11 @@ ATTEMPTS = 5
 
 
 class KubeRegistryStore(WatchedStore, RegistryStore):
-    def __init__(self, client: KubeClient) -> None:
+    def __init__(self, client: KubeClient, namespaces: Sequence[str] = ()) -> None:
+        """``namespaces``: the ones watched (empty: every namespace; shared/watched.py)."""
         self.client = client
         self.cache = RegistryCache()
-        self.watch(client, (REGISTERED_MODEL, MODEL_VERSION), self.cache)
+        self.watch(client, (REGISTERED_MODEL, MODEL_VERSION), self.cache, namespaces)
 
     # -- helpers ------------------------------------------------------------------------------
 

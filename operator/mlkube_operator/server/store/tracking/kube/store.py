@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from mlkube import layout
 from mlkube.api.kinds import EXPERIMENT, RUN
@@ -36,7 +37,14 @@ log = logging.getLogger("mlkube.server.store")
 class KubeStore(WatchedStore, KubeRuns, KubeLoggedModels):
     """The aggregates (experiments.py, runs.py, logged_models.py) over one cache and writer."""
 
-    def __init__(self, client: KubeClient, objects: ObjectStore, id_namespace: str) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        objects: ObjectStore,
+        id_namespace: str,
+        namespaces: Sequence[str] = (),
+    ) -> None:
+        """``namespaces``: the ones watched (empty: every namespace; shared/watched.py)."""
         self.client = client
         self.objects = objects
         self.id_namespace = id_namespace
@@ -45,7 +53,7 @@ class KubeStore(WatchedStore, KubeRuns, KubeLoggedModels):
         self.models = LoggedModels(objects)
         self.writer = RunWriter(client, self.cache, objects, self.history)
         self.counts = RunCounts(client, self.cache)
-        self.watch(client, (EXPERIMENT, RUN), self.cache)
+        self.watch(client, (EXPERIMENT, RUN), self.cache, namespaces)
 
     def start(self, timeout: float = 60.0) -> None:
         super().start(timeout)
