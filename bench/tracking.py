@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from e2e.cluster.cluster import LocalCluster  # noqa: E402
-from e2e.cluster.identities import tester_token  # noqa: E402
+from e2e.cluster.identities import local_user_token  # noqa: E402
 from e2e.cluster.platform import OPERATOR, operator_service  # noqa: E402
 from tests.integration.tracking.conftest import (  # noqa: E402
     start_mlflow,
@@ -65,7 +65,7 @@ def local_cluster(state: Path) -> Iterator[LocalCluster]:
     cluster.start()
     # mlkube authenticates and authorises every request (issue 13): the bench's client is the
     # local user, so the numbers include the guard's cost (the reference server has none).
-    os.environ["MLFLOW_TRACKING_TOKEN"] = tester_token(cluster)
+    os.environ["MLFLOW_TRACKING_TOKEN"] = local_user_token(cluster)
     try:
         yield cluster
     finally:

@@ -21,7 +21,7 @@ import pytest
 from minio import Minio
 
 from e2e.cluster.cluster import ROOT, LocalCluster
-from e2e.cluster.identities import tester_token
+from e2e.cluster.identities import local_user_token
 from e2e.cluster.platform import CHART, CHART_NAMESPACE, RELEASE, chart_values, helm, install_chart
 from e2e.cluster.waiting import eventually
 
@@ -60,7 +60,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
         env = install_chart(cluster)
         cluster.kubectl("create", "namespace", NAMESPACE)
         # The tracking server wants a token (issue 13): the local cluster's user's.
-        yield Release(cluster, {**env, "MLFLOW_TRACKING_TOKEN": tester_token(cluster)})
+        yield Release(cluster, {**env, "MLFLOW_TRACKING_TOKEN": local_user_token(cluster)})
     finally:
         cluster.stop()
 

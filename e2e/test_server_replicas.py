@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from e2e.cluster.cluster import LocalCluster
-from e2e.cluster.identities import tester_token
+from e2e.cluster.identities import local_user_token
 from e2e.cluster.platform import CHART_NAMESPACE, install_chart
 from e2e.cluster.waiting import eventually
 
@@ -78,7 +78,7 @@ def replicas(
         cluster.kubectl("create", "namespace", NAMESPACE)
         monkeypatch_module.setenv("MLFLOW_WORKSPACE", NAMESPACE)
         # This module's own cluster: the session's token is another API server's.
-        monkeypatch_module.setenv("MLFLOW_TRACKING_TOKEN", tester_token(cluster))
+        monkeypatch_module.setenv("MLFLOW_TRACKING_TOKEN", local_user_token(cluster))
         service = urls["MLFLOW_TRACKING_URI"]
         yield Replicas(MlflowClient(service), MlflowClient(first), MlflowClient(second))
     finally:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from e2e.cluster.cluster import ROOT, LocalCluster
-from e2e.cluster.identities import tester_token
+from e2e.cluster.identities import local_user_token
 from e2e.cluster.platform import install_chart, start_platform, stop_platform
 from e2e.cluster.processes import StartError
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("[cluster] run `make down` to clean up", file=sys.stderr)
         return 1
     if "MLFLOW_TRACKING_URI" in extra:
-        extra["MLFLOW_TRACKING_TOKEN"] = tester_token(cluster)
+        extra["MLFLOW_TRACKING_TOKEN"] = local_user_token(cluster)
     cluster.write_env_file(state / "env", extra)
     if "MLFLOW_TRACKING_URI" in extra:
         print(f"[cluster] MLflow tracking server: {extra['MLFLOW_TRACKING_URI']}")

@@ -4,7 +4,7 @@
   at the end (its processes also die with the session if pytest is killed).
 - ``namespace``: a fresh namespace per test, deleted afterwards; ``other_namespace``: a second.
 
-The session's clients authenticate as the local cluster's user (identities.tester_token):
+The session's clients authenticate as the local cluster's user (identities.local_user_token):
 MLFLOW_TRACKING_TOKEN is set while the cluster runs.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from e2e.cluster.cluster import LocalCluster
-from e2e.cluster.identities import tester_token
+from e2e.cluster.identities import local_user_token
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         local.start()
         # The tracking server wants a token (issue 13): every client in the session is the
         # local cluster's user, as `make up`'s env file makes a shell.
-        os.environ["MLFLOW_TRACKING_TOKEN"] = tester_token(local)
+        os.environ["MLFLOW_TRACKING_TOKEN"] = local_user_token(local)
         yield local
     finally:
         if before is None:

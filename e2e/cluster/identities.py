@@ -1,7 +1,7 @@
 """Who the tests and `make up`'s user are to the tracking server: ServiceAccounts and tokens.
 
 The tracking server authenticates every request with TokenReview and authorises it with RBAC
-(issue 13), so a client needs a token the cluster accepts. ``tester_token`` is the local user's:
+(issue 13), so a client needs a token the cluster accepts. ``local_user_token`` is the local user's:
 a ServiceAccount bound to a ClusterRole over mlkube's resources in every namespace (what an
 administrator of the local cluster holds). Tests of tenancy make narrower ones with
 ``namespaced_editor``.
@@ -49,7 +49,7 @@ def service_account(namespace: str, name: str) -> dict[str, object]:
     }
 
 
-def tester_token(cluster: LocalCluster) -> str:
+def local_user_token(cluster: LocalCluster) -> str:
     """The local user's token: every verb on mlkube's resources in every namespace."""
     saved = cluster.state / "tester-token"
     if saved.exists():
