@@ -18,6 +18,7 @@ from mlkube_operator.server.auth.guard import Guard, KubernetesGuard, SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.http.head_deadline import bounded_protocol
+from mlkube_operator.server.http.part_urls import PartSigner
 from mlkube_operator.server.settings import AuthMode, Backend, ServerSettings
 from mlkube_operator.server.store.registry.base import RegistryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
@@ -123,6 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         door,
         bounds=settings.bounds,
         source_allowlist=allowlist,
+        part_signer=(
+            PartSigner.from_secret(settings.s3_secret_key)
+            if settings.s3_secret_key
+            else PartSigner()
+        ),
         served=settings.served,
     )
     if settings.metrics_port:

@@ -16,6 +16,7 @@ from mlkube.objects import MemoryObjects
 from mlkube_operator.server.auth.guard import KubernetesGuard
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
+from mlkube_operator.server.http.part_urls import LIFETIME_SECONDS, Part, PartSigner
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
 from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
@@ -252,3 +253,48 @@ def test_registering_a_version_needs_read_rights_on_its_source_too(
     )
     assert response.status_code == 403
     assert "may not get runs.mlkube.io in namespace a" in response.json()["message"]
+
+
+def test_multipart_parts_go_with_their_signed_urls_and_nothing_else(
+    client: TestClient, kube: FakeKube
+) -> None:
+    """MLflow's client PUTs parts without its token, to the URLs mpu/create signed (as S3's
+    presigned ones); a changed, unsigned or foreign part URL is refused."""
+    allow(kube, "alice", "a", ("create", "runs"), ("update", "runs"), ("get", "runs"))
+    run = client.post(
+        "/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}, headers=bearer(USER_TOKEN)
+    )
+    assert run.status_code == 200, run.text
+    directory = f"0/{run.json()['run']['info']['run_id']}/artifacts/blobs"
+    mpu = "/api/2.0/mlflow-artifacts/mpu"
+    created = client.post(
+        f"{mpu}/create/{directory}",
+        json={"path": "big.bin", "num_parts": 2},
+        headers=bearer(USER_TOKEN),
+    )
+    assert created.status_code == 200, created.text
+    first, second = (
+        c["url"].replace("http://testserver", "") for c in created.json()["credentials"]
+    )
+    assert client.put(first, content=b"a", headers={"X-MLFLOW-WORKSPACE": "a"}).status_code == 200
+    # The signature binds the part number, the path and the workspace.
+    swapped = second.replace("part_number=2", "part_number=3")
+    assert client.put(swapped, content=b"b").status_code == 401
+    elsewhere = second.replace("/blobs?", "/other?")
+    assert client.put(elsewhere, content=b"b").status_code == 401
+    assert client.put(second, content=b"b", headers={"X-MLFLOW-WORKSPACE": "b"}).status_code == 401
+    unsigned = second.split("&expires=")[0]
+    assert client.put(unsigned, content=b"b").status_code == 401
+    assert client.put(second, content=b"b").status_code == 200
+
+
+def test_a_part_url_expires() -> None:
+    now = [1000.0]
+    signer = PartSigner(b"k" * 32, clock=lambda: now[0])
+    part = Part("a", "0/r/artifacts/x", "u" * 32, 1)
+    query = dict(pair.split("=") for pair in signer.query(part).split("&"))
+    assert signer.admits(part, int(query["expires"]), query["signature"])
+    now[0] += LIFETIME_SECONDS + 1
+    assert not signer.admits(part, int(query["expires"]), query["signature"])
+    other = PartSigner.from_secret("s3 secret")
+    assert not other.admits(part, int(query["expires"]) + 10**9, query["signature"])

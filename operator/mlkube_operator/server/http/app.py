@@ -190,7 +190,10 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
     async def mpu(request: Request) -> Response:
         workspace = workspace_of(request, services)
         action, raw = request.path_params["action"], request.path_params["path"]
-        await admitted(request, services, workspace, artifact_need(raw, writing=True))
+        # A part's URL is signed by mpu/create, where its caller was admitted: MLflow's client
+        # sends parts without its token, as to S3's presigned URLs (part_urls.py).
+        if not (action == "part" and artifacts.signed_part(workspace, services, raw, request)):
+            await admitted(request, services, workspace, artifact_need(raw, writing=True))
         if action == "part":
             if request.method != "PUT":
                 raise MlflowError(ErrorCode.BAD_REQUEST, "upload parts with PUT")

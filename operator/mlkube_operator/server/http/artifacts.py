@@ -25,6 +25,7 @@ from mlkube_operator.server.http import serialize
 from mlkube_operator.server.http.bodies import body_pieces, check_declared
 from mlkube_operator.server.http.call import Call, Services
 from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.part_urls import Part
 from mlkube_operator.server.http.query_string import query_of
 from mlkube_operator.server.http.serialize import Json, JsonResponse
 from mlkube_operator.server.http.streams import drain_into
@@ -216,9 +217,10 @@ def mpu_create(call: Call, raw: str, base_url: str) -> Json:
         else []
     )
     base = f"{base_url.rstrip('/')}/api/2.0/mlflow-artifacts/mpu/part/{raw.lstrip('/')}"
+    signer = call.services.part_signer
     credentials = [
         {
-            "url": f"{base}?upload_id={upload_id}&part_number={n}",
+            "url": f"{base}?{signer.query(Part(call.workspace, raw, upload_id, n))}",
             "part_number": n,
             "headers": headers,
         }
@@ -234,15 +236,32 @@ def _upload_id(fields: Fields) -> str:
     return upload_id
 
 
-async def mpu_part(workspace: str, services: Services, raw: str, request: Request) -> Response:
-    resolve_path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
-    del resolve_path  # only checked: parts are stored by upload id
+def part_of(request: Request) -> tuple[str, int]:
+    """The upload id and part number a part's URL names."""
     fields = Fields.from_query(query_of(request))
     upload_id = _upload_id(fields)
     part_number = fields.integer("part_number", required=True)
     assert part_number is not None
     if not 1 <= part_number <= MAX_PARTS:
         raise invalid(f"part_number must be between 1 and {MAX_PARTS}")
+    return upload_id, part_number
+
+
+def signed_part(workspace: str, services: Services, raw: str, request: Request) -> bool:
+    """Whether the request carries a valid signature of its part URL (``mpu_create``)."""
+    fields = Fields.from_query(query_of(request))
+    signature, expires = fields.string("signature"), fields.integer("expires")
+    if signature is None or expires is None:
+        return False
+    upload_id, part_number = part_of(request)
+    part = Part(workspace, raw, upload_id, part_number)
+    return services.part_signer.admits(part, expires, signature)
+
+
+async def mpu_part(workspace: str, services: Services, raw: str, request: Request) -> Response:
+    resolve_path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
+    del resolve_path  # only checked: parts are stored by upload id
+    upload_id, part_number = part_of(request)
     await _store(
         services, f"{layout.upload_prefix(workspace, upload_id)}{part_number:05d}", request
     )

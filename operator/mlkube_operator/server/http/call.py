@@ -11,6 +11,7 @@ from mlkube_operator.server.auth.guard import Guard
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.part_urls import PartSigner
 from mlkube_operator.server.limits import check_key, check_length, truncated
 from mlkube_operator.server.served import Served
 from mlkube_operator.server.store.tracking.base import TrackingStore
@@ -31,6 +32,8 @@ class Services:
     source_allowlist: tuple[S3Prefix, ...] = ()
     # The namespaces this server serves (MLKUBE_WATCH_NAMESPACES); others are refused.
     served: Served = field(default_factory=Served)
+    # Signs the part URLs of multipart uploads (part_urls.py).
+    part_signer: PartSigner = field(default_factory=PartSigner)
 
 
 @dataclass(frozen=True)
