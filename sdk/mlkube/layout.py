@@ -70,6 +70,10 @@ UPDATED_ANNOTATION = "mlkube.io/updated-ms"
 SOURCE_ANNOTATION = "mlkube.io/mlflow-source"
 MODEL_ID_ANNOTATION = "mlkube.io/model-id"
 RUN_LINK_ANNOTATION = "mlkube.io/run-link"
+# A project Run made by `mlkube run` from a directory in a git checkout: HEAD when it was packed.
+GIT_COMMIT_ANNOTATION = "mlkube.io/git-commit"
+# The user `mlkube run` says created the Run (client-claimed: the API server records no creator).
+CREATED_BY_ANNOTATION = "mlkube.io/created-by"
 FINALIZER = "mlkube.io/finalizer"
 
 

@@ -17,7 +17,14 @@ from mlkube.api import Run, RunPhase
 from mlkube.api.common import ConditionStatus
 from mlkube_operator.controllers.context import iso, ready_condition
 from mlkube_operator.controllers.run_status import TERMINAL, Observed, observe
-from mlkube_operator.resources.run import JobSettings, RunIdentity, build_job, job_name
+from mlkube_operator.resources.run import (
+    MAIN_CONTAINER,
+    JobSettings,
+    RunIdentity,
+    build_job,
+    job_name,
+    run_image,
+)
 
 Obj = dict[str, Any]
 Event = tuple[str, str, str]  # (type, reason, message)
@@ -120,8 +127,23 @@ def invalid_plan(obj: Obj, problems: list[str], at: datetime) -> Plan:
     )
 
 
+def job_image(job: Obj | None) -> str | None:
+    """The image of the Job's main container (what runs, even if the default changed since)."""
+    containers = (((job or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in containers.get("containers") or []:
+        if container.get("name") == MAIN_CONTAINER:
+            return str(container.get("image") or "") or None
+    return None
+
+
 def status_patch(  # noqa: PLR0917  (the parts of a Run's lifecycle status)
-    status: Obj, run: Run, ids: RunIdentity, seen: Observed, artifact_uri: str, at: datetime
+    status: Obj,
+    run: Run,
+    ids: RunIdentity,
+    seen: Observed,
+    artifact_uri: str,
+    at: datetime,
+    image: str | None = None,
 ) -> Obj | None:
     """The lifecycle fields ``seen`` implies, or None when ``status`` already says them."""
     ready = READY_BY_PHASE.get(seen.phase, ConditionStatus.UNKNOWN)
@@ -141,6 +163,8 @@ def status_patch(  # noqa: PLR0917  (the parts of a Run's lifecycle status)
         "duration": duration(seen.start_time, seen.end_time, at),
         "artifactUri": artifact_uri,
         "jobName": job_name(run.metadata.name),
+        # The tracking server shows it as the mlkube.kubernetes.image tag (mlkube.projects.tags).
+        "image": image,
         "message": seen.message,
         "observedGeneration": run.metadata.generation,
         "conditions": conditions,
@@ -186,7 +210,8 @@ def plan_run(  # noqa: PLR0917  (everything a Run's reconcile reads)
         events.append(("Normal", "JobCreated", f"created Job {job_name(name)}"))
     current = RunPhase(status["phase"]) if status.get("phase") else None
     seen = observe(current, run.spec.suspend, job, pods, at)
-    patch = None if seen is None else status_patch(status, run, ids, seen, artifact_uri, at)
+    image = job_image(job) or run_image(run, settings)
+    patch = None if seen is None else status_patch(status, run, ids, seen, artifact_uri, at, image)
     if patch is not None and seen is not None and status.get("phase") != seen.phase.value:
         events.extend(seen.events)
     phase = seen.phase.value if seen is not None else status.get("phase")

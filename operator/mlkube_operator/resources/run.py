@@ -154,6 +154,14 @@ def build_ca_bundle(pem: str) -> dict[str, Any]:
     }
 
 
+MAIN_CONTAINER = "main"  # the Run's own image (job.yaml.j2); "prepare" is the init container
+
+
+def run_image(run: Run, settings: JobSettings) -> str:
+    """The image of the Run's main container: its spec.image, else the operator's default."""
+    return run.spec.image or settings.image
+
+
 def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, Any]:
     """The Job manifest for ``run``."""
     spec = run.spec
@@ -188,7 +196,7 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         automount_token=spec.automount_service_account_token,
         token_volume=token_volume(),
         token_mount=token_mount(),
-        image=spec.image or settings.image,
+        image=run_image(run, settings),
         command=["python3", posixpath.join(SHARED_DIR, RUNNER)],
         args=runner_args(spec),
         env=platform_env + user_env,

@@ -218,6 +218,11 @@ class RunStatus(Model):
         "unless the experiment has an s3:// artifactLocation.",
     )
     job_name: str | None = Field(default=None, description="The Job that runs the project.")
+    image: str | None = Field(
+        default=None,
+        description="The image that runs the project: spec.image, or the operator's runtime "
+        "image when the Run names none.",
+    )
     message: str | None = Field(
         default=None,
         max_length=4096,

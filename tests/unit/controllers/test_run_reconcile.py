@@ -56,7 +56,10 @@ def run_obj(status: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]
 def owned_job(suspend: bool = False, **status: Any) -> dict[str, Any]:
     return {
         "metadata": {"name": "train", "ownerReferences": [{"uid": RUN_UID}]},
-        "spec": {"suspend": suspend},
+        "spec": {
+            "suspend": suspend,
+            "template": {"spec": {"containers": [{"name": "main", "image": "rt:1"}]}},
+        },
         "status": status,
     }
 
@@ -219,3 +222,24 @@ def test_a_running_duration_moves_in_steps_an_ended_one_is_exact() -> None:
     assert duration(start, None, start.replace(second=29)) == "0s"
     assert duration(start, None, start.replace(minute=1, second=45)) == "1m30s"
     assert duration(start, start.replace(second=29), NOW) == "29s"
+
+
+# -- the image (the mlkube.kubernetes.image tag, issue 14) -----------------------------------
+
+
+def test_the_status_names_the_image_the_job_runs() -> None:
+    job = owned_job(active=1)
+    job["spec"]["template"]["spec"]["containers"][0]["image"] = "older:0"
+    decided = plan(run_obj({"phase": "Pending"}), job, [running_pod()])
+    assert decided.status is not None
+    # The Job's own container, not today's default: the default may have changed since.
+    assert decided.status["image"] == "older:0"
+
+
+def test_a_new_run_says_its_own_image_or_the_default() -> None:
+    decided = plan(run_obj(image="mine:2"), None, [])
+    assert decided.status is not None
+    assert decided.status["image"] == "mine:2"
+    decided = plan(run_obj(), None, [])
+    assert decided.status is not None
+    assert decided.status["image"] == SETTINGS.image

@@ -105,3 +105,37 @@ def test_metric_keys_past_the_budget_go_to_the_extra_document() -> None:
     assert key not in draft.patch["metrics"]
     extra, content = draft.new_extra()
     assert extra_from_json(str(extra.object), content).metrics[key].value == -1.0
+
+
+def test_a_project_run_shows_its_source_and_kubernetes_facts_and_its_user() -> None:
+    """Issue 14: the MLflow UI's source, entry point and user columns, and the Run's phase."""
+    body = {
+        "metadata": {
+            "name": "r",
+            "namespace": "ns",
+            "annotations": {"mlkube.io/created-by": "ada"},
+        },
+        "spec": {"project": {"path": "/p"}, "entryPoint": "train"},
+        "status": {
+            "runId": "a" * 32,
+            "phase": "Running",
+            "jobName": "r",
+            "image": "rt:1",
+            "tags": {"note": "x"},
+        },
+    }
+    entity = convert.run_entity(parse(RunResource, body), "7")
+    assert entity is not None
+    assert entity.tags["mlflow.source.type"] == "PROJECT"
+    assert entity.tags["mlflow.source.name"] == "/p"
+    assert entity.tags["mlflow.project.entryPoint"] == "train"
+    assert entity.tags["mlkube.kubernetes.phase"] == "Running"
+    assert entity.tags["mlkube.kubernetes.image"] == "rt:1"
+    assert entity.tags["note"] == "x"
+    assert entity.info.user_id == "ada"
+    # A tracking-only run is as its client logged it.
+    plain = resource({"runId": "b" * 32, "phase": "Running", "userId": "bo", "tags": {"k": "v"}})
+    entity = convert.run_entity(plain, "7")
+    assert entity is not None
+    assert entity.tags == {"k": "v"}
+    assert entity.info.user_id == "bo"

@@ -14,6 +14,7 @@ from mlkube.api.experiment import Experiment as ExperimentResource
 from mlkube.api.experiment import LifecycleStage as ResourceStage
 from mlkube.api.run import Run as RunResource
 from mlkube.api.run import RunPhase
+from mlkube.projects import tags as project_tags
 from mlkube_operator.server.entities import (
     Experiment,
     LifecycleStage,
@@ -127,14 +128,16 @@ def run_entity(resource: RunResource, experiment_id: str, extra: Extra | None = 
         return None
     phase = RunPhase(status.phase) if status.phase else RunPhase.PENDING
     extra = extra or Extra()
-    tags = {**resource.spec.tags, **status.tags, **extra.tags}
+    # A project Run also shows the tags `mlflow run` sets and its Kubernetes facts, derived
+    # here from the object on every read, so they follow its phase with no writer of their own.
+    tags = project_tags.run_tags(resource, {**resource.spec.tags, **status.tags, **extra.tags})
     # The mlflow.runName tag follows renames; spec.runName is the name the run was created with.
     run_name = tags.get("mlflow.runName") or resource.spec.run_name or resource.metadata.name
     info = RunInfo(
         run_id=status.run_id,
         experiment_id=experiment_id,
         run_name=run_name,
-        user_id=status.user_id or "",
+        user_id=status.user_id or tags.get(project_tags.USER, ""),
         status=PHASE_TO_STATUS[phase],
         start_time=to_ms(status.start_time),
         end_time=to_ms(status.end_time),
