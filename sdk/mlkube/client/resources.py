@@ -39,6 +39,23 @@ class Resources:
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self.custom = k8s.CustomObjectsApi(api_client)
+        self.authentication = k8s.AuthenticationV1Api(api_client)
+
+    def whoami(self) -> str | None:
+        """The user name the API server authenticates these credentials as (a
+        SelfSubjectReview, Kubernetes 1.28+), or None when it cannot say."""
+        try:
+            review = self.authentication.create_self_subject_review(
+                k8s.V1SelfSubjectReview(
+                    api_version="authentication.k8s.io/v1", kind="SelfSubjectReview"
+                ),
+                _request_timeout=TIMEOUT,
+            )
+        except (ApiException, OSError, ValueError):
+            return None
+        info = getattr(getattr(review, "status", None), "user_info", None)
+        name = getattr(info, "username", None)
+        return str(name) if name else None
 
     @classmethod
     def connect(cls, kubeconfig: str | None = None) -> Resources:

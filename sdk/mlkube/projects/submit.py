@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlkube import layout
 from mlkube.api import API_VERSION, Run, RunSpec, SpecError, parse
 from mlkube.api.kinds import RUN
 from mlkube.projects.archive import upload
@@ -31,13 +33,35 @@ def slug(text: str) -> str:
     return (cleaned or "run")[:40].rstrip("-")
 
 
+def git_commit(directory: Path) -> str | None:
+    """HEAD of the git checkout holding ``directory``, or None when it is in none (or git is
+    missing): the commit an archive packed from it was made from (``mlflow.source.git.commit``).
+    Uncommitted changes travel in the archive too; the commit names their base, as MLflow's
+    does for a local project."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
 def run_body(
     name: str | None,
     generate_name: str,
     spec: Mapping[str, Any],
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Run manifest, checked against the model before it is sent."""
     metadata: dict[str, Any] = {"name": name} if name else {"generateName": generate_name + "-"}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
     try:
         checked = parse(RunSpec, dict(spec), "spec")
     except SpecError as err:
@@ -80,6 +104,7 @@ def submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print("error: give exactly one of PROJECT, --uri, --git, --path", file=sys.stderr)
         return 2
     project: dict[str, Any]
+    annotations: dict[str, str] = {}
     base = "run"
     if args.project:
         directory = Path(args.project)
@@ -92,6 +117,9 @@ def submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 1
         print(f"  stored as {uri}")
         project = {"uri": uri}
+        commit = git_commit(directory)
+        if commit:
+            annotations[layout.GIT_COMMIT_ANNOTATION] = commit
     elif args.uri:
         project = {"uri": args.uri}
     elif args.git:
@@ -106,8 +134,14 @@ def submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     }
     if args.image:
         spec["image"] = args.image
-    body = run_body(args.name, slug(base), spec)
     resources = Resources.connect(env.get("KUBECONFIG"))
+    # The API server records no creator on an object. This is who the API server says these
+    # credentials are, as `mlkube run` claims it: anyone who can create Runs can write another
+    # name here (docs/security.md), so it labels the run (mlflow.user); it authorizes nothing.
+    user = resources.whoami()
+    if user:
+        annotations[layout.CREATED_BY_ANNOTATION] = user
+    body = run_body(args.name, slug(base), spec, annotations)
     try:
         created = resources.create(RUN, args.namespace, body)
     except ClientError as err:
