@@ -31,6 +31,7 @@ RUNNER_MODULES = (
     "mlkube/__init__.py",
     "mlkube/projects/__init__.py",
     "mlkube/projects/command.py",
+    "mlkube/projects/facts.py",
     "mlkube/projects/mlproject.py",
     "mlkube/projects/runner.py",
 )

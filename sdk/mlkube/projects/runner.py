@@ -34,6 +34,7 @@ from pathlib import Path
 
 import yaml
 
+from mlkube.projects import facts
 from mlkube.projects.command import render_command
 from mlkube.projects.mlproject import Project, ProjectError, load_project
 
@@ -45,6 +46,8 @@ VENV = "venv"
 # The request-auth provider's name (mlkube.projects.mlflow_auth.NAME).
 AUTH_PROVIDER = "mlkube"
 TRACEBACK_HEADER = "Traceback (most recent call last):"
+# How long a run that ended waits for its project tags to be set (facts.report), at most.
+REPORT_WAIT = 60.0
 
 
 class RunnerError(RuntimeError):
@@ -335,11 +338,14 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             requirements = missing_requirements(project)
             venv_bin = install(requirements, project, workdir) if requirements else None
             print(f"[mlkube] {project.name}:{entry_point.name} $ {command}", flush=True)
+            # mlflow.project.env and the git commit, as `mlflow run` sets them (issue 14).
+            reporting = facts.report_in_background(env, project)
             code, tail, exception = stream(
                 command,
                 project.directory,
                 command_environment(env, workdir, venv_bin, args.auth_plugin),
             )
+            reporting.join(timeout=REPORT_WAIT)
             if code != 0:
                 write_termination_message(failure_message(code, tail, exception))
             return code

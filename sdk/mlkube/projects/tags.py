@@ -11,9 +11,9 @@ mlflow/projects/backend/local.py) tags a project run with ``mlflow.source.type``
   Run's tags when it serves it, so they need no writer and follow the Run (its phase, Job).
   ``mlkube.kubernetes.*`` are facts and win over any tag of the same name a client set; the
   ``mlflow.*`` ones are defaults that tags a client set (status.tags, spec.tags) replace.
-- ``environment`` and the resolved git commit are known only once the project is fetched: the
-  init container (``mlkube project prepare``) sets them through the tracking API
-  (mlkube.projects.prepare).
+- ``mlflow.project.env`` and the commit a git project resolved to are known only to the pod
+  that has the project's files: the runner sets them through the tracking API
+  (mlkube.projects.facts).
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ import re
 
 from mlkube import layout
 from mlkube.api.run import Run
-from mlkube.projects.mlproject import Project
+from mlkube.projects.facts import GIT_COMMIT
 
 SOURCE_TYPE = "mlflow.source.type"
 SOURCE_NAME = "mlflow.source.name"
-GIT_COMMIT = "mlflow.source.git.commit"
 GIT_REPO_URL = "mlflow.source.git.repoURL"
 ENTRY_POINT = "mlflow.project.entryPoint"
-ENV = "mlflow.project.env"
 BACKEND = "mlflow.project.backend"
 USER = "mlflow.user"
 NAMESPACE = "mlkube.kubernetes.namespace"
@@ -79,7 +77,7 @@ def defaults(run: Run) -> dict[str, str]:
     return tags
 
 
-def facts(run: Run) -> dict[str, str]:
+def kubernetes_facts(run: Run) -> dict[str, str]:
     """The ``mlkube.kubernetes.*`` tags of a project Run: where and how it runs, as the Run's
     status says (the operator writes jobName, image and phase)."""
     if run.spec.project is None:
@@ -100,18 +98,4 @@ def run_tags(run: Run, logged: dict[str, str]) -> dict[str, str]:
     Kubernetes facts over them; a Run without a project gets ``logged`` unchanged."""
     if run.spec.project is None:
         return logged
-    return {**defaults(run), **logged, **facts(run)}
-
-
-def environment(project: Project) -> str:
-    """``mlflow.project.env`` for the environment the MLproject declares, named as `mlflow run`
-    names it with its default environment manager: ``docker``, ``conda``, ``virtualenv`` (a
-    python_env) or ``local`` (none). mlkube runs every project in the Run's image, adding a
-    virtualenv only for python_env dependencies the image lacks."""
-    if project.docker_env is not None:
-        return "docker"
-    if project.conda_env is not None:
-        return "conda"
-    if project.python_env is not None:
-        return "virtualenv"
-    return "local"
+    return {**defaults(run), **logged, **kubernetes_facts(run)}

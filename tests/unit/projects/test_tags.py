@@ -12,7 +12,7 @@ from mlflow.utils import mlflow_tags
 from mlkube import layout
 from mlkube.api.errors import parse
 from mlkube.api.run import Run
-from mlkube.projects import tags
+from mlkube.projects import facts, tags
 from mlkube.projects.mlproject import load_project
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -36,10 +36,10 @@ def run(
 def test_the_names_are_mlflows() -> None:
     assert tags.SOURCE_TYPE == mlflow_tags.MLFLOW_SOURCE_TYPE
     assert tags.SOURCE_NAME == mlflow_tags.MLFLOW_SOURCE_NAME
-    assert tags.GIT_COMMIT == mlflow_tags.MLFLOW_GIT_COMMIT
+    assert facts.GIT_COMMIT == mlflow_tags.MLFLOW_GIT_COMMIT
     assert tags.GIT_REPO_URL == mlflow_tags.MLFLOW_GIT_REPO_URL
     assert tags.ENTRY_POINT == mlflow_tags.MLFLOW_PROJECT_ENTRY_POINT
-    assert tags.ENV == mlflow_tags.MLFLOW_PROJECT_ENV
+    assert facts.ENV == mlflow_tags.MLFLOW_PROJECT_ENV
     assert tags.BACKEND == mlflow_tags.MLFLOW_PROJECT_BACKEND
     assert tags.USER == mlflow_tags.MLFLOW_USER
     assert SourceType.to_string(SourceType.PROJECT) == tags.PROJECT
@@ -109,4 +109,4 @@ def test_the_environment_is_what_the_mlproject_declares(tmp_path: Path) -> None:
         (directory / "MLproject").write_text(
             f"name: p\n{line}entry_points:\n  main:\n    command: python t.py\n"
         )
-        assert tags.environment(load_project(directory)) == expected, line
+        assert facts.environment(load_project(directory)) == expected, line
