@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,19 @@ from e2e.cluster.waiting import eventually
 
 EXAMPLE = ROOT / "examples" / "sklearn-elasticnet"
 TERMINAL = {"Succeeded", "Failed", "Killed"}
+PROJECT_TAGS = (
+    "mlflow.source.type",
+    "mlflow.source.name",
+    "mlflow.source.git.commit",
+    "mlflow.project.entryPoint",
+    "mlflow.project.env",
+    "mlflow.project.backend",
+    "mlflow.user",
+    "mlkube.kubernetes.namespace",
+    "mlkube.kubernetes.job",
+    "mlkube.kubernetes.image",
+    "mlkube.kubernetes.phase",
+)
 
 SCRATCH_MLPROJECT = """\
 name: scratch
@@ -153,6 +167,29 @@ def test_the_example_trains_logs_and_succeeds(
     logged = client.get_run(status["runId"])
     assert logged.data.params["l1_ratio"] == "0.1"
     assert len(client.get_metric_history(status["runId"], "train_r2")) == 4
+    # The tags `mlflow run` sets, and the Kubernetes facts, as the MLflow UI reads them (issue 14).
+    tags = logged.data.tags
+    head = subprocess.run(
+        ["git", "-C", str(EXAMPLE), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    whoami = operator.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+    assert {k: tags.get(k) for k in PROJECT_TAGS} == {
+        "mlflow.source.type": "PROJECT",
+        "mlflow.source.name": run["spec"]["project"]["uri"],
+        "mlflow.source.git.commit": head,  # the checkout `mlkube run` packed
+        "mlflow.project.entryPoint": "main",
+        "mlflow.project.env": "virtualenv",  # the example's MLproject has a python_env
+        "mlflow.project.backend": "kubernetes",
+        "mlflow.user": whoami,
+        "mlkube.kubernetes.namespace": namespace,
+        "mlkube.kubernetes.job": status["jobName"],
+        "mlkube.kubernetes.image": status["image"],
+        "mlkube.kubernetes.phase": "Succeeded",
+    }
+    assert logged.info.user_id == whoami
+    job = operator.get_json(namespace, "job", status["jobName"])
+    main = next(c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "main")
+    assert status["image"] == main["image"]
     table = operator.kubectl("get", "runs", "-n", namespace)
     header, row = table.splitlines()
     assert header.split() == ["NAME", "EXPERIMENT", "PHASE", "STARTED", "DURATION", "AGE"]

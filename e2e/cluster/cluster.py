@@ -224,6 +224,10 @@ class LocalCluster:
         # have it from `.local/env`.
         if os.environ.get("MLFLOW_TRACKING_TOKEN"):
             tracking["MLFLOW_TRACKING_TOKEN"] = os.environ["MLFLOW_TRACKING_TOKEN"]
+        # The mlkube under test: a checkout run with PYTHONPATH=sdk:operator (not the installed
+        # one) must run its own CLI, as the operator and server the session starts do.
+        if os.environ.get("PYTHONPATH"):
+            tracking["PYTHONPATH"] = os.environ["PYTHONPATH"]
         return subprocess.run(
             [sys.executable, "-m", "mlkube.cli", *args],
             env={
