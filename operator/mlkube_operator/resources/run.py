@@ -154,6 +154,21 @@ def build_ca_bundle(pem: str) -> dict[str, Any]:
     }
 
 
+def build_network_policy(namespace: str, run_name: str, run_uid: str) -> dict[str, Any]:
+    """A Run's pods take connections from pods of the same Run only (issue 13): its code serves
+    nothing to anyone else."""
+    selector = {layout.RUN_LABEL: run_name}
+    return render(
+        "run-networkpolicy.yaml.j2",
+        name=job_name(run_name),
+        namespace=namespace,
+        labels={**layout.MANAGED_BY, **selector},
+        run_name=run_name,
+        run_uid=run_uid,
+        selector=selector,
+    )
+
+
 MAIN_CONTAINER = "main"  # the Run's own image (job.yaml.j2); "prepare" is the init container
 
 
