@@ -180,7 +180,6 @@ def test_every_component_is_a_non_root_container_of_mlkubes_images(release: Rele
     assert [c["status"]["phase"] for c in claims] == ["Bound"]
 
 
-@pytest.mark.parametrize("account", ACCOUNTS)
 def test_the_server_serves_mlflows_web_ui_of_the_pinned_version(release: Release) -> None:
     """Issue 14: the chart's tracking server answers / with the UI bundle the image carries (that
     of the pinned mlflow wheel: the same as the installed reference's) and serves what it loads,
@@ -203,6 +202,7 @@ def test_the_server_serves_mlflows_web_ui_of_the_pinned_version(release: Release
     assert api.status_code == 401, api.text
 
 
+@pytest.mark.parametrize("account", ACCOUNTS)
 def test_the_operator_and_the_server_may_do_what_docs_security_md_says(
     release: Release, account: str
 ) -> None:
