@@ -145,6 +145,9 @@ def test_the_example_trains_logs_and_succeeds(
     assert status["phase"] == "Succeeded", status
     assert status["startTime"] <= status["endTime"]
     assert status["duration"]
+    # Its pods took connections from the same Run's pods only (the API server accepted it).
+    policy = operator.get_json(namespace, "networkpolicy", status["jobName"])["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"mlkube.io/run": name}}
     # What the code logged reached the Run through the tracking server.
     assert status["params"]["alpha"] == "0.3"
     assert set(status["metrics"]) >= {"rmse", "mae", "r2", "train_r2"}

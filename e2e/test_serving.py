@@ -200,6 +200,9 @@ def test_an_aliased_model_answers_like_the_model_loaded_locally(
     assert served == pytest.approx(expected, rel=1e-12)
     table = flow.cluster.kubectl("get", "modeldeployments", "-n", flow.namespace)
     assert table.splitlines()[0].split()[:5] == ["NAME", "MODEL", "SERVED", "READY", "URL"]
+    # Its pods take connections on the model port only (the API server accepted the policy).
+    policy = flow.cluster.get_json(flow.namespace, "networkpolicy", "answers")["spec"]
+    assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
 
 
 def test_moving_the_alias_rolls_out_without_a_failed_request(flow: Flow, deploy: Deploy) -> None:

@@ -334,6 +334,9 @@ class RegistryContract:
         first, token = models(f"name LIKE '{prefix}%'")
         assert first == [names[2], names[1]]
         assert models(f"name LIKE '{prefix}%'", token) == ([names[0]], None)
+        # Double-quoted literals, as MLflow's UI writes them (issue 14).
+        assert models(f'name IN ("{names[0]}", "{names[2]}")') == ([names[2], names[0]], None)
+        assert models(f'name ILIKE "{prefix.upper()}%"')[0] == first
         assert code_of(lambda: models("description = 'x'")) is (ErrorCode.INVALID_PARAMETER_VALUE)
         versions = registry.search_model_versions(
             workspace,
@@ -344,3 +347,11 @@ class RegistryContract:
         )
         assert [v.version for v in versions.items] == [2, 3]
         assert versions.next_page_token is None
+        quoted = registry.search_model_versions(
+            workspace,
+            filter_string=f'name = "{names[0]}" and version_number >= 2',
+            order_by=["version_number ASC"],
+            max_results=10,
+            page_token=None,
+        )
+        assert [v.version for v in quoted.items] == [2, 3]

@@ -431,6 +431,8 @@ class StoreContract:
         assert first == [f"{prefix}-4", f"{prefix}-2"]
         assert token is not None
         assert search(token) == ([f"{prefix}-0"], None)
+        # Double-quoted literals, as MLflow's UI writes them (issue 14).
+        assert search(None, f'name LIKE "{prefix}-%" and tags.team = "a"') == (first, token)
         assert code_of(lambda: search(None, "name ~ 'x'")) is ErrorCode.INVALID_PARAMETER_VALUE
         assert code_of(lambda: search("not-a-token")) is ErrorCode.INVALID_PARAMETER_VALUE
 
@@ -464,6 +466,9 @@ class StoreContract:
         assert search("", []) == [runs[1], runs[0]]  # newest first; the deleted run left out
         assert search("metrics.loss < 0.5", ["metrics.loss ASC"]) == [runs[1], runs[0]]
         assert search("params.i = '0'", []) == [runs[0]]
+        assert search('params.i = "0"', []) == [runs[0]]
+        assert search('tags."mlflow.runName" LIKE "r%"', [], ViewType.ALL) == runs[::-1]
+        assert search(f'attributes.run_id IN ("{runs[0]}", "{runs[1]}")', []) == runs[1::-1]
         assert search("tags.`mlflow.runName` = 'r2'", [], ViewType.ALL) == [runs[2]]
         assert search("", ["metrics.loss DESC"], ViewType.DELETED_ONLY) == [runs[2]]
 
@@ -495,5 +500,6 @@ class StoreContract:
 
         assert search("", [("name", True)], [experiment_id]) == ["first", "second"]
         assert search("tags.kind = 'second'", [], [experiment_id]) == ["second"]
+        assert search('tags.kind LIKE "sec%"', [], [experiment_id]) == ["second"]
         assert search("", [], ["987654321"]) == []
         assert code_of(lambda: search("", [], [])) is ErrorCode.INVALID_PARAMETER_VALUE

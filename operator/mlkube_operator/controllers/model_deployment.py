@@ -28,6 +28,7 @@ from mlkube_operator.resources.model_deployment import (
     Track,
     build_autoscaler,
     build_deployment,
+    build_network_policy,
     build_service,
     names,
     replica_split,
@@ -151,6 +152,7 @@ class DeploymentReconciler:
             with contextlib.suppress(NotFound):
                 kube.delete_deployment(namespace, names(name)["canary"])
         service = kube.apply_service(build_service(md))
+        kube.apply_network_policy(build_network_policy(md))
         autoscaler = build_autoscaler(md)
         if autoscaler is not None:
             kube.apply_autoscaler(autoscaler)

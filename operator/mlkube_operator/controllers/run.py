@@ -40,6 +40,7 @@ from mlkube_operator.resources.identity import RUN_SERVICE_ACCOUNT
 from mlkube_operator.resources.run import (
     JobSettings,
     RunIdentity,
+    build_network_policy,
     job_name,
     spec_problems,
 )
@@ -133,6 +134,7 @@ class RunReconciler:
         if plan.create_job is not None:
             self.ctx.ensure_identity(namespace, self.ctx.run_identity())
             self.ctx.ensure_ca_bundle(namespace)
+            kube.apply_network_policy(build_network_policy(namespace, name, meta["uid"]))
             with contextlib.suppress(AlreadyExists):  # made by an earlier try: its event follows
                 kube.create_job(namespace, plan.create_job)
         if plan.suspend_job is not None:

@@ -101,6 +101,7 @@ class KubeClient:
         self.batch: Any = k8s.BatchV1Api(api_client)
         self.apps: Any = k8s.AppsV1Api(api_client)
         self.autoscaling: Any = k8s.AutoscalingV2Api(api_client)
+        self.networking: Any = k8s.NetworkingV1Api(api_client)
         self.authn: Any = k8s.AuthenticationV1Api(api_client)
         self.authz: Any = k8s.AuthorizationV1Api(api_client)
         self.rbac: Any = k8s.RbacAuthorizationV1Api(api_client)
@@ -310,6 +311,9 @@ class KubeClient:
 
     def apply_service(self, body: Obj) -> Obj:
         return _apply(self.core.patch_namespaced_service, body)
+
+    def apply_network_policy(self, body: Obj) -> Obj:
+        return _apply(self.networking.patch_namespaced_network_policy, body)
 
     def get_service(self, namespace: str, name: str) -> Obj:
         return _call(self.core.read_namespaced_service, name, namespace)

@@ -72,6 +72,7 @@ def names(deployment: str) -> dict[str, str]:
         "stable": f"{deployment}-stable",
         "canary": f"{deployment}-canary",
         "hpa": deployment,
+        "policy": deployment,
     }
 
 
@@ -138,6 +139,19 @@ def build_service(md: ModelDeployment) -> dict[str, Any]:
         labels={**layout.MANAGED_BY, **selector},
         selector=selector,
         service_port=SERVICE_PORT,
+    )
+
+
+def build_network_policy(md: ModelDeployment) -> dict[str, Any]:
+    """Both tracks' pods take connections on the model's port only (issue 13)."""
+    selector = {layout.DEPLOYMENT_LABEL: md.metadata.name}
+    return render(
+        "serving-networkpolicy.yaml.j2",
+        **_common(md),
+        name=names(md.metadata.name)["policy"],
+        labels={**layout.MANAGED_BY, **selector},
+        selector=selector,
+        port=md.spec.server.port,
     )
 
 

@@ -154,6 +154,21 @@ def build_ca_bundle(pem: str) -> dict[str, Any]:
     }
 
 
+def build_network_policy(namespace: str, run_name: str, run_uid: str) -> dict[str, Any]:
+    """A Run's pods take connections from pods of the same Run only (issue 13): its code serves
+    nothing to anyone else."""
+    selector = {layout.RUN_LABEL: run_name}
+    return render(
+        "run-networkpolicy.yaml.j2",
+        name=job_name(run_name),
+        namespace=namespace,
+        labels={**layout.MANAGED_BY, **selector},
+        run_name=run_name,
+        run_uid=run_uid,
+        selector=selector,
+    )
+
+
 def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, Any]:
     """The Job manifest for ``run``."""
     spec = run.spec

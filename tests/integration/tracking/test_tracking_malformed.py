@@ -13,6 +13,7 @@ from tests.integration.tracking.conftest import TrackingServer
 API = "/api/2.0/mlflow"
 RUN = "<run>"
 EXPERIMENT = "<experiment>"
+BULK = "/metrics/get-history-bulk-interval"
 
 CASES: list[tuple[str, str, Any]] = [
     ("POST", "/experiments/create", {}),
@@ -49,6 +50,12 @@ CASES: list[tuple[str, str, Any]] = [
     ("POST", "/runs/search", {"experiment_ids": [EXPERIMENT], "filter": "attributes.no = 'x'"}),
     ("POST", "/runs/search", {"experiment_ids": [EXPERIMENT], "max_results": 50001}),
     ("GET", "/metrics/get-history", {"run_id": RUN}),
+    ("GET", BULK, {"metric_key": "m"}),
+    ("GET", BULK, {"run_ids": [RUN]}),
+    ("GET", BULK, {"run_ids": [RUN] * 101, "metric_key": "m"}),
+    ("GET", BULK, {"run_ids": RUN, "metric_key": "m", "max_results": 0}),
+    ("GET", BULK, {"run_ids": RUN, "metric_key": "m", "start_step": 1}),
+    ("GET", BULK, {"run_ids": RUN, "metric_key": "m", "start_step": 5, "end_step": 2}),
     ("GET", "/logged-models/m-00000000000000000000000000000000", {}),
     ("GET", "/no/such/endpoint", {}),
 ]

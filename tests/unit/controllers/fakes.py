@@ -91,6 +91,12 @@ class FakeKube:
         return version
 
     # Workloads
+    def apply_network_policy(self, body: Obj) -> Obj:
+        meta = body["metadata"]
+        self.calls.append(("apply", "networkpolicies", meta["namespace"], meta["name"]))
+        self.objects["networkpolicies", meta["namespace"], meta["name"]] = body
+        return body
+
     def create_job(self, namespace: str, body: Obj) -> Obj:
         self.calls.append(("create", "jobs", namespace, body["metadata"]["name"]))
         self.objects["jobs", namespace, body["metadata"]["name"]] = body

@@ -163,10 +163,15 @@ def test_first_reconcile_makes_the_identity_the_job_and_the_status() -> None:
         ("create", "serviceaccounts", "ml", "mlkube-run"),
         ("get", "rolebindings", "ml", "mlkube-run"),
         ("create", "rolebindings", "ml", "mlkube-run"),
+        ("apply", "networkpolicies", "ml", "train"),
         ("create", "jobs", "ml", "train"),
         ("patch-status", "runs", "ml", "train"),
     ]
     assert fake.objects["runs", "ml", "train"]["status"]["phase"] == "Pending"
+    # The Run's pods take connections from their own Run's pods only.
+    policy = fake.objects["networkpolicies", "ml", "train"]["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"mlkube.io/run": "train"}}
+    assert policy["ingress"] == [{"from": [{"podSelector": policy["podSelector"]}]}]
 
 
 def test_a_run_that_says_what_its_job_says_costs_no_request() -> None:

@@ -19,6 +19,7 @@ from mlkube_operator.resources.model_deployment import (
     Track,
     build_autoscaler,
     build_deployment,
+    build_network_policy,
     build_service,
     replica_split,
     service_url,
@@ -61,6 +62,7 @@ def test_stable_track_by_alias() -> None:
     assert env["MLKUBE_TOKEN_FILE"] == "/var/run/secrets/mlkube.io/serviceaccount/token"
     assert env["MLFLOW_WORKSPACE"] == "ml"
     check("serving-service", build_service(md))
+    check("serving-networkpolicy", build_network_policy(md))
     assert build_autoscaler(md) is None
     assert service_url("127.10.0.7", md) == "http://127.10.0.7:80"
     assert service_url(None, md) == "http://iris.ml.svc:80"
@@ -107,3 +109,11 @@ def test_split_share_is_within_the_granularity_of_ten_pods() -> None:
         stable, canary = replica_split(1, percent)
         share = Fraction(canary, stable + canary)
         assert abs(share - Fraction(percent, 100)) <= Fraction(1, 10), percent
+
+
+def test_serving_pods_take_connections_on_their_model_port_only() -> None:
+    md = deployment({"model": {"name": "iris", "alias": "champion"}, "server": {"port": 9000}})
+    policy = build_network_policy(md)
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"mlkube.io/deployment": "iris"}}
+    assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 9000}]}]
+    assert policy["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"

@@ -56,7 +56,7 @@ def test_attributes_aliases_and_lists() -> None:
         ("params.a = '1' OR params.b = '2'", "OR is not supported"),
         ("metrics.loss LIKE 'x'", "numeric"),
         ("params.p < 'x'", "cannot compare the string"),
-        ("params.p = 1", "single-quoted string"),
+        ("params.p = 1", "a quoted string"),
         ("metrics.loss = 'x'", "a number"),
         ("bogus.x = 'a'", "invalid entity type"),
         ("attributes.size = 'a'", "invalid attribute key"),

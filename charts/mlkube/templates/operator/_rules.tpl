@@ -34,6 +34,11 @@ reaches the operator through its own Deployment's env (secretKeyRef), which need
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
+# A ModelDeployment's pods take connections on the model port only; a Run's pods only from
+# their own Run's pods (server-side apply of one NetworkPolicy each, owned by the resource).
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]

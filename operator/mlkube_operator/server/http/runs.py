@@ -1,15 +1,16 @@
 """runs/*: create, get, update, delete, restore, log-*, set/delete tag, inputs, outputs, search;
-metrics/get-history."""
+metrics/get-history and metrics/get-history-bulk-interval."""
 
 from __future__ import annotations
 
 import json
 
+from mlkube_operator.server import metric_sampling
 from mlkube_operator.server.entities import DatasetInput, Metric, ModelOutput, RunStatus, ViewType
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http import serialize
 from mlkube_operator.server.http.call import Call, checked_tags, positive_max_results, search_args
-from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.fields import Fields, missing
 from mlkube_operator.server.http.serialize import Json
 from mlkube_operator.server.limits import (
     DEFAULT_SEARCH_RUNS,
@@ -24,6 +25,8 @@ from mlkube_operator.server.limits import (
     MAX_DATASET_SCHEMA,
     MAX_DATASET_SOURCE,
     MAX_HISTORY_PAGE,
+    MAX_INTERVAL_POINTS,
+    MAX_INTERVAL_RUNS,
     MAX_PARAM_VALUE,
     MAX_RUN_NAME,
     MAX_RUN_TAG_VALUE,
@@ -219,3 +222,36 @@ def metric_history(call: Call) -> Json:
     history = call.store.get_metric_history(call.workspace, fields.run_id(), key)
     found = paging.page(history, max_results, token)
     return serialize.page("metrics", [serialize.metric(m) for m in found.items], found)
+
+
+def metric_history_bulk_interval(call: Call) -> Json:
+    """A metric's history in several runs, each sampled to at most ``max_results`` points
+    (metric_sampling.py) for the UI's step charts; MLflow's checks, limits and order."""
+    fields = call.fields
+    run_ids = fields.strings("run_ids")
+    if not run_ids:
+        raise missing("run_ids")
+    if len(run_ids) > MAX_INTERVAL_RUNS:
+        raise invalid(
+            f"run_ids has {len(run_ids)} run ids, more than the limit of {MAX_INTERVAL_RUNS}; "
+            "ask for fewer runs per request"
+        )
+    key = fields.required_string("metric_key")
+    max_results = positive_max_results(
+        fields.integer("max_results"), MAX_INTERVAL_POINTS, MAX_INTERVAL_POINTS
+    )
+    start_step, end_step = fields.integer("start_step"), fields.integer("end_step")
+    if (start_step is None) != (end_step is None):
+        raise invalid("start_step and end_step go together: give both, or neither")
+    if start_step is not None and end_step is not None and start_step > end_step:
+        raise invalid(
+            f"end_step must not be less than start_step; got start_step={start_step} and "
+            f"end_step={end_step}"
+        )
+    points: list[Json] = []
+    for run_id in run_ids:  # a run named twice is answered twice, as MLflow does
+        history = call.store.get_metric_history(call.workspace, run_id, key)
+        for m in metric_sampling.sample(history, max_results, start_step, end_step):
+            point = {"key": m.key, "value": serialize.number(m.value), "timestamp": m.timestamp}
+            points.append({**point, "step": m.step, "run_id": run_id})
+    return {"metrics": points} if points else {}

@@ -52,6 +52,7 @@ API: list[tuple[str, str, Handler, Need]] = [
     ("POST", "/runs/outputs", runs.log_outputs, update(RUNS)),
     ("POST", "/runs/search", runs.search, list_(RUNS)),
     ("GET", "/metrics/get-history", runs.metric_history, get(RUNS)),
+    ("GET", "/metrics/get-history-bulk-interval", runs.metric_history_bulk_interval, get(RUNS)),
     ("GET", "/artifacts/list", artifacts.list_for_run, get(RUNS)),
     ("POST", "/logged-models", logged_models.create, create(LOGGED_MODELS)),
     ("POST", "/logged-models/search", logged_models.search, list_(LOGGED_MODELS)),

@@ -6,6 +6,8 @@ which comparators each accepts, mirroring MLflow's search rules (shared/MLFLOW-P
 
 from __future__ import annotations
 
+import ast
+import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -176,10 +178,10 @@ def _comparison(cursor: Cursor, dialect: Dialect) -> Comparison:
                 f"and dataset keys, not {shown}"
             )
         cursor.expect(T.LPAREN, "'(' to start a list of quoted strings")
-        values = [cursor.expect(T.STRING, "a quoted string").text]
+        values = [_list_item(cursor)]
         while cursor.peek().kind is T.COMMA:
             cursor.next()
-            values.append(cursor.expect(T.STRING, "a quoted string").text)
+            values.append(_list_item(cursor))
         cursor.expect(T.RPAREN, "')' to close the list")
         return Comparison(entity, key, op, tuple(values))
     if (token.kind is T.WORD and token.text in ("LIKE", "ILIKE")) or token.kind is T.OP:
@@ -194,20 +196,48 @@ def _comparison(cursor: Cursor, dialect: Dialect) -> Comparison:
             )
         if value_token.kind is T.NUMBER:
             return Comparison(entity, key, op, _numeric(value_token.text, shown))
-        if entity is Entity.ATTRIBUTE and value_token.kind is T.STRING:
+        quoted = value_token.string()
+        if entity is Entity.ATTRIBUTE and quoted is not None:
             # MLflow accepts quoted numbers for time attributes ("start_time > '1700000000000'").
-            return Comparison(entity, key, op, _numeric(value_token.text, shown))
+            return Comparison(entity, key, op, _numeric(quoted, shown))
         raise cursor.error(value_token, f"a number to compare {shown} with")
     if op not in STRING_OPS:
         raise invalid(f"{op} cannot compare the string {shown}; use one of {sorted(STRING_OPS)}")
-    if value_token.kind is not T.STRING:
-        raise cursor.error(value_token, f"a single-quoted string to compare {shown} with")
-    if op in ("LIKE", "ILIKE") and len(value_token.text) > MAX_LIKE_PATTERN:
+    value = value_token.string()
+    if value is None:
+        raise cursor.error(
+            value_token, f"a quoted string ('...' or \"...\") to compare {shown} with"
+        )
+    if op in ("LIKE", "ILIKE") and len(value) > MAX_LIKE_PATTERN:
         raise invalid(
-            f"the pattern of {shown} {op} is {len(value_token.text)} characters long, more than "
+            f"the pattern of {shown} {op} is {len(value)} characters long, more than "
             f"the limit of {MAX_LIKE_PATTERN}; shorten it"
         )
-    return Comparison(entity, key, op, value_token.text)
+    return Comparison(entity, key, op, value)
+
+
+def _list_item(cursor: Cursor) -> str:
+    """One quoted string of an IN list.
+
+    MLflow reads the list as a Python literal, so here, unlike in a comparison with one value,
+    backslash escapes count (``'it\\'s'`` is ``it's``) and a doubled quote joins two strings
+    (``'a''b'`` is ``ab``): read each item the same way.
+    """
+    token = cursor.next()
+    if token.string() is None:
+        raise cursor.error(token, "a quoted string")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unknown escape such as \d warns, and stays as written
+        try:
+            value = ast.literal_eval(token.raw)
+        except (SyntaxError, ValueError):
+            raise invalid(
+                f"invalid search expression {cursor.text!r}: the list item {token.raw} at "
+                f"position {token.pos} is not a well-formed quoted string"
+            ) from None
+    if not isinstance(value, str):
+        raise cursor.error(token, "a quoted string")
+    return value
 
 
 def parse_filter(text: str | None, dialect: Dialect) -> tuple[Comparison, ...]:

@@ -6,6 +6,7 @@ The language is a small subset of SQL; a hand-written scanner keeps error messag
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -29,6 +30,15 @@ class Token:
     kind: T
     text: str
     pos: int
+    # The source text of a quoted literal, quotes included (IN lists read it as MLflow does).
+    raw: str = ""
+    # An IDENT that is one double-quoted literal and nothing else: a key before a comparator
+    # (``"run_name" = 'x'``), a string after one (``params.model = "tree"``), as in MLflow.
+    quoted: bool = False
+
+    def string(self) -> str | None:
+        """The value of a single- or double-quoted literal; None for any other token."""
+        return self.text if self.kind is T.STRING or self.quoted else None
 
 
 KEYWORDS = {"AND", "OR", "IS", "NOT", "NULL", "LIKE", "ILIKE", "IN", "ASC", "DESC"}
@@ -36,24 +46,27 @@ _OPERATORS = ("<=", ">=", "!=", "<>", "==", "=", "<", ">")
 _IDENT_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:/")
 
 
+# A quoted run, as MLflow's SQL tokenizer (sqlparse) finds it: a doubled quote, or for single
+# and double quotes a backslash before one, does not end it. The alternatives overlap only
+# where taking the shorter one ends the run, so a failing match backtracks in linear time.
+_QUOTED = {
+    "'": re.compile(r"'(?:''|\\'|[^'])*'", re.DOTALL),
+    '"': re.compile(r'"(?:""|\\"|[^"])*"', re.DOTALL),
+    "`": re.compile(r"`(?:``|[^`])*`", re.DOTALL),
+}
+
+
 def _quoted(text: str, start: int, quote: str) -> tuple[str, int]:
     """The content of a quoted run starting at ``start`` and the index after its closing quote.
 
-    A doubled quote inside stands for one quote character, as in SQL.
+    As in MLflow, which drops only the outer quotes, the content is kept as written:
+    ``'it''s'`` is the five characters ``it''s``. To search for a quote, quote with the other
+    kind: ``"it's"``.
     """
-    out: list[str] = []
-    i = start + 1
-    while i < len(text):
-        char = text[i]
-        if char == quote:
-            if i + 1 < len(text) and text[i + 1] == quote:
-                out.append(quote)
-                i += 2
-                continue
-            return "".join(out), i + 1
-        out.append(char)
-        i += 1
-    raise invalid(f"unterminated {quote}-quoted text starting at position {start} in {text!r}")
+    found = _QUOTED[quote].match(text, start)
+    if found is None:
+        raise invalid(f"unterminated {quote}-quoted text starting at position {start} in {text!r}")
+    return text[start + 1 : found.end() - 1], found.end()
 
 
 def _number(text: str, start: int) -> int:
@@ -104,6 +117,8 @@ def _identifier(text: str, start: int) -> tuple[Token, int]:
         return Token(T.IDENT, head + "\x00" + key, start), end
     if head.upper() in KEYWORDS and text[start] not in '`"':
         return Token(T.WORD, head.upper(), start), i
+    if text[start] == '"' and _quoted(text, start, '"')[1] == i:
+        return Token(T.IDENT, head, start, raw=text[start:i], quoted=True), i
     return Token(T.IDENT, head, start), i
 
 
@@ -117,7 +132,7 @@ def tokenize(text: str) -> list[Token]:
             i += 1
         elif char == "'":
             value, end = _quoted(text, i, "'")
-            tokens.append(Token(T.STRING, value, i))
+            tokens.append(Token(T.STRING, value, i, raw=text[i:end]))
             i = end
         elif char in "(),":
             kind = {"(": T.LPAREN, ")": T.RPAREN, ",": T.COMMA}[char]
