@@ -4,6 +4,7 @@ operator without losing a Run or a model, and `helm uninstall`. Issue 13: what t
 the server's ServiceAccounts may do is what docs/security.md says, row by row; a release with
 operator.watchNamespaces (an upgrade of the same release: a second install would be as slow as
 this whole file) has a tracking server that serves the watched namespace and refuses others.
+Issue 14: the tracking server serves MLflow's web UI from the image's bundle.
 
 The tests run in file order on one release: each one builds on what the previous one made.
 """
@@ -14,9 +15,11 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+import mlflow
 import pytest
 from minio import Minio
 
@@ -175,6 +178,28 @@ def test_every_component_is_a_non_root_container_of_mlkubes_images(release: Rele
         assert security.get("runAsUser") == 10001
     claims = release.cluster.get_json(CHART_NAMESPACE, "pvc")["items"]
     assert [c["status"]["phase"] for c in claims] == ["Bound"]
+
+
+def test_the_server_serves_mlflows_web_ui_of_the_pinned_version(release: Release) -> None:
+    """Issue 14: the chart's tracking server answers / with the UI bundle the image carries (that
+    of the pinned mlflow wheel: the same as the installed reference's) and serves what it loads,
+    without a token; the API the page calls still wants one."""
+    bundle = Path(mlflow.__file__).parent / "server" / "js" / "build"
+    base = release.env["MLFLOW_TRACKING_URI"]
+    index = httpx.get(base + "/", timeout=30)
+    assert index.status_code == 200, index.text[:500]
+    assert index.headers["content-type"].startswith("text/html")
+    assert index.content == (bundle / "index.html").read_bytes()
+    scripts = re.findall(r'<script[^>]* src="(static-files/[^"]+\.js)"', index.text)
+    assert scripts, index.text
+    for path in [*scripts, "static-files/favicon.ico"]:
+        got = httpx.get(f"{base}/{path}", timeout=30)
+        assert got.status_code == 200, (path, got.text[:300])
+        assert got.content == (bundle / path.removeprefix("static-files/")).read_bytes()
+    script = httpx.get(f"{base}/{scripts[0]}", timeout=30)
+    assert script.headers["content-type"].startswith("text/javascript")
+    api = httpx.get(base + "/ajax-api/2.0/mlflow/experiments/search?max_results=1", timeout=30)
+    assert api.status_code == 401, api.text
 
 
 @pytest.mark.parametrize("account", ACCOUNTS)

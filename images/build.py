@@ -51,6 +51,7 @@ from images.spec import (
     images_dir,
     index_document,
     index_path,
+    mlflow_wheel,
     selected,
     wheel_sets,
 )
@@ -175,6 +176,9 @@ def plan(
     if image.name == "mlkube":
         wheel = inputs.ensure_mlkube_wheel(pyproject, log)
         out.inputs[f"dist/{wheel.name}"] = wheel
+        # MLflow's web UI, from the pinned mlflow wheel (the runtime set's), not the repository.
+        runtime = inputs.ensure_wheels("runtime", wheel_sets(pyproject)["runtime"], log)
+        out.inputs["mlflow-ui"] = inputs.ensure_mlflow_ui(mlflow_wheel(runtime), log)
     elif image.name == "mlkube-runtime":
         out.inputs["examples"] = REPO / "examples"
     elif image.name == "minio":

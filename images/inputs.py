@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
@@ -37,6 +38,7 @@ from images.spec import (
     read_packages,
     requirements_key,
     rootfs_key,
+    ui_members,
     wheels_dir,
 )
 
@@ -114,6 +116,32 @@ def ensure_wheels(name: str, requirements: Sequence[str], log: Log) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     log(f"wheels {name}: {len(wheels)} wheels in {time.monotonic() - started:.0f}s")
+    return target
+
+
+def ensure_mlflow_ui(wheel: Path, log: Log) -> Path:
+    """MLflow's web UI bundle, extracted from ``wheel`` once per wheel digest (issue 14).
+
+    Files are written 0644 whatever the umask: the image's content key includes the mode.
+    """
+    digest = digest_file(wheel)
+    target = wheels_dir() / f"mlflow-ui-{digest[:16]}"
+    if (target / "index.html").is_file():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    log(f"mlflow-ui: extracting {wheel.name}'s UI bundle")
+    with zipfile.ZipFile(wheel) as archive:
+        for member, rel in ui_members(archive.namelist()).items():
+            dest = partial / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as src, dest.open("wb") as out:
+                shutil.copyfileobj(src, out)
+            dest.chmod(0o644)
+    for old in wheels_dir().glob("mlflow-ui-*"):
+        if old != partial:
+            shutil.rmtree(old, ignore_errors=True)
+    partial.rename(target)
     return target
 
 

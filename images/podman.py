@@ -141,6 +141,7 @@ CHECKS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
             ),
         ),
         ("mlkube-operator on PATH", ("sh", "-c", "command -v mlkube-operator")),
+        ("MLflow's web UI bundle", ("sh", "-c", 'test -f "$MLKUBE_UI_DIR/index.html"')),
         ("pip check", ("python", "-m", "pip", "check")),
         ("runs as uid 10001", ("sh", "-c", 'test "$(id -u):$(id -g)" = 10001:10001')),
     ),

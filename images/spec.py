@@ -10,9 +10,9 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from e2e.cluster import binaries
@@ -69,6 +69,11 @@ SOURCE_DATE_EPOCH = "315532800"
 PAUSE_GO_FLAGS = ("-trimpath", "-ldflags=-s")
 
 MLKUBE_SOURCES = ("pyproject.toml", "README.md", "sdk", "operator")
+
+# MLflow's web UI (issue 14): the bundle inside the full mlflow wheel (mlflow-skinny has none), and
+# where the mlkube image keeps it (its MLKUBE_UI_DIR; the server's http/ui.py names it too).
+UI_IN_WHEEL = "mlflow/server/js/build/"
+UI_DIR = "/opt/mlkube/mlflow-ui"
 
 IGNORED = ("__pycache__", "*.pyc", "*.egg-info", ".mypy_cache", ".pytest_cache", "mlruns")
 
@@ -236,6 +241,39 @@ def wheel_sets(pyproject: Mapping[str, Any]) -> dict[str, list[str]]:
             f"extra must pin mlflow (mlflow==X.Y.Z); found {runtime + mlflow}"
         )
     return {"mlkube": mlkube, "runtime": [*mlflow, *runtime]}
+
+
+def mlflow_wheel(wheels: Path) -> Path:
+    """The full ``mlflow`` wheel of a wheel set (not mlflow_skinny's or mlflow_tracing's)."""
+    found = sorted(wheels.glob("mlflow-*.whl"))
+    if len(found) != 1:
+        raise BuildError(
+            f"expected one mlflow wheel in {wheels} (the runtime set's pin), got "
+            f"{[p.name for p in found]}"
+        )
+    return found[0]
+
+
+def ui_members(names: Iterable[str]) -> dict[str, str]:
+    """The UI bundle's files among a wheel's member names: member -> path inside the bundle.
+
+    A name that would leave the bundle (``..``, absolute) is an error, not skipped: the wheel is
+    not what was pinned. No index.html means no bundle (an mlflow-skinny wheel).
+    """
+    out: dict[str, str] = {}
+    for name in names:
+        if not name.startswith(UI_IN_WHEEL) or name.endswith("/"):
+            continue
+        rel = PurePosixPath(name.removeprefix(UI_IN_WHEEL))
+        if rel.is_absolute() or any(part in ("", ".", "..") for part in rel.parts) or "\\" in name:
+            raise BuildError(f"the mlflow wheel holds {name!r}, which leaves {UI_IN_WHEEL}")
+        out[name] = rel.as_posix()
+    if "index.html" not in out.values():
+        raise BuildError(
+            f"the mlflow wheel has no {UI_IN_WHEEL}index.html: the UI needs the full mlflow "
+            "wheel, not mlflow-skinny"
+        )
+    return out
 
 
 def lock_lines(wheels: Mapping[str, str]) -> list[str]:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tarfile
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
-from images import podman, spec
+from images import inputs, podman, spec
 from images.build import index_path
+from images.shell import Log
+
+from mlkube_operator.server.http import ui
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,3 +182,94 @@ def test_the_source_label_never_comes_from_the_clones_remote(
     assert build.source_url({"project": {}}) is None
     urls = {"project": {"urls": {"Source": "https://example.org/mlkube"}}}
     assert build.source_url(urls) == "https://example.org/mlkube"
+
+
+UI = "mlflow/server/js/build/"
+
+
+def make_wheel(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+MLFLOW_MEMBERS = {
+    "mlflow/__init__.py": b"",
+    f"{UI}index.html": b'<script src="static-files/static/js/main.0a1b2c3d.js">',
+    f"{UI}static/js/main.0a1b2c3d.js": b"console.log(1)",
+    f"{UI}favicon.ico": b"\0\0\1\0",
+    "mlflow/server/js/__init__.py": b"",
+}
+
+
+def test_ui_members_are_the_bundle_and_nothing_else() -> None:
+    assert spec.ui_members([*MLFLOW_MEMBERS, f"{UI}static/"]) == {
+        f"{UI}index.html": "index.html",
+        f"{UI}static/js/main.0a1b2c3d.js": "static/js/main.0a1b2c3d.js",
+        f"{UI}favicon.ico": "favicon.ico",
+    }
+
+
+@pytest.mark.parametrize("bad", [f"{UI}../../evil.py", f"{UI}static/../../x", f"{UI}a\\..\\b"])
+def test_a_member_leaving_the_bundle_stops_the_build(bad: str) -> None:
+    with pytest.raises(spec.BuildError, match="leaves"):
+        spec.ui_members([*MLFLOW_MEMBERS, bad])
+
+
+def test_a_wheel_without_the_bundle_is_not_the_full_mlflow() -> None:
+    with pytest.raises(spec.BuildError, match="mlflow-skinny"):
+        spec.ui_members(["mlflow/__init__.py", f"{UI}static/js/x.js"])
+
+
+def test_the_full_mlflow_wheel_of_a_set(tmp_path: Path) -> None:
+    for name in (
+        "mlflow-3.17.2-py3-none-any.whl",
+        "mlflow_skinny-3.17.2-py3-none-any.whl",
+        "mlflow_tracing-3.17.2-py3-none-any.whl",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    assert spec.mlflow_wheel(tmp_path).name == "mlflow-3.17.2-py3-none-any.whl"
+    (tmp_path / "mlflow-3.17.2-py3-none-any.whl").unlink()
+    with pytest.raises(spec.BuildError, match="one mlflow wheel"):
+        spec.mlflow_wheel(tmp_path)
+
+
+def test_the_ui_is_extracted_once_per_wheel_with_the_same_key_whatever_the_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLKUBE_CACHE", str(tmp_path / "cache"))
+    wheel = make_wheel(tmp_path / "mlflow-3.17.2-py3-none-any.whl", MLFLOW_MEMBERS)
+    old = os.umask(0o077)
+    try:
+        first = inputs.ensure_mlflow_ui(wheel, Log(quiet=True))
+    finally:
+        os.umask(old)
+    assert first.parent == spec.wheels_dir()
+    assert (first / "static/js/main.0a1b2c3d.js").read_bytes() == b"console.log(1)"
+    assert sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file()) == [
+        "favicon.ico",
+        "index.html",
+        "static/js/main.0a1b2c3d.js",
+    ]
+    key = spec.content_key(first, None, {})
+
+    # Cached: a second call extracts nothing (a file changed by hand stays changed).
+    (first / "favicon.ico").write_bytes(b"edited")
+    assert inputs.ensure_mlflow_ui(wheel, Log(quiet=True)) == first
+    assert (first / "favicon.ico").read_bytes() == b"edited"
+
+    # Another wheel is another directory; the old one goes. Under another umask, the same key.
+    other = make_wheel(tmp_path / "other.whl", {**MLFLOW_MEMBERS, "mlflow/version.py": b"x"})
+    second = inputs.ensure_mlflow_ui(other, Log(quiet=True))
+    assert second != first
+    assert not first.exists()
+    assert spec.content_key(second, None, {}) == key
+    assert {p.stat().st_mode & 0o777 for p in second.rglob("*") if p.is_file()} == {0o644}
+
+
+def test_the_mlkube_image_serves_the_bundle_where_the_server_expects_it() -> None:
+    dockerfile = (ROOT / "images" / "mlkube" / "Dockerfile").read_text()
+    assert spec.UI_DIR == ui.IMAGE_UI_DIR
+    assert f"COPY mlflow-ui {spec.UI_DIR}\n" in dockerfile
+    assert f"MLKUBE_UI_DIR={spec.UI_DIR}\n" in dockerfile

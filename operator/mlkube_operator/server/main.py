@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -19,6 +20,7 @@ from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.http.head_deadline import bounded_protocol
 from mlkube_operator.server.http.part_urls import PartSigner
+from mlkube_operator.server.http.ui import installed_bundle, is_bundle
 from mlkube_operator.server.settings import AuthMode, Backend, ServerSettings
 from mlkube_operator.server.store.registry.base import RegistryStore
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
@@ -103,6 +105,27 @@ def guard(settings: ServerSettings) -> Guard:
     )
 
 
+def ui_bundle(settings: ServerSettings) -> Path | None:
+    """The UI bundle to serve: only the one the settings name (an error when it is not one).
+
+    Not the installed mlflow's, found by itself: the UI must be the one of the MLflow version whose
+    API this server answers (the image's, from the pinned wheel), and a server should not start
+    answering public pages because of what happens to be installed beside it. It is named in the
+    log instead, for a developer who has one.
+    """
+    if settings.ui_dir is not None:
+        if not is_bundle(settings.ui_dir):
+            raise SystemExit(
+                f"mlkube-server: --ui-dir / MLKUBE_UI_DIR {str(settings.ui_dir)!r} holds no "
+                "index.html; name MLflow's UI bundle (mlflow/server/js/build of the mlflow wheel)"
+            )
+        return settings.ui_dir
+    found = installed_bundle()
+    if found is not None:
+        log.info("serving no web UI; the installed mlflow has one: add --ui-dir %s", found)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     settings = ServerSettings.parse(sys.argv[1:] if argv is None else argv, os.environ)
     logging.basicConfig(
@@ -112,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         allowlist = SourceRule.of(settings.s3_bucket, settings.registry_source_allowlist).allowlist
     except ValueError as err:
         raise SystemExit(f"mlkube-server: {err}") from None
+    ui_dir = ui_bundle(settings)
     door = guard(settings)
     objects = object_store(settings)
     store = tracking_store(settings, objects)
@@ -133,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)
-    app = build_app(services, registry)
+    app = build_app(services, registry, ui_dir=ui_dir)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -146,13 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = uvicorn.Server(config)
     log.info(
         "serving MLflow's tracking API on http://%s:%d (backend %s, default workspace %s, "
-        "workspaces %s, auth %s)",
+        "workspaces %s, auth %s, web UI %s)",
         settings.host,
         settings.port,
         settings.backend.value,
         settings.namespace,
         ", ".join(settings.watch_namespaces) or "every namespace",
         settings.auth.value,
+        ui_dir or "off",
     )
     try:
         server.run()

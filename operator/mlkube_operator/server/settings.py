@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -108,6 +109,12 @@ class ServerSettings(BaseModel):
         le=65535,
         description="--metrics-port / MLKUBE_METRICS_PORT: Prometheus metrics port; 0 is off.",
     )
+    ui_dir: Path | None = Field(
+        default=None,
+        description="--ui-dir / MLKUBE_UI_DIR: MLflow's web UI bundle (mlflow/server/js/build of "
+        "the pinned mlflow wheel; /opt/mlkube/mlflow-ui in the mlkube image), served at / and "
+        "/static-files/; unset serves no UI.",
+    )
     bounds: Bounds = Field(
         default=_BOUNDS,
         description="Limits on one request's work: body sizes, read deadlines, requests in "
@@ -140,6 +147,11 @@ class ServerSettings(BaseModel):
         )
         parser.add_argument(
             "--metrics-port", type=int, default=int(env.get("MLKUBE_METRICS_PORT") or 0)
+        )
+        parser.add_argument(
+            "--ui-dir",
+            default=env.get("MLKUBE_UI_DIR") or None,
+            help="serve MLflow's web UI from this bundle directory (the one holding index.html)",
         )
         audiences = env.get("MLKUBE_TOKEN_AUDIENCES", TOKEN_AUDIENCE)
         for flag, variable, name, kind in _BOUND_FLAGS:
@@ -180,5 +192,6 @@ class ServerSettings(BaseModel):
             accept_api_tokens=env.get("MLKUBE_ACCEPT_API_TOKENS", "true").lower()
             not in ("0", "false", "no"),
             metrics_port=args.metrics_port,
+            ui_dir=Path(args.ui_dir) if args.ui_dir else None,
             bounds=bounds,
         )

@@ -5,6 +5,7 @@ answers are cached briefly; refusals are 401/403 in MLflow's shape and counted."
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,15 @@ from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 POD_TOKEN = "pod-token"  # audience mlkube, as run pods get
 USER_TOKEN = "user-token"  # the API server's audience, as `kubectl create token` gives
-OPEN = {"/health", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"}
+OPEN = {
+    "/health",
+    "/version",
+    "/api/3.0/mlflow/server-info",
+    "/ajax-api/3.0/mlflow/server-info",
+    # MLflow's web UI bundle (issue 14): public code; the API calls it makes carry the token.
+    "/",
+    "/static-files/{path:path}",
+}
 
 
 class FakeKube:
@@ -63,10 +72,15 @@ def kube() -> FakeKube:
 
 
 @pytest.fixture
-def client(kube: FakeKube) -> Iterator[TestClient]:
+def client(kube: FakeKube, tmp_path: Path) -> Iterator[TestClient]:
     guard = KubernetesGuard(kube, ["mlkube"])  # type: ignore[arg-type]
     services = Services(InMemoryStore(), MemoryObjects(), "a", "0.1.0", guard)
-    with TestClient(build_app(services, InMemoryRegistryStore())) as test_client:
+    ui = tmp_path / "ui"
+    ui.mkdir()
+    (ui / "index.html").write_text("<html></html>")
+    (ui / "favicon.ico").write_bytes(b"\0\0\1\0")
+    app = build_app(services, InMemoryRegistryStore(), ui_dir=ui)
+    with TestClient(app) as test_client:
         yield test_client
 
 
@@ -84,7 +98,7 @@ def allow(kube: FakeKube, user: str, namespace: str, *needs: tuple[str, str]) ->
         kube.grants.add((f"system:serviceaccount:a:{user}", verb, resource, namespace))
 
 
-def test_every_endpoint_but_health_version_and_server_info_wants_a_token(
+def test_every_endpoint_but_health_version_server_info_and_the_ui_wants_a_token(
     client: TestClient,
 ) -> None:
     app = client.app
@@ -93,6 +107,8 @@ def test_every_endpoint_but_health_version_and_server_info_wants_a_token(
     for route in routes:
         path = route.path.replace("{path:path}", "1/abc/artifacts/x").replace("{action}", "create")
         path = path.format(model_id="m-" + "0" * 32, tag_key="k", name="a")
+        if route.path.startswith("/static-files/"):
+            path = "/static-files/favicon.ico"
         for method in sorted(route.methods or ()):
             if method == "HEAD":
                 continue

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -36,6 +37,7 @@ from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHand
 from mlkube_operator.server.http.registry_routes import REGISTRY_API
 from mlkube_operator.server.http.serialize import JsonResponse
 from mlkube_operator.server.http.tracking_routes import API, Handler, artifact_need
+from mlkube_operator.server.http.ui import ui_routes
 from mlkube_operator.server.metrics import REFUSED
 from mlkube_operator.server.store.registry.base import RegistryStore
 
@@ -267,8 +269,11 @@ def registry_routes(services: Services, registry: RegistryStore) -> list[BaseRou
     ]
 
 
-def build_app(services: Services, registry: RegistryStore | None = None) -> Starlette:
-    """The whole API; the registry's endpoints only when a registry store is given."""
+def build_app(
+    services: Services, registry: RegistryStore | None = None, *, ui_dir: Path | None = None
+) -> Starlette:
+    """The whole API; the registry's endpoints only when a registry store is given; MLflow's web
+    UI from the bundle in ``ui_dir`` when one is given (http/ui.py)."""
 
     async def health(request: Request) -> Response:
         return PlainTextResponse("OK")
@@ -331,6 +336,7 @@ def build_app(services: Services, registry: RegistryStore | None = None) -> Star
         *api_routes(services),
         *(registry_routes(services, registry) if registry is not None else []),
         *artifact_endpoints(services),
+        *ui_routes(ui_dir),
     ]
     bounds = services.bounds
     # Outermost: a request past the in-flight limit is refused before any other work.
