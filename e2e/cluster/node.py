@@ -299,7 +299,24 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         return result.stdout
 
     def import_images(self, index: Path, progress: Callable[[str], None] = print) -> None:
-        """Import every image of ``make images``' index that the store lacks (by content key)."""
+        """Import every image of ``make images``' index that the store lacks (by content key).
+
+        A store whose snapshots went missing (a containerd killed mid-import leaves its images
+        naming layers it no longer has: "parent snapshot ... does not exist") is emptied and
+        imported again, once: the store is a cache of the image archives."""
+        try:
+            self._import_images(index, progress)
+        except RuntimeError as err:
+            if "snapshot" not in str(err) or "does not exist" not in str(err):
+                raise
+            progress(f"images: the slot's store lost snapshots ({err}); importing afresh")
+            present = self.ctr("images", "list", "--quiet").split()
+            if present:
+                self.ctr("images", "remove", "--sync", *present, timeout=600)
+            (self.containerd_root / "mlkube-imported.json").unlink(missing_ok=True)
+            self._import_images(index, progress)
+
+    def _import_images(self, index: Path, progress: Callable[[str], None]) -> None:
         record = self.containerd_root / "mlkube-imported.json"
         imported: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
         present = set(self.ctr("images", "list", "--quiet").split())
