@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import random
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,8 @@ from mlflow.entities import Metric as MlflowMetric
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from starlette.testclient import TestClient
 
-from mlkube.objects import MemoryObjects
 from mlkube_operator.server import metric_sampling
-from mlkube_operator.server.auth.guard import SingleUser
 from mlkube_operator.server.entities import Metric
-from mlkube_operator.server.http.app import build_app
-from mlkube_operator.server.http.call import Services
-from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 API = "/api/2.0/mlflow"
 PATH = "/metrics/get-history-bulk-interval"
@@ -147,15 +141,6 @@ def test_irregular_histories(reference: SqlAlchemyStore, name: str, max_results:
     assert mlkube_sample(history, max_results) == expected
     (bounded,) = mlflow_sample(reference, [history], max_results, 10, 300)
     assert mlkube_sample(history, max_results, 10, 300) == bounded
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    services = Services(
-        InMemoryStore(), MemoryObjects(), "default", "0.1.0", SingleUser(lambda: ["default"])
-    )
-    with TestClient(build_app(services), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 def _log(client: TestClient, experiment_id: str, history: History) -> str:

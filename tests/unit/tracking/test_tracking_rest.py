@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
 
 from mlkube.objects import MemoryObjects, ObjectStoreError
@@ -16,15 +15,6 @@ from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts"
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    services = Services(
-        InMemoryStore(), MemoryObjects(), "default", "0.1.0", SingleUser(lambda: ["default"])
-    )
-    with TestClient(build_app(services), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 def post(client: TestClient, path: str, body: Any, status: int = 200) -> Any:

@@ -7,7 +7,7 @@ the reference, and compare the comparisons both extract.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,14 +21,9 @@ from mlflow.utils.search_utils import (
 )
 from starlette.testclient import TestClient
 
-from mlkube.objects import MemoryObjects
-from mlkube_operator.server.auth.guard import SingleUser
 from mlkube_operator.server.errors import MlflowError
-from mlkube_operator.server.http.app import build_app
-from mlkube_operator.server.http.call import Services
 from mlkube_operator.server.search import grammar, registry
 from mlkube_operator.server.search.grammar import Comparison, Entity
-from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 Parse = Callable[[str], tuple[Comparison, ...]]
 
@@ -266,15 +261,6 @@ def test_an_ill_formed_list_item_names_itself() -> None:
     with pytest.raises(MlflowError) as caught:
         runs(r"run_id IN ('\x')")
     assert "list item '\\x'" in caught.value.message
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    services = Services(
-        InMemoryStore(), MemoryObjects(), "default", "0.1.0", SingleUser(lambda: ["default"])
-    )
-    with TestClient(build_app(services), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 def test_runs_search_over_rest(client: TestClient) -> None:
