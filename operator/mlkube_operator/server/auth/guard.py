@@ -75,12 +75,20 @@ def forbidden(identity: Identity, need: Need, namespace: str, reason: str) -> Ml
     )
 
 
+def bearer_of(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for anything else."""
+    if not authorization or authorization[: len(BEARER)].lower() != BEARER:
+        return None
+    return authorization[len(BEARER) :].strip() or None
+
+
 def token_of(authorization: str | None, need: Need | None) -> str:
     if not authorization:
         raise unauthenticated("this server requires a bearer token and the request has none", need)
-    if authorization[: len(BEARER)].lower() != BEARER or not authorization[len(BEARER) :].strip():
+    token = bearer_of(authorization)
+    if token is None:
         raise unauthenticated("the Authorization header is not `Bearer <token>`", need)
-    return authorization[len(BEARER) :].strip()
+    return token
 
 
 class Guard(ABC):
@@ -149,9 +157,10 @@ class KubernetesGuard(Guard):
         self.decisions: Expiring[tuple[Identity, Need, str], tuple[bool, str]] = Expiring(size)
 
     def admit_cached(self, authorization: str | None, need: Need, namespace: str) -> bool:
-        if not authorization or authorization[: len(BEARER)].lower() != BEARER:
+        token = bearer_of(authorization)
+        if token is None:
             return False
-        identity = self.identities.get(_digest(authorization[len(BEARER) :].strip()))
+        identity = self.identities.get(_digest(token))
         if not isinstance(identity, Identity):
             return False
         decision = self.decisions.get((identity, need, namespace))
