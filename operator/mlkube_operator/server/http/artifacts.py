@@ -236,9 +236,8 @@ def _upload_id(fields: Fields) -> str:
     return upload_id
 
 
-def part_of(request: Request) -> tuple[str, int]:
-    """The upload id and part number a part's URL names."""
-    fields = Fields.from_query(query_of(request))
+def part_of(fields: Fields) -> tuple[str, int]:
+    """The upload id and part number a part's URL names (its query's fields)."""
     upload_id = _upload_id(fields)
     part_number = fields.integer("part_number", required=True)
     assert part_number is not None
@@ -253,7 +252,7 @@ def signed_part(workspace: str, services: Services, raw: str, request: Request) 
     signature, expires = fields.string("signature"), fields.integer("expires")
     if signature is None or expires is None:
         return False
-    upload_id, part_number = part_of(request)
+    upload_id, part_number = part_of(fields)
     part = Part(workspace, raw, upload_id, part_number)
     return services.part_signer.admits(part, expires, signature)
 
@@ -261,7 +260,7 @@ def signed_part(workspace: str, services: Services, raw: str, request: Request) 
 async def mpu_part(workspace: str, services: Services, raw: str, request: Request) -> Response:
     resolve_path = await anyio.to_thread.run_sync(resolve, workspace, services, raw)
     del resolve_path  # only checked: parts are stored by upload id
-    upload_id, part_number = part_of(request)
+    upload_id, part_number = part_of(Fields.from_query(query_of(request)))
     await _store(
         services, f"{layout.upload_prefix(workspace, upload_id)}{part_number:05d}", request
     )
