@@ -29,6 +29,7 @@ import mlkube
 # the zipapp in an isolated interpreter, so a missing module fails there, not in a user's pod.
 RUNNER_MODULES = (
     "mlkube/__init__.py",
+    "mlkube/auth.py",
     "mlkube/projects/__init__.py",
     "mlkube/projects/command.py",
     "mlkube/projects/facts.py",

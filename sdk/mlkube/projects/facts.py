@@ -5,8 +5,9 @@ it ran (``mlflow.source.git.commit``). The tracking server derives every other p
 the Run object (mlkube.projects.tags); these two need the fetched files, so the runner sets them,
 as a client, with the pod's token: the tracking server stays the one writer of the Run's tags.
 
-Part of runner.pyz: the standard library only, Python 3.9. It reads a git checkout's HEAD from
-the files (the Run's image need not have git). Failing to set them never fails the run.
+Part of runner.pyz: the standard library and mlkube.auth only, Python 3.9. It reads a git
+checkout's HEAD from the files (the Run's image need not have git). Failing to set them never
+fails the run.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlkube.auth import bearer_token
 from mlkube.projects.mlproject import Project
 
 # mlflow.utils.mlflow_tags names (tests check them against the installed mlflow).
 ENV = "mlflow.project.env"
 GIT_COMMIT = "mlflow.source.git.commit"
-# mlkube.auth.TOKEN_FILE_ENV and mlkube.proxy.WORKSPACE_HEADER (this module stands alone).
-TOKEN_FILE_ENV = "MLKUBE_TOKEN_FILE"
+# mlkube.proxy.WORKSPACE_HEADER (proxy is not part of runner.pyz).
 WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 # The operator writes the Run's id into its status as it creates the Job; a pod that starts
 # first gets 404 for a moment.
@@ -87,18 +88,6 @@ def project_tags(project: Project) -> dict[str, str]:
     return tags
 
 
-def _token(env: Mapping[str, str]) -> str | None:
-    if env.get("MLFLOW_TRACKING_TOKEN"):
-        return env["MLFLOW_TRACKING_TOKEN"]
-    path = env.get(TOKEN_FILE_ENV)
-    if not path:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
 def report_in_background(env: Mapping[str, str], project: Project) -> threading.Thread:
     """``report`` the project's tags while the entry point starts (join it before exiting)."""
     thread = threading.Thread(
@@ -121,7 +110,7 @@ def report(env: Mapping[str, str], tags: Mapping[str, str], pause: float = 2.0) 
     problem = ""
     for attempt in range(ATTEMPTS):
         headers = {"Content-Type": "application/json"}
-        token = _token(env)
+        token = bearer_token(env)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if env.get("MLFLOW_WORKSPACE"):
