@@ -262,6 +262,9 @@ def save(
     for old in archive.parent.glob(f"{image.name}-*.oci.tar"):
         if old != archive and older.fullmatch(old.name):
             old.unlink()
+    # The image this build replaced lost its tags: podman keeps it (800 MB for mlkube) until
+    # pruned. Only untagged images go; the tagged ones and their layers stay as the build cache.
+    run("podman image prune", ["podman", "image", "prune", "--force"], log, env=env)
 
 
 def tag(image: Image, registry: str, env: Mapping[str, str], log: Log) -> str:
