@@ -15,6 +15,7 @@ import sys
 
 from e2e.cluster.cluster import ROOT, LocalCluster, free_port
 from e2e.cluster.processes import Service, http_ok
+from mlkube_operator.server.http.ui import installed_bundle
 
 SERVER = "mlkube-server"
 OPERATOR = "mlkube-operator"
@@ -29,7 +30,9 @@ REGISTRY_SOURCE_ALLOWLIST = f"s3://{MISSING_ALLOWLISTED_BUCKET}/models/"
 
 def server_service(cluster: LocalCluster, port: int) -> Service:
     """`mlkube-server` on 127.0.0.1:<port> against the stack's API server and MinIO (run as its
-    module: the console script exists only once `make setup` has reinstalled the package)."""
+    module: the console script exists only once `make setup` has reinstalled the package), with
+    MLflow's web UI from the installed (pinned) mlflow, as the chart's server has from its image."""
+    ui = installed_bundle()
     return Service(
         SERVER,
         [
@@ -49,6 +52,7 @@ def server_service(cluster: LocalCluster, port: int) -> Service:
             "MLKUBE_ID_NAMESPACE": PLATFORM_NAMESPACE,
             "MLKUBE_REGISTRY_SOURCE_ALLOWLIST": REGISTRY_SOURCE_ALLOWLIST,
             "PYTHONUNBUFFERED": "1",
+            **({"MLKUBE_UI_DIR": str(ui)} if ui else {}),
         },
         start_timeout=60,
     )

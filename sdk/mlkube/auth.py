@@ -28,3 +28,7 @@ def bearer_token(env: Mapping[str, str]) -> str | None:
         with contextlib.suppress(OSError, UnicodeDecodeError):
             return Path(path).read_text(encoding="utf-8").strip() or None
     return None
+
+
+class CredentialError(RuntimeError):
+    """No token to send: the message says whose and why (a client adds how to get one)."""

@@ -76,6 +76,14 @@ def _serve(args: argparse.Namespace) -> int:
     return run(args, os.environ)
 
 
+def _ui(args: argparse.Namespace) -> int:
+    import os
+
+    from mlkube.ui.command import run
+
+    return run(args, os.environ)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlkube",
@@ -126,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score a model over HTTP: /invocations, /ping, /health, /version, /metrics.",
     )
     serve_arguments(serve).set_defaults(func=_serve)
+
+    from mlkube.ui.command import add_arguments as ui_arguments
+
+    ui = commands.add_parser(
+        "ui",
+        help="open MLflow's web UI of the tracking server, signed in as your kubeconfig's user",
+        description="Serve MLflow's UI on 127.0.0.1 through a local forwarder that adds your "
+        "bearer token to the tracking server's API calls, and open it in the browser.",
+    )
+    ui_arguments(ui).set_defaults(func=_ui)
     return parser
 
 

@@ -30,6 +30,8 @@ GIT_REPO_URL = "mlflow.source.git.repoURL"
 ENTRY_POINT = "mlflow.project.entryPoint"
 BACKEND = "mlflow.project.backend"
 USER = "mlflow.user"
+# The facts' keys: only mlkube writes them (the tracking API refuses them from clients).
+KUBERNETES_PREFIX = "mlkube.kubernetes."
 NAMESPACE = "mlkube.kubernetes.namespace"
 JOB = "mlkube.kubernetes.job"
 IMAGE = "mlkube.kubernetes.image"

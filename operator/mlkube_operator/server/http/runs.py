@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from mlkube.projects.tags import KUBERNETES_PREFIX
 from mlkube_operator.server import metric_sampling
 from mlkube_operator.server.entities import DatasetInput, Metric, ModelOutput, RunStatus, ViewType
 from mlkube_operator.server.errors import invalid
@@ -63,6 +64,23 @@ def _params(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return rules.check_batch_params([(k, truncated(v, MAX_PARAM_VALUE)) for k, v in pairs])
 
 
+def _run_tags(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    for key, _ in pairs:
+        _writable(key)
+    return checked_tags(pairs, MAX_RUN_TAG_VALUE, truncate=True)
+
+
+def _writable(key: str) -> None:
+    """Refuse the keys mlkube derives from the Run object when it serves a run: a client's value
+    would be hidden by the fact (set) or come back on the next read (delete)."""
+    if key.startswith(KUBERNETES_PREFIX):
+        raise invalid(
+            f"tag {key!r} is set by mlkube from the Run's Kubernetes state and cannot be set "
+            f"or deleted through the API; tags under {KUBERNETES_PREFIX!r} are reserved, use "
+            "another key"
+        )
+
+
 def create(call: Call) -> Json:
     fields = call.fields
     run_name = fields.string("run_name") or None
@@ -74,7 +92,7 @@ def create(call: Call) -> Json:
         user_id=fields.string("user_id") or "",
         run_name=run_name,
         start_time=fields.integer("start_time"),
-        tags=checked_tags(fields.key_values("tags"), MAX_RUN_TAG_VALUE, truncate=True),
+        tags=_run_tags(fields.key_values("tags")),
     )
     return {"run": serialize.run(run)}
 
@@ -127,13 +145,14 @@ def set_tag(call: Call) -> Json:
     key = call.fields.string("key", required=True) or ""
     value = call.fields.string("value", required=True)
     assert value is not None
-    tags = checked_tags([(key, value)], MAX_RUN_TAG_VALUE, truncate=True)
+    tags = _run_tags([(key, value)])
     call.store.log_batch(call.workspace, call.fields.run_id(), [], {}, tags)
     return {}
 
 
 def delete_tag(call: Call) -> Json:
     key = call.fields.required_string("key")
+    _writable(key)
     call.store.delete_tag(call.workspace, call.fields.run_id(), key)
     return {}
 
@@ -161,7 +180,7 @@ def log_batch(call: Call) -> Json:
         raise invalid(f"a batch may be at most {MAX_BATCH_BYTES} bytes, this one is {size}")
     metrics = [_metric(m) for m in metric_fields]
     params = _params(param_pairs)
-    tags = checked_tags(tag_pairs, MAX_RUN_TAG_VALUE, truncate=True)
+    tags = _run_tags(tag_pairs)
     call.store.log_batch(call.workspace, fields.run_id(), metrics, params, tags)
     return {}
 
