@@ -31,6 +31,10 @@ from e2e.test_runs import EXAMPLE, ended, mlkube_run
 from e2e.ui import allowlist, data
 from e2e.ui.pages import ProjectRun, Report, Target, run_pages
 
+# The first test also waits for the session's cluster, and a page that fails waits out its bound
+# (pages.WAIT_MS) before the script goes on: more than the default 600 s on a busy machine.
+pytestmark = pytest.mark.timeout(1800)
+
 KEPT = ROOT / ".local" / "ui-screenshots"
 PROJECT_EXPERIMENT = "ui-project"
 
@@ -70,9 +74,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Report:
     return report
 
 
-def project_run(cluster: LocalCluster, namespace: str, tracking_uri: str) -> ProjectRun:
-    """examples/sklearn-elasticnet as a Run, for the Kubernetes facts on its page."""
-    name = mlkube_run(cluster, namespace, str(EXAMPLE), "--experiment", PROJECT_EXPERIMENT)
+def project_run(cluster: LocalCluster, namespace: str, tracking_uri: str, name: str) -> ProjectRun:
+    """The Run ``name`` once it succeeded, as the page script finds it."""
     status = ended(cluster, namespace, name, timeout=600)["status"]
     assert status["phase"] == "Succeeded", status
     with data.pointed_at(tracking_uri, namespace):
@@ -84,10 +87,13 @@ def project_run(cluster: LocalCluster, namespace: str, tracking_uri: str) -> Pro
 def on_mlkube(
     operator: LocalCluster, tracking_uri: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Report]:
-    """The page script on mlkube's tracking server, in a fresh namespace (the workspace)."""
+    """The page script on mlkube's tracking server, in a fresh namespace (the workspace), with
+    examples/sklearn-elasticnet run as a project Run for the Kubernetes facts on its page (it
+    trains while the client logs the rest)."""
     with fresh_namespace(operator) as namespace:
+        name = mlkube_run(operator, namespace, str(EXAMPLE), "--experiment", PROJECT_EXPERIMENT)
         logged = data.log_everything(tracking_uri, namespace)
-        run = project_run(operator, namespace, tracking_uri)
+        run = project_run(operator, namespace, tracking_uri, name)
         shots = tmp_path_factory.mktemp("mlkube-ui") / "screenshots"
         report = run_pages(Target(tracking_uri, namespace, logged, auth_headers(), run), shots)
         keep(report, "mlkube", shots)
