@@ -4,7 +4,6 @@ artifact paths made generic, GraphQL named by its operation."""
 from __future__ import annotations
 
 import pytest
-
 from e2e.ui.allowlist import CONSOLE, ENDPOINTS
 from e2e.ui.network import endpoint
 
