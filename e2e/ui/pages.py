@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,18 @@ def experiments(visit: Visit) -> None:
     visit.open("/experiments")
     visit.see(data.EXPERIMENT, exact=True)
     visit.see("purpose")
+
+
+def experiment_overview(visit: Visit) -> None:
+    """Where a click on an experiment lands: its overview, whose charts summarise the
+    experiment's traces (none here: MLflow draws empty charts, not an error)."""
+    visit.open("/experiments")
+    visit.page.get_by_role("link", name=data.EXPERIMENT, exact=True).click(timeout=WAIT_MS)
+    expect(visit.page).to_have_url(
+        re.compile(rf"#/experiments/{visit.logged.experiment_id}\b"), timeout=WAIT_MS
+    )
+    visit.see("Latency", exact=True)
+    visit.see("No data available for the selected time range")
 
 
 def runs_url(visit: Visit) -> str:
@@ -336,6 +349,7 @@ def kubernetes_tags(visit: Visit) -> None:
 
 PAGES: list[tuple[str, Callable[[Visit], None]]] = [
     ("experiments", experiments),
+    ("experiment-overview", experiment_overview),
     ("runs-table", runs_table),
     ("search", search),
     ("sort-by-metric", sort_by_metric),
