@@ -70,7 +70,11 @@ class Visit:
         return self.target.logged
 
     def open(self, route: str, **query: str) -> None:
+        """Loads the page afresh: going from one route to another of the same document would
+        only change the hash, and the bundle's tables can race their own teardown then (AG Grid
+        logs 'unable to find bean reference')."""
         params = urlencode({**query, "workspace": self.target.workspace})
+        self.page.goto("about:blank")
         self.page.goto(f"{self.target.base}/#{route}?{params}")
 
     def see(self, text: str, exact: bool = False) -> None:
