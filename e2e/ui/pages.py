@@ -55,9 +55,8 @@ class Target:
 
 @dataclass
 class Report:
-    failures: list[str]
+    failures: list[str]  # "<page>: <why>", one per page that did not show what it should
     network: Network
-    screenshots: list[Path]
 
 
 @dataclass
@@ -383,7 +382,6 @@ def run_pages(target: Target, shots: Path) -> Report:
     shots.mkdir(parents=True, exist_ok=True)
     network = Network(target.base.rstrip("/"))
     failures: list[str] = []
-    taken: list[Path] = []
     steps = list(PAGES)
     if target.project_run is not None:
         steps.append(("kubernetes-tags", kubernetes_tags))
@@ -401,10 +399,8 @@ def run_pages(target: Target, shots: Path) -> Report:
                 except (AssertionError, PlaywrightError) as error:
                     failures.append(f"{name}: {reason(error)}")
                 network.quiet(page)
-                shot = shots / f"{number:02d}-{name}.png"
-                page.screenshot(path=str(shot), full_page=True)
-                taken.append(shot)
+                page.screenshot(path=str(shots / f"{number:02d}-{name}.png"), full_page=True)
             context.close()
         finally:
             browser.close()
-    return Report(failures, network, taken)
+    return Report(failures, network)
