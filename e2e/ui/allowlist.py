@@ -27,8 +27,10 @@ ENDPOINTS: dict[str, str] = {
 
 CONSOLE: dict[str, str] = {
     "Cannot read properties of undefined (reading 'includes')": (
-        "MLflow 3.17.2's compare-runs page sometimes fails to draw its Artifacts section "
-        "('Something went wrong with this section') on `mlflow server` itself"
+        "MLflow 3.17.2's compare-runs page, on `mlflow server` itself: its Artifacts section "
+        "reads `files` of every run's artifact listing, which that server leaves out for a run "
+        "without artifacts; when a run with artifacts answers first, the section throws and "
+        "shows 'Something went wrong with this section'"
     ),
     "Failed to load resource": (
         "the browser's note of a failed request: the request itself is judged by its endpoint"
