@@ -2,9 +2,10 @@
 error: what the UI tests compare between servers and check against the allowlist.
 
 An endpoint is the method and the path with ids made generic (run ids, logged-model ids, artifact
-paths); a GraphQL call is also named by its operation, since one path serves them all. Only the
-server's own API is recorded: not the bundle's files (``/``, ``static-files/``), nor the ``blob:``
-and ``data:`` URLs the page makes itself for previews.
+paths); a GraphQL call is also named by its operation, since one path serves them all. Requests to
+other origins, and the ``blob:`` and ``data:`` URLs the page makes itself for previews, are not
+recorded. The bundle's own files (``/``, ``static-files/``) are recorded, so that one that fails
+to load counts as a failed request, but they are not API endpoints (``succeeded``).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class ConsoleError:
 
 @dataclass
 class Network:
-    """Records a browser context's API calls and console errors, by the page being visited."""
+    """Records a browser context's requests to the server and its console errors, by the page
+    being visited."""
 
     origin: str
     page: str = "start"
@@ -83,8 +85,7 @@ class Network:
 
     def ours(self, request: Request) -> bool:
         url = urlsplit(request.url)
-        own = f"{url.scheme}://{url.netloc}" == self.origin
-        return own and not BUNDLE.match(url.path)
+        return f"{url.scheme}://{url.netloc}" == self.origin
 
     def started(self, request: Request) -> None:
         if self.ours(request):
@@ -126,4 +127,9 @@ class Network:
             page.wait_for_timeout(50)
 
     def succeeded(self) -> set[str]:
-        return {call.endpoint for call in self.calls if 0 < call.status < 400}
+        """The API endpoints that answered (the bundle's files left out)."""
+        return {
+            call.endpoint
+            for call in self.calls
+            if 0 < call.status < 400 and not BUNDLE.match(urlsplit(call.url).path)
+        }

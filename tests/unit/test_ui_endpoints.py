@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from e2e.ui.allowlist import CONSOLE, ENDPOINTS
-from e2e.ui.network import endpoint
+from e2e.ui.network import Call, Network, endpoint
 
 RUN = "0fa6a2b48649b2c9942ac9f22df954d2"
 MODEL = "m-4d5a63d1968010dfa793d4c6751e5310"
@@ -50,3 +50,25 @@ def test_an_endpoint_is_its_method_and_generic_path(
 def test_every_allowlist_entry_says_why() -> None:
     for reason in [*ENDPOINTS.values(), *CONSOLE.values()]:
         assert len(reason.split()) >= 5
+
+
+def test_the_bundles_files_are_requests_but_not_endpoints() -> None:
+    network = Network("http://h:1")
+    network.calls += [
+        Call(
+            "p",
+            "GET /static-files/static/js/main.js",
+            "http://h:1/static-files/static/js/main.js",
+            200,
+        ),
+        Call("p", "GET /", "http://h:1/", 200),
+        Call(
+            "p",
+            "GET /ajax-api/3.0/mlflow/server-info",
+            "http://h:1/ajax-api/3.0/mlflow/server-info",
+            200,
+        ),
+        Call("p", "GET /static-files/missing.js", "http://h:1/static-files/missing.js", 404),
+    ]
+    assert network.succeeded() == {"GET /ajax-api/3.0/mlflow/server-info"}
+    assert [call.failed for call in network.calls] == [False, False, False, True]
