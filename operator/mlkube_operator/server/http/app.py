@@ -23,14 +23,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mlkube.layout import NAMESPACE, LayoutError
-from mlkube_operator.kube import KubeError
+from mlkube.layout import NAMESPACE
 from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, list_
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
 from mlkube_operator.server.http import artifacts, bodies
 from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.busy import InFlightLimit
 from mlkube_operator.server.http.call import Call, Services
+from mlkube_operator.server.http.failures import failure_of
 from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.http.query_string import query_of
 from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHandler
@@ -131,19 +131,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
                 "%s %s: the client left before its body ended", request.method, request.url.path
             )
             return Response(status_code=400)
-        except LayoutError as err:  # an id or path in the request that no key can hold
-            return error_response(invalid(str(err)))
-        except (OSError, KubeError) as err:
-            # A backend (object storage, the API server) failed: the client may retry.
-            log.warning("%s %s: backend failure: %s", request.method, request.url.path, err)
-            return error_response(
-                MlflowError(ErrorCode.TEMPORARILY_UNAVAILABLE, f"a backend failed: {err}; retry")
-            )
-        except Exception:
-            log.exception("internal error serving %s %s", request.method, request.url.path)
-            return error_response(
-                MlflowError(ErrorCode.INTERNAL_ERROR, "internal error; see the server's log")
-            )
+        except Exception as err:
+            return error_response(failure_of(err, f"{request.method} {request.url.path}"))
 
     return run
 
