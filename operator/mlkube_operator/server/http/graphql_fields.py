@@ -7,7 +7,9 @@ refuse the same requests. A root field that fails answers MLflow's ``apiError`` 
 ``message``) and nothing else: the UI reads its code (RESOURCE_DOES_NOT_EXIST shows "not found";
 PERMISSION_DENIED the reason). MLflow's own server leaves ``apiError`` null and reports the
 message in ``errors``; the UI reads both, but only ``apiError`` tells a missing run from a
-refusal without parsing English.
+refusal without parsing English. A sampled history honours its input's ``startStep``,
+``endStep`` and ``maxResults``, as the REST endpoint does; MLflow's server reads those from the
+URL's query string and, through GraphQL, ignores them.
 
 A run's ``experiment`` and ``modelVersions`` are experiments/get and model-versions/search
 (``run_id = '<id>'``, as MLflow's server asks) with their own Needs: a caller who may read a run
