@@ -23,15 +23,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mlkube.layout import NAMESPACE, LayoutError
-from mlkube_operator.kube import KubeError
+from mlkube.layout import NAMESPACE
 from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, list_
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
-from mlkube_operator.server.http import artifacts, bodies
+from mlkube_operator.server.http import artifacts, bodies, graphql_query
 from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.busy import InFlightLimit
 from mlkube_operator.server.http.call import Call, Services
+from mlkube_operator.server.http.failures import failure_of
 from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.graphql_fields import Asker
 from mlkube_operator.server.http.query_string import query_of
 from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHandler
 from mlkube_operator.server.http.registry_routes import REGISTRY_API
@@ -85,7 +86,11 @@ async def fields_of(request: Request, bounds: Bounds) -> Fields:
             ErrorCode.BAD_REQUEST, f"the request body is not valid JSON: {err}"
         ) from None
     if not isinstance(data, dict):
-        raise MlflowError(ErrorCode.BAD_REQUEST, "the request body must be a JSON object")
+        # A JSON array here is also a batch of GraphQL queries, which are not served either.
+        kind = "an array" if isinstance(data, list) else "a single value"
+        raise MlflowError(
+            ErrorCode.BAD_REQUEST, f"the request body must be a JSON object, not {kind}"
+        )
     if _SURROGATE_ESCAPE.search(body):
         where = _lone_surrogate(data, "")
         if where is not None:
@@ -131,19 +136,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
                 "%s %s: the client left before its body ended", request.method, request.url.path
             )
             return Response(status_code=400)
-        except LayoutError as err:  # an id or path in the request that no key can hold
-            return error_response(invalid(str(err)))
-        except (OSError, KubeError) as err:
-            # A backend (object storage, the API server) failed: the client may retry.
-            log.warning("%s %s: backend failure: %s", request.method, request.url.path, err)
-            return error_response(
-                MlflowError(ErrorCode.TEMPORARILY_UNAVAILABLE, f"a backend failed: {err}; retry")
-            )
-        except Exception:
-            log.exception("internal error serving %s %s", request.method, request.url.path)
-            return error_response(
-                MlflowError(ErrorCode.INTERNAL_ERROR, "internal error; see the server's log")
-            )
+        except Exception as err:
+            return error_response(failure_of(err, f"{request.method} {request.url.path}"))
 
     return run
 
@@ -159,11 +153,21 @@ async def admitted(
     guard = services.guard
     needs = need if isinstance(need, tuple) else (need,)
     if not services.served.covers(workspace):
-        await anyio.to_thread.run_sync(guard.authenticate, header, needs[0])
-        raise services.served.refusal(workspace)
+        await authenticated(request, services, workspace, needs[0])
     for one in needs:
         if not guard.admit_cached(header, one, workspace):
             await anyio.to_thread.run_sync(guard.admit, header, one, workspace)
+
+
+async def authenticated(
+    request: Request, services: Services, workspace: str, need: Need | None = None
+) -> None:
+    """Raise 401 unless the caller's token is good, then 400 for a workspace this server does not
+    serve; what the caller may do is not asked (``need``, when known, only labels a refusal)."""
+    header = request.headers.get("authorization")
+    await anyio.to_thread.run_sync(services.guard.authenticate, header, need)
+    if not services.served.covers(workspace):
+        raise services.served.refusal(workspace)
 
 
 def json_endpoint(handler: Handler, services: Services, need: Need) -> Endpoint:
@@ -269,6 +273,23 @@ def registry_routes(services: Services, registry: RegistryStore) -> list[BaseRou
     ]
 
 
+def graphql_routes(services: Services, registry: RegistryStore | None) -> list[BaseRoute]:
+    """MLflow's GraphQL endpoint, which its web UI posts to (``graphql`` beside the page, so
+    ``/graphql``; MLflow's server mounts it there alone). The caller is authenticated first, as
+    for REST (401 before the body is read); each field then checks its own Need
+    (graphql_fields.py)."""
+
+    async def run(request: Request) -> Response:
+        workspace = workspace_of(request, services)
+        await authenticated(request, services, workspace)
+        fields = await fields_of(request, services.bounds)
+        header = request.headers.get("authorization")
+        asker = Asker(workspace, header, services, registry)
+        return JsonResponse(await anyio.to_thread.run_sync(graphql_query.answer, fields, asker))
+
+    return [Route("/graphql", guarded(run), methods=["POST"])]
+
+
 def build_app(
     services: Services, registry: RegistryStore | None = None, *, ui_dir: Path | None = None
 ) -> Starlette:
@@ -336,6 +357,7 @@ def build_app(
         *api_routes(services),
         *(registry_routes(services, registry) if registry is not None else []),
         *artifact_endpoints(services),
+        *graphql_routes(services, registry),
         *ui_routes(ui_dir),
     ]
     bounds = services.bounds
