@@ -29,6 +29,8 @@ OPEN = {
     # MLflow's web UI bundle (issue 14): public code; the API calls it makes carry the token.
     "/",
     "/static-files/{path:path}",
+    # The UI's telemetry: constant answers, nothing kept (http/telemetry.py).
+    "/ajax-api/3.0/mlflow/ui-telemetry",
 }
 
 

@@ -23,10 +23,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mlkube.layout import NAMESPACE
-from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, list_
+from mlkube.layout import NAMESPACE, ArtifactPath
+from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, get, list_
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
-from mlkube_operator.server.http import artifacts, bodies, graphql_query
+from mlkube_operator.server.http import artifact_files, artifacts, bodies, graphql_query, telemetry
 from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.busy import InFlightLimit
 from mlkube_operator.server.http.call import Call, Services
@@ -35,9 +35,22 @@ from mlkube_operator.server.http.fields import Fields
 from mlkube_operator.server.http.graphql_fields import Asker
 from mlkube_operator.server.http.query_string import query_of
 from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHandler
-from mlkube_operator.server.http.registry_routes import REGISTRY_API
+from mlkube_operator.server.http.registry_routes import (
+    REGISTRY_API,
+    REGISTRY_FILES,
+    VersionFileResolver,
+)
 from mlkube_operator.server.http.serialize import JsonResponse
-from mlkube_operator.server.http.tracking_routes import API, Handler, artifact_need
+from mlkube_operator.server.http.tracking_routes import (
+    API,
+    API_3,
+    ARTIFACT_OWNERS,
+    FILES,
+    UI_API,
+    FileResolver,
+    Handler,
+    artifact_need,
+)
 from mlkube_operator.server.http.ui import ui_routes
 from mlkube_operator.server.metrics import REFUSED
 from mlkube_operator.server.store.registry.base import RegistryStore
@@ -240,16 +253,63 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
     return routes
 
 
-def api_routes(services: Services) -> list[BaseRoute]:
+def api_routes(
+    services: Services,
+    table: list[tuple[str, str, Handler, Need]] = API,
+    roots: tuple[str, ...] = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"),
+) -> list[BaseRoute]:
     by_path: dict[str, dict[str, tuple[Handler, Need]]] = {}
-    for method, path, handler, need in API:
+    for method, path, handler, need in table:
         by_path.setdefault(path, {})[method] = (handler, need)
     routes: list[BaseRoute] = []
     for path, handlers in by_path.items():
-        for root in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+        for root in roots:
             for method, (handler, need) in handlers.items():
                 endpoint = json_endpoint(handler, services, need)
                 routes.append(Route(root + path, endpoint, methods=[method]))
+    return routes
+
+
+def file_routes(services: Services, registry: RegistryStore | None) -> list[BaseRoute]:
+    """The files the UI previews (previews.py): admitted for the route's need, then for ``get``
+    on the owner of the file found, streamed by artifact_files.send."""
+
+    def endpoint(find: Callable[[str, Request], ArtifactPath], need: Need) -> Endpoint:
+        async def run(request: Request) -> Response:
+            workspace = workspace_of(request, services)
+            await admitted(request, services, workspace, need)
+            path = await anyio.to_thread.run_sync(find, workspace, request)
+            owner = get(ARTIFACT_OWNERS[path.owner])
+            if owner != need:
+                await admitted(request, services, workspace, owner)
+            return await artifact_files.send(services, path.key(workspace), path.rest)
+
+        return guarded(run)
+
+    def tracked(resolver: FileResolver) -> Callable[[str, Request], ArtifactPath]:
+        def find(workspace: str, request: Request) -> ArtifactPath:
+            fields = Fields.from_query(query_of(request))
+            return resolver(Call(workspace, fields, dict(request.path_params), services))
+
+        return find
+
+    def registered(resolver: VersionFileResolver) -> Callable[[str, Request], ArtifactPath]:
+        def find(workspace: str, request: Request) -> ArtifactPath:
+            assert registry is not None
+            fields = Fields.from_query(query_of(request))
+            return resolver(RegistryCall(workspace, fields, services, registry))
+
+        return find
+
+    routes: list[BaseRoute] = [
+        Route(path, endpoint(tracked(resolver), need), methods=["GET"])
+        for path, resolver, need in FILES
+    ]
+    if registry is not None:
+        routes += [
+            Route(path, endpoint(registered(resolver), need), methods=["GET"])
+            for path, resolver, need in REGISTRY_FILES
+        ]
     return routes
 
 
@@ -355,9 +415,16 @@ def build_app(
             )
         ),
         *api_routes(services),
+        *api_routes(services, API_3, ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")),
+        *api_routes(services, UI_API, ("/ajax-api/2.0/mlflow",)),
         *(registry_routes(services, registry) if registry is not None else []),
         *artifact_endpoints(services),
         *graphql_routes(services, registry),
+        *file_routes(services, registry),
+        *(
+            Route(telemetry.PATH, guarded(endpoint), methods=[method])
+            for method, endpoint in telemetry.endpoints(services.bounds).items()
+        ),
         *ui_routes(ui_dir),
     ]
     bounds = services.bounds
