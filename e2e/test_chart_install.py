@@ -4,7 +4,8 @@ operator without losing a Run or a model, and `helm uninstall`. Issue 13: what t
 the server's ServiceAccounts may do is what docs/security.md says, row by row; a release with
 operator.watchNamespaces (an upgrade of the same release: a second install would be as slow as
 this whole file) has a tracking server that serves the watched namespace and refuses others.
-Issue 14: the tracking server serves MLflow's web UI from the image's bundle.
+Issue 14: the tracking server serves MLflow's web UI from the image's bundle; a run's pod output
+is kept as an artifact with the operator's RBAC.
 
 The tests run in file order on one release: each one builds on what the previous one made.
 """
@@ -273,6 +274,14 @@ def test_the_example_trains_and_registers_on_the_chart(release: Release) -> None
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = release.cluster.get_json(NAMESPACE, "run", "chart-run")
     assert run["status"]["phase"] == "Succeeded"
+    # Issue 14: its pod's output is an artifact, read and written with the chart's RBAC
+    # (pods/log, and patch to take the operator's finalizer off the pod).
+    saved = eventually(
+        lambda: release.cluster.get_json(NAMESPACE, "run", "chart-run")["status"].get("podLogs"),
+        timeout=60,
+        what="the run's pod log",
+    )
+    assert [key for key in release.objects() if key.endswith("/artifacts/" + saved[0]["path"])]
     status = register(release, "diabetes-1", run["status"]["runId"])
     release.made.update(run_id=run["status"]["runId"], version=status["version"])
 

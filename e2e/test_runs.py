@@ -248,6 +248,66 @@ def test_code_that_exits_non_zero_fails_with_the_tail_of_its_error(
     assert "Traceback (most recent call last):" in rest
 
 
+def test_a_failed_runs_output_outlives_its_pods(
+    operator: LocalCluster,
+    namespace: str,
+    scratch: Path,
+    tracking_uri: str,
+    *,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 14: each pod's log is an artifact of the run, kept after the Job's TTL deleted the
+    Job and its pods at once; a retry is a second attempt."""
+    from mlkube.projects.archive import upload
+
+    uri = upload(scratch, {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}, namespace)
+    operator.apply_objects(
+        namespace,
+        {
+            "kind": "Run",
+            "metadata": {"name": "gone"},
+            "spec": {
+                "experiment": "default",
+                "project": {"uri": uri},
+                "entryPoint": "fail",
+                "backoffLimit": 1,
+                "ttlSecondsAfterFinished": 0,
+            },
+        },
+    )
+    run = ended(operator, namespace, "gone")
+    assert run["status"]["phase"] == "Failed"
+
+    def pods_gone() -> bool:
+        selector = "mlkube.io/run=gone"
+        return operator.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "name") == ""
+
+    eventually(pods_gone, timeout=120, what="the TTL controller to delete the Job and its pods")
+
+    def concluded() -> dict[str, Any] | None:
+        status = operator.get_json(namespace, "run", "gone")["status"]
+        kinds = {c["type"]: c for c in status.get("conditions") or []}
+        return status if kinds.get("PodLogsSaved", {}).get("status") == "True" else None
+
+    status = eventually(concluded, timeout=60, what="the run's PodLogsSaved condition")
+    saved = status["podLogs"]
+    assert [e["attempt"] for e in saved] == [1, 2]
+    assert all(e["path"] == f"mlkube/pod-logs/attempt-{e['attempt']}-{e['pod']}.log" for e in saved)
+    monkeypatch.setenv("MLFLOW_WORKSPACE", namespace)
+    client = MlflowClient(tracking_uri)
+    listed = client.list_artifacts(status["runId"], "mlkube/pod-logs")
+    assert sorted(f.path for f in listed) == sorted(e["path"] for e in saved)
+    for entry in saved:
+        local = Path(client.download_artifacts(status["runId"], entry["path"], str(tmp_path)))
+        text = local.read_text()
+        # The container's own log, read before the pod went (no note of a fallback).
+        assert "loading data" in text.splitlines(), text
+        assert not [line for line in text.splitlines() if line.startswith("[mlkube: ")], text
+        assert "ValueError: label column 'price' not found in data.csv" in text
+        assert not entry["truncated"]
+
+
 def pods_running(cluster: LocalCluster, namespace: str, job: str) -> list[str]:
     return cluster.kubectl(
         "get",

@@ -1,4 +1,5 @@
 """Issue 8: train -> register -> serve by alias; move the alias without a failed request; canary.
+Issue 14: a served version's tags (what MLflow's UI shows) name the deployments that serve it.
 
 The module trains the elasticnet example twice (two alphas) as Runs and registers both models with
 kubectl, once; each test then sets its own alias and applies its own ModelDeployment (deleted
@@ -21,11 +22,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from minio import Minio
+from mlflow.tracking import MlflowClient
 
 from e2e.cluster.cluster import ROOT, LocalCluster
 from e2e.cluster.waiting import eventually
 
 EXAMPLE = ROOT / "examples" / "sklearn-elasticnet"
+DEPLOYMENTS_TAG = "mlkube.deployments"
 COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 ROWS = [
     [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017],
@@ -40,6 +43,7 @@ class Flow:
     cluster: LocalCluster
     namespace: str
     versions: dict[int, float]  # version -> alpha
+    tracking_uri: str
 
     def status(self, deployment: str) -> dict[str, Any]:
         found = self.cluster.get_json(self.namespace, "modeldeployment", deployment)
@@ -147,7 +151,7 @@ def local_predictions(
 
 
 @pytest.fixture(scope="module")
-def flow(operator: LocalCluster) -> Iterator[Flow]:
+def flow(operator: LocalCluster, tracking_uri: str) -> Iterator[Flow]:
     """Both versions trained and registered once per module; no alias yet (each test sets its
     own, so any test runs alone)."""
     namespace = f"serving-{uuid.uuid4().hex[:8]}"
@@ -160,7 +164,7 @@ def flow(operator: LocalCluster) -> Iterator[Flow]:
         )
         v1 = register(operator, namespace, "diabetes-a", first)
         v2 = register(operator, namespace, "diabetes-b", second)
-        yield Flow(operator, namespace, {v1: 0.05, v2: 1.0})
+        yield Flow(operator, namespace, {v1: 0.05, v2: 1.0}, tracking_uri)
     finally:
         operator.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
@@ -187,6 +191,14 @@ def deploy(flow: Flow) -> Iterator[Deploy]:
         )
 
 
+def deployments_tag(flow: Flow, version: int) -> str | None:
+    """The version's tag mlkube.deployments as the stock mlflow client gets it (issue 14)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_WORKSPACE", flow.namespace)
+        found = MlflowClient(flow.tracking_uri).get_model_version("diabetes", str(version))
+    return found.tags.get(DEPLOYMENTS_TAG)
+
+
 def test_an_aliased_model_answers_like_the_model_loaded_locally(
     flow: Flow, deploy: Deploy, tmp_path: Path
 ) -> None:
@@ -195,6 +207,11 @@ def test_an_aliased_model_answers_like_the_model_loaded_locally(
     deploy("answers", {"model": {"name": "diabetes", "alias": "champion"}, "replicas": 2})
     status = flow.ready("answers", timeout=180, readyReplicas=2)
     assert status["servedVersion"] == champion
+    # The version's page in MLflow's UI shows its tags: this one says who serves it (once the
+    # server's watch has seen the status kubectl just read).
+    served = "answers (stable, 100%, @champion)"
+    eventually(lambda: deployments_tag(flow, champion) == served, timeout=30, what="the tag")
+    assert deployments_tag(flow, max(flow.versions)) is None
     served = predict(status["url"])
     expected = local_predictions(flow.cluster, flow.namespace, champion, tmp_path)
     assert served == pytest.approx(expected, rel=1e-12)
@@ -256,6 +273,10 @@ def test_a_canary_at_twenty_percent_gets_about_a_fifth_of_requests(
     # One replica at 20 %: four stable pods and one canary pod.
     status = flow.ready("canary", timeout=420, canaryVersion=canary, readyReplicas=5)
     assert status["servedVersion"] == stable
+    eventually(
+        lambda: deployments_tag(flow, canary) == "canary (canary, 20%)", timeout=30, what="the tag"
+    )
+    assert deployments_tag(flow, stable) == "canary (stable, 80%, @stable)"
     url = status["url"]
     first = {tuple(predict(url)) for _ in range(40)}
     assert len(first) == 2

@@ -20,6 +20,9 @@ layout"), all derived from validated ids and never taken raw from a request:
   (artifact path ``projects/<sha256>.tar.gz``; content-addressed, so never deleted through the
   proxy and checked against its name when fetched).
 
+A project Run's pod output is one of its artifacts, written by the operator when the pod ends:
+``mlkube/pod-logs/attempt-<n>-<pod>.log`` under the run's artifact root (``pod_log_path``).
+
 An experiment created with an explicit ``s3://`` artifact location keeps it: its runs' URIs are
 under it, and its clients read and write there directly. A value that breaks a pattern raises
 ``LayoutError`` (a ValueError naming the value); the server answers it as
@@ -42,10 +45,11 @@ EXPERIMENT_ID = re.compile(r"[0-9]{1,19}")
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-# A RegisteredModel's metadata.name (a DNS-1123 subdomain).
-MODEL_RESOURCE = re.compile(
+# A DNS-1123 subdomain: the rule of most object names (pods, RegisteredModels).
+OBJECT_NAME = re.compile(
     r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 )
+MODEL_RESOURCE = OBJECT_NAME  # a RegisteredModel's metadata.name
 VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,18}")
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -75,6 +79,11 @@ GIT_COMMIT_ANNOTATION = "mlkube.io/git-commit"
 # The user `mlkube run` says created the Run (client-claimed: the API server records no creator).
 CREATED_BY_ANNOTATION = "mlkube.io/created-by"
 FINALIZER = "mlkube.io/finalizer"
+# On every pod of a project Run (from its Job's template) until the operator has saved the pod's
+# log as an artifact of the run: a pod deleted meanwhile (ttlSecondsAfterFinished, the Job's
+# deadline, kubectl) waits for it.
+POD_LOGS_FINALIZER = "mlkube.io/pod-logs"
+POD_LOGS_DIR = "mlkube/pod-logs"
 
 
 class LayoutError(ValueError):
@@ -186,6 +195,16 @@ def upload_prefix(namespace: str, upload_id: str) -> str:
     _checked(NAMESPACE, namespace, "namespace")
     _checked(UPLOAD_ID, upload_id, "upload id")
     return f"{namespace}/uploads/{upload_id}/"
+
+
+def pod_log_path(attempt: int, pod: str) -> str:
+    """The artifact path (under a run's artifact root) of the log of ``pod``, the run's
+    ``attempt``-th pod: ``mlkube/pod-logs/attempt-<n>-<pod>.log``, so a listing shows the tries
+    in order and names the pod ``kubectl`` showed."""
+    _checked(OBJECT_NAME, pod, "pod name")
+    if attempt < 1:
+        raise LayoutError(f"invalid attempt number {attempt}")
+    return f"{POD_LOGS_DIR}/attempt-{attempt}-{pod}.log"
 
 
 def project_archive_path(sha256: str) -> str:

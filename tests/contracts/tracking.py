@@ -13,6 +13,7 @@ import pytest
 
 from mlkube_operator.server.entities import (
     DatasetInput,
+    DatasetSummary,
     LifecycleStage,
     LoggedModelStatus,
     Metric,
@@ -314,6 +315,25 @@ class StoreContract:
         run = store.get_run(workspace, run_id)
         assert run.datasets == (dataset,)
         assert run.model_outputs == (ModelOutput(model.model_id, 3),)
+
+    def test_dataset_summaries(self, store: TrackingStore, workspace: str) -> None:
+        experiment_id, first = self._run(store, workspace)
+        second = store.create_run(
+            workspace, experiment_id, user_id="", run_name=None, start_time=1, tags={}
+        ).info.run_id
+        train = DatasetInput("d", "1", "local", "{}", None, None, {"mlflow.data.context": "train"})
+        bare = DatasetInput("e", "2", "local", "{}")
+        store.log_inputs(workspace, first, [train], [])
+        store.log_inputs(workspace, second, [bare, train], [])
+        store.delete_run(workspace, second)
+
+        found = store.dataset_summaries(workspace, [experiment_id, "987654321"])
+
+        # The older run first; a repeat once; a deleted run's inputs too.
+        assert found == [
+            DatasetSummary(experiment_id, "e", "2", None),
+            DatasetSummary(experiment_id, "d", "1", "train"),
+        ]
 
     def test_many_large_params_are_all_kept(self, store: TrackingStore, workspace: str) -> None:
         """Beyond what one Kubernetes object holds (about 1.5 MiB): nothing may be lost."""

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mlkube.api.kinds import EXPERIMENT, MODEL_VERSION, REGISTERED_MODEL, RUN, Kind
+from mlkube.api.kinds import (
+    EXPERIMENT,
+    MODEL_DEPLOYMENT,
+    MODEL_VERSION,
+    REGISTERED_MODEL,
+    RUN,
+    Kind,
+)
 from mlkube.objects import MemoryObjects
 from mlkube_operator.server.auth.guard import KubernetesGuard, SingleUser
 from mlkube_operator.server.entities import ViewType
@@ -120,7 +127,9 @@ def test_the_registry_store_watches_each_served_namespace_and_no_other() -> None
     store = KubeRegistryStore(api, SERVED)  # type: ignore[arg-type]
     scopes = [(i.kind.plural, i.namespace) for i in store.informers]
     assert sorted(scopes) == sorted(
-        (kind.plural, ns) for kind in (REGISTERED_MODEL, MODEL_VERSION) for ns in SERVED
+        (kind.plural, ns)
+        for kind in (REGISTERED_MODEL, MODEL_VERSION, MODEL_DEPLOYMENT)
+        for ns in SERVED
     )
     store.start(timeout=10)
     try:

@@ -15,6 +15,8 @@ from typing import Any, cast
 import kopf
 
 from mlkube.api.common import ConditionStatus
+from mlkube.objects import ObjectStore
+from mlkube.storage import S3Settings
 from mlkube_operator.kube.client import KubeClient
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
 from mlkube_operator.resources.identity import (
@@ -109,6 +111,19 @@ class Context:
     ca_bundle: str | None = None  # PEM text, from settings.ca_bundle
     identities: Ensured = field(default_factory=Ensured)
     bundles: Ensured = field(default_factory=Ensured)
+    store: ObjectStore | None = None  # object storage; made from the settings on first use
+
+    @property
+    def storage(self) -> S3Settings:
+        s = self.settings
+        return S3Settings(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket)
+
+    @property
+    def objects(self) -> ObjectStore:
+        """The platform's object store (registry copies, runs' pod logs), with its key."""
+        if self.store is None:
+            self.store = self.storage.objects()
+        return self.store
 
     def run_identity(self) -> Identity | None:
         """The identity the operator makes for run pods; None when the settings name another
@@ -190,16 +205,30 @@ def ready_condition(  # noqa: PLR0917  (a condition has that many parts)
     generation: int | None,
     at: datetime,
 ) -> list[dict[str, Any]]:
-    """The conditions list with Ready set; its transition time moves only when its status does."""
-    old = next((c for c in previous if c.get("type") == "Ready"), None)
+    """The conditions list with Ready set (see ``set_condition``)."""
+    return set_condition(previous, "Ready", status, reason, message, generation, at)
+
+
+def set_condition(  # noqa: PLR0917  (a condition has that many parts)
+    previous: list[dict[str, Any]],
+    kind: str,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    generation: int | None,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """The conditions list with the condition of type ``kind`` set; its transition time moves
+    only when its status does, and the others are kept as they are."""
+    old = next((c for c in previous if c.get("type") == kind), None)
     changed = old is None or old.get("status") != status.value
-    ready = {
-        "type": "Ready",
+    condition = {
+        "type": kind,
         "status": status.value,
         "reason": reason,
         "message": message,
         "lastTransitionTime": iso(at) if changed or old is None else old["lastTransitionTime"],
     }
     if generation is not None:
-        ready["observedGeneration"] = generation
-    return [*(c for c in previous if c.get("type") != "Ready"), ready]
+        condition["observedGeneration"] = generation
+    return [*(c for c in previous if c.get("type") != kind), condition]

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import kopf
 
 from mlkube.api.kinds import EXPERIMENT, MODEL_VERSION, REGISTERED_MODEL, RUN
-from mlkube.layout import MANAGED_BY, RUN_LABEL
+from mlkube.layout import MANAGED_BY, RUN_ID_LABEL, RUN_LABEL
 
 Key = tuple[str | None, str]
 Obj = dict[str, Any]
@@ -103,11 +103,15 @@ async def run_jobs(
 async def run_pods(
     namespace: str | None, meta: kopf.Meta, status: kopf.Status, labels: kopf.Labels, **_: Any
 ) -> dict[Key, Obj]:
-    """The pods of each project Run's Job, by (namespace, Run name)."""
+    """The pods of each project Run's Job, by (namespace, Run name): their state, and whether
+    their log is still to be saved (the finalizer) and for which run (the run-id label)."""
     pod = {
         "metadata": {
             "name": meta.get("name"),
             "creationTimestamp": meta.get("creationTimestamp"),
+            "deletionTimestamp": meta.get("deletionTimestamp"),
+            "finalizers": list(meta.get("finalizers") or []),
+            "labels": {RUN_ID_LABEL: labels.get(RUN_ID_LABEL)},
         },
         "status": _plain(status),
     }

@@ -32,7 +32,6 @@ from mlkube.objects import ObjectNotFound, ObjectStore, ObjectStoreError, Object
 from mlkube.sources import SourceRefused, SourceRule
 from mlkube.storage import (
     S3Location,
-    S3Settings,
     StorageError,
     copy_prefix,
     delete_prefix,
@@ -100,10 +99,10 @@ class ModelVersionReconciler:
         objects: ObjectStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """``objects`` defaults to the store of the settings' S3 endpoint, made on first use."""
+        """``objects`` defaults to the context's store (the settings' S3 endpoint)."""
         self.ctx = ctx
         s = ctx.settings
-        self.storage = S3Settings(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket)
+        self.storage = ctx.storage
         try:
             self.sources = SourceRule.of(s.s3_bucket, s.registry_source_allowlist)
         except ValueError as err:
@@ -113,9 +112,7 @@ class ModelVersionReconciler:
 
     @property
     def s3(self) -> ObjectStore:
-        if self._objects is None:
-            self._objects = self.storage.objects()
-        return self._objects
+        return self.ctx.objects if self._objects is None else self._objects
 
     def reconcile(self, indexes: Indexes, namespace: str, name: str) -> None:
         with self.ctx.locks.hold(f"mv/{namespace}/{name}"), metrics.reconciling("ModelVersion"):

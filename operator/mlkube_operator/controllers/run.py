@@ -1,11 +1,13 @@
 """Run controller: a project Run becomes a Job, and the Job's fate becomes the Run's phase.
 
 Level-triggered: a change of a project Run's spec (or its creation, or the operator's start), an
-event of its Job or of its pods, and a periodic resync while the Run has not ended all call
-``reconcile``. It reads the Run, its Experiment, Job and pods from the Kopf indexes
-(controllers/indexes.py), decides with ``run_plan.plan_run`` and makes only the writes the plan
-names, so a Run that already says what the world says costs no request. The Job's name is derived
-from the Run's, so a restarted operator finds the Job it made instead of making a second one.
+event of its Job or of its pods, and a periodic resync while the Run has not ended (or has pod logs
+to save) all call ``reconcile``. It reads the Run, its Experiment, Job and pods from the Kopf
+indexes (controllers/indexes.py), decides with ``run_plan.plan_run`` and makes only the writes the
+plan names, so a Run that already says what the world says costs no request. The Job's name is
+derived from the Run's, so a restarted operator finds the Job it made instead of making a second
+one. Then the logs of its pods that ended are saved as artifacts of the run (pod_logs.py), also for
+a Run that has ended: its pods wait for that, held by a finalizer.
 
 What the operator does not react to: tracking writes. The tracking server writes params, metrics
 and tags into a Run's status; status changes are not spec changes (no update handler fires), and
@@ -33,6 +35,8 @@ from mlkube.layout import MANAGED_BY, RUN_LABEL
 from mlkube_operator import metrics
 from mlkube_operator.controllers.context import Context, body_of, now
 from mlkube_operator.controllers.indexes import Indexes, Obj, lifecycle_view
+from mlkube_operator.controllers.pod_log_plan import unconcluded
+from mlkube_operator.controllers.pod_logs import PodLogSaver
 from mlkube_operator.controllers.run_plan import Plan, invalid_plan, plan_run, run_id_of, settled
 from mlkube_operator.kube.errors import AlreadyExists, NotFound
 from mlkube_operator.kube.ids import ensure_experiment_id
@@ -51,6 +55,7 @@ log = logging.getLogger(__name__)
 class RunReconciler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.pod_logs = PodLogSaver(ctx)
 
     def job_settings(self) -> JobSettings:
         s = self.ctx.settings
@@ -69,12 +74,14 @@ class RunReconciler:
         handler got it, used when the index does not hold it yet)."""
         with self.ctx.locks.hold(f"run/{namespace}/{name}"), metrics.reconciling("Run"):
             obj = indexes.run(namespace, name) or seen
-            if obj is None:
-                return
-            if settled(obj):
-                metrics.run_phase(f"{namespace}/{name}", (obj.get("status") or {}).get("phase"))
-                return
-            self._execute(obj, self._plan(indexes, obj))
+            if obj is not None:
+                if settled(obj):
+                    phase = (obj.get("status") or {}).get("phase")
+                    metrics.run_phase(f"{namespace}/{name}", phase)
+                else:
+                    self._execute(obj, self._plan(indexes, obj))
+            # After the lifecycle: a pod's log is saved under the artifact URI that writes.
+            self.pod_logs.reconcile(indexes, namespace, name, obj)
 
     def _plan(self, indexes: Indexes, obj: Obj) -> Plan:
         try:
@@ -165,8 +172,11 @@ def is_project_run(spec: kopf.Spec, **_: Any) -> bool:
     return bool(spec.get("project"))
 
 
-def is_unsettled(body: kopf.Body, **_: Any) -> bool:
-    return not settled(dict(body))
+def needs_resync(body: kopf.Body, **_: Any) -> bool:
+    """The operator may still have work: the Run has not ended, or its pods' logs are not all
+    saved (its PodLogsSaved condition is not set yet)."""
+    obj = dict(body)
+    return not settled(obj) or unconcluded(obj)
 
 
 # create/resume filter by field (no callback per event of the many tracking-only Runs); an update
@@ -212,12 +222,13 @@ def pod_event(
     interval=30,
     initial_delay=5,
     field="spec.project",
-    when=is_unsettled,
+    when=needs_resync,
 )
 def run_resync(
     namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
 ) -> None:
-    """A safety net for missed events and failed event handlers, while the Run has not ended;
-    it reads only the indexes, so a Run whose status is right costs nothing here."""
+    """A safety net for missed events and failed event handlers, while the Run has not ended
+    or has pod logs to save; it reads only the indexes, so a Run whose status is right costs
+    nothing here."""
     if namespace is not None:
         _reconciler(memo).reconcile(Indexes.of(kwargs), namespace, name, lifecycle_view(body))

@@ -2,14 +2,13 @@
 the ``kubernetes`` library (tests/unit/test_layers.py).
 
 It does create/get/list/patch/watch of mlkube resources and ConfigMaps, and the workloads the
-operator manages: Jobs, Pods, the ServiceAccounts and RoleBindings of pods in users' namespaces,
-and the Deployments, Services and autoscalers of model
-deployments. Plain dicts in and out, typed errors (errors.py). All methods block; every request
-has a client-side timeout. Patches of mlkube resources are JSON merge patches (RFC 7386) so a
-writer touches only the fields it names ("one writer per status field"); a patch that carries
-``metadata.resourceVersion`` is a compare-and-swap (409 if it moved). Serving objects are written
-with server-side apply: the operator states the whole object it wants (field manager
-``mlkube-operator``) and the API server merges.
+operator manages: Jobs, Pods (and their logs), the ServiceAccounts and RoleBindings of pods in
+users' namespaces, and the Deployments, Services and autoscalers of model deployments. Plain dicts
+in and out, typed errors (errors.py). All methods block; every request has a client-side timeout.
+Patches of mlkube resources are JSON merge patches (RFC 7386) so a writer touches only the fields it
+names ("one writer per status field"); a patch that carries ``metadata.resourceVersion`` is a
+compare-and-swap (409 if it moved). Serving objects are written with server-side apply: the operator
+states the whole object it wants (field manager ``mlkube-operator``) and the API server merges.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ Objs = list[Obj]  # for methods below KubeClient.list, where `list` names that m
 # the one place that touches it, so it is handled as Any here and typed at our boundary.
 k8s_config = cast(Any, _k8s_config)
 MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY = "application/apply-patch+yaml"
 FIELD_MANAGER = "mlkube-operator"
 # (connect, read) seconds for ordinary requests.
@@ -276,6 +276,33 @@ class KubeClient:
     def patch_job(self, namespace: str, name: str, patch: Obj) -> Obj:
         return _call(
             self.batch.patch_namespaced_job, name, namespace, patch, _content_type=MERGE_PATCH
+        )
+
+    def read_pod_log(self, namespace: str, name: str, container: str, limit_bytes: int) -> bytes:
+        """The first ``limit_bytes`` bytes (about: the API server may give a few more) of the
+        container's log, as the kubelet keeps it."""
+        try:
+            response = self.core.read_namespaced_pod_log(
+                name,
+                namespace,
+                container=container,
+                limit_bytes=limit_bytes,
+                _preload_content=False,
+                _request_timeout=(5.0, 120.0),
+            )
+        except ApiException as err:
+            raise _error(err) from None
+        return bytes(response.data or b"")
+
+    def remove_pod_finalizer(self, namespace: str, name: str, finalizer: str) -> None:
+        """Take ``finalizer`` off the pod, leaving any other (the Job controller's) in place."""
+        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [finalizer]}}
+        _call(
+            self.core.patch_namespaced_pod,
+            name,
+            namespace,
+            patch,
+            _content_type=STRATEGIC_MERGE_PATCH,
         )
 
     def list_pods(self, namespace: str, selector: str) -> Objs:

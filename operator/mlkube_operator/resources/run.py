@@ -169,7 +169,8 @@ def build_network_policy(namespace: str, run_name: str, run_uid: str) -> dict[st
     )
 
 
-MAIN_CONTAINER = "main"  # the Run's own image (job.yaml.j2); "prepare" is the init container
+MAIN_CONTAINER = "main"  # the Run's own image (job.yaml.j2)
+PREPARE_CONTAINER = "prepare"  # the init container, mlkube's image (job.yaml.j2)
 
 
 def run_image(run: Run, settings: JobSettings) -> str:
@@ -204,6 +205,7 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         namespace=run.metadata.namespace,
         labels=labels,
         annotations={layout.ENTRY_POINT_ANNOTATION: spec.entry_point},
+        pod_finalizer=layout.POD_LOGS_FINALIZER,
         run_name=run.metadata.name,
         run_uid=run.metadata.uid,
         spec=spec,

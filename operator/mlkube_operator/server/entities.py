@@ -87,6 +87,17 @@ class DatasetInput:
 
 
 @dataclass(frozen=True, slots=True)
+class DatasetSummary:
+    """A dataset some run of an experiment logged as an input, in one context (the runs
+    table's dataset filter lists these)."""
+
+    experiment_id: str
+    name: str
+    digest: str
+    context: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelOutput:
     model_id: str
     step: int

@@ -35,6 +35,10 @@ MAX_DATASET_DIGEST = 36
 MAX_DATASET_SCHEMA = 1_048_575
 MAX_DATASET_PROFILE = 16_384
 MAX_DATASET_SOURCE = 65_535
+# experiments/search-datasets (the runs table's dataset filter): experiments per request, and
+# summaries per answer (MLflow's SqlAlchemyStore stops there too).
+MAX_DATASET_SEARCH_EXPERIMENTS = 20
+MAX_DATASET_SUMMARIES = 1000
 
 
 def check_length(what: str, value: str, limit: int) -> None:

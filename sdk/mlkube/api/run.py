@@ -196,6 +196,31 @@ class RunExtra(Model):
     datasets: int = Field(default=0, ge=0, description="Dataset inputs kept there.")
 
 
+# A Job makes at most backoffLimit + 1 pods (100 + 1), plus replacements of deleted ones.
+MAX_POD_LOGS = 200
+
+
+class PodLog(Model):
+    """One pod's output, saved by the operator as an artifact of the run when the pod ended."""
+
+    pod: str = Field(min_length=1, max_length=253, description="The pod's name.")
+    attempt: int = Field(
+        ge=1, description="Which try of the run the pod was: 1, then 2, ... (spec.backoffLimit)."
+    )
+    path: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="The artifact's path under status.artifactUri: "
+        "mlkube/pod-logs/attempt-<n>-<pod>.log.",
+    )
+    size: int = Field(ge=0, description="The artifact's size in bytes.")
+    truncated: bool = Field(
+        default=False,
+        description="The log was longer than the operator keeps (8 MiB): the artifact holds its "
+        "beginning, and its last line says so.",
+    )
+
+
 class RunStatus(Model):
     """What happened. Lifecycle fields are the operator's; params, metrics and tags are what the
     code logged through the tracking server (see "Who writes what" in ARCHITECTURE.md)."""
@@ -249,6 +274,12 @@ class RunStatus(Model):
         default=None,
         description="Set when params, tags or metrics overflowed the object size the API server "
         "accepts, or the run has dataset inputs: where those are kept.",
+    )
+    pod_logs: list[PodLog] = Field(
+        default_factory=list,
+        max_length=MAX_POD_LOGS,
+        description="The logs of the run's pods that the operator saved as artifacts, in the "
+        "order the pods were made (project Runs; condition PodLogsSaved once all are saved).",
     )
     conditions: list[Condition] = conditions_field()
     observed_generation: int | None = observed_generation_field()

@@ -74,8 +74,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def start_mlkube(
-    cluster: LocalCluster, namespace: str, log: Path
+    cluster: LocalCluster | None, namespace: str, log: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """``mlkube-server`` on the cluster's API server and MinIO; without a cluster, on its memory
+    backend as a single user (no tokens)."""
     port = free_port()
     # The `mlkube-server` console script's module: the script itself exists only once
     # `make setup` has reinstalled the package.
@@ -90,7 +92,9 @@ def start_mlkube(
         "--namespace",
         namespace,
     ]
-    env = {**os.environ, **cluster.env()}
+    if cluster is None:
+        command += ["--backend", "memory", "--auth", "none"]
+    env = {**os.environ, **(cluster.env() if cluster is not None else {})}
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

@@ -4,14 +4,14 @@ answers are cached briefly; refusals are 401/403 in MLflow's shape and counted."
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from tests.unit.auth.fake_kube import POD_TOKEN, USER_TOKEN, FakeKube, allow, bearer
 
 from mlkube.objects import MemoryObjects
 from mlkube_operator.server.auth.guard import KubernetesGuard
@@ -21,8 +21,6 @@ from mlkube_operator.server.http.part_urls import LIFETIME_SECONDS, Part, PartSi
 from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
 from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
-POD_TOKEN = "pod-token"  # audience mlkube, as run pods get
-USER_TOKEN = "user-token"  # the API server's audience, as `kubectl create token` gives
 OPEN = {
     "/health",
     "/version",
@@ -31,39 +29,9 @@ OPEN = {
     # MLflow's web UI bundle (issue 14): public code; the API calls it makes carry the token.
     "/",
     "/static-files/{path:path}",
+    # The UI's telemetry: constant answers, nothing kept (http/telemetry.py).
+    "/ajax-api/3.0/mlflow/ui-telemetry",
 }
-
-
-class FakeKube:
-    """The API server's answers: which token is whose, and which (user, verb, resource,
-    namespace) RBAC allows; it counts the reviews it was asked for."""
-
-    def __init__(self) -> None:
-        self.tokens: dict[str, tuple[str | None, str]] = {
-            POD_TOKEN: ("mlkube", "system:serviceaccount:a:mlkube-run"),
-            USER_TOKEN: (None, "system:serviceaccount:a:alice"),
-        }
-        self.grants: set[tuple[str, str, str, str]] = set()
-        self.token_reviews = 0
-        self.access_reviews = 0
-
-    def review_token(self, token: str, audiences: Sequence[str] | None) -> dict[str, Any]:
-        self.token_reviews += 1
-        audience, user = self.tokens.get(token, ("nobody", ""))
-        wanted = list(audiences) if audiences else [None]
-        if audience not in wanted:
-            return {"authenticated": False, "error": "token not valid for these audiences"}
-        return {"authenticated": True, "user": {"username": user, "groups": ["sa"]}}
-
-    def review_access(self, spec: dict[str, Any]) -> dict[str, Any]:
-        self.access_reviews += 1
-        attrs = spec["resourceAttributes"]
-        assert attrs["group"] == "mlkube.io"
-        key = (spec["user"], attrs["verb"], attrs["resource"], attrs["namespace"])
-        return {"allowed": key in self.grants}
-
-    def list_namespaces(self) -> list[dict[str, Any]]:
-        return [{"metadata": {"name": n}} for n in ("a", "b", "kube-system")]
 
 
 @pytest.fixture
@@ -84,18 +52,9 @@ def client(kube: FakeKube, tmp_path: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-def bearer(token: str, workspace: str = "a") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", "X-MLFLOW-WORKSPACE": workspace}
-
-
 def denied(reason: str, verb: str, resource: str) -> float:
     labels = {"reason": reason, "verb": verb, "resource": resource}
     return REGISTRY.get_sample_value("mlkube_server_denied_requests_total", labels) or 0.0
-
-
-def allow(kube: FakeKube, user: str, namespace: str, *needs: tuple[str, str]) -> None:
-    for verb, resource in needs:
-        kube.grants.add((f"system:serviceaccount:a:{user}", verb, resource, namespace))
 
 
 def test_every_endpoint_but_health_version_server_info_and_the_ui_wants_a_token(

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from mlkube.api.kinds import Kind
+from mlkube.objects import MemoryObjects, ObjectStore
 from mlkube_operator.controllers.context import Context
 from mlkube_operator.controllers.indexes import Indexes, Key, Obj
 from mlkube_operator.kube.client import KubeClient
-from mlkube_operator.kube.errors import AlreadyExists, Conflict, NotFound
+from mlkube_operator.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
 from mlkube_operator.settings import Settings
 
 RUN_UID = "0f0e0d0c-0b0a-0908-0706-050403020100"
@@ -24,6 +25,8 @@ class FakeKube:
         self.objects: dict[tuple[str, str, str], Obj] = {}
         self.config_maps: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
         self.calls: list[tuple[str, ...]] = []
+        # (namespace, pod, container) -> its log, or the KubeError reading it answers
+        self.logs: dict[tuple[str, str, str], bytes | KubeError] = {}
         self._version = 0
 
     def _next(self) -> str:
@@ -106,6 +109,18 @@ class FakeKube:
         self.calls.append(("patch", "jobs", namespace, name))
         return self.objects.get(("jobs", namespace, name)) or {}
 
+    def read_pod_log(self, namespace: str, name: str, container: str, limit_bytes: int) -> bytes:
+        self.calls.append(("get", "pods/log", namespace, name))
+        found = self.logs.get((namespace, name, container))
+        if found is None:
+            raise NotFound(404, "NotFound", f'pods "{name}" not found')
+        if isinstance(found, KubeError):
+            raise found
+        return found[:limit_bytes]
+
+    def remove_pod_finalizer(self, namespace: str, name: str, finalizer: str) -> None:
+        self.calls.append(("patch", "pods", namespace, name))
+
     def _get_named(self, plural: str, namespace: str, name: str) -> Obj:
         self.calls.append(("get", plural, namespace, name))
         try:
@@ -134,10 +149,13 @@ class FakeKube:
         return self._create_named("rolebindings", namespace, body)
 
 
-def context(fake: FakeKube, settings: Settings | None = None) -> Context:
+def context(
+    fake: FakeKube, settings: Settings | None = None, objects: ObjectStore | None = None
+) -> Context:
     return Context(
         settings=settings or Settings(s3_access_key="a", s3_secret_key="s"),
         kube=cast(KubeClient, fake),
+        store=objects if objects is not None else MemoryObjects("mlkube"),
     )
 
 

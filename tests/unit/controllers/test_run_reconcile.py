@@ -18,7 +18,7 @@ from mlkube.api import Run, parse
 from mlkube_operator.controllers import run as run_controller
 from mlkube_operator.controllers.context import iso, now
 from mlkube_operator.controllers.indexes import lifecycle_view
-from mlkube_operator.controllers.run import RunReconciler, is_project_run, is_unsettled
+from mlkube_operator.controllers.run import RunReconciler, is_project_run, needs_resync
 from mlkube_operator.controllers.run_plan import duration, invalid_plan, plan_run, settled
 from mlkube_operator.resources.run import JobSettings, RunIdentity
 
@@ -31,6 +31,7 @@ SETTINGS = JobSettings(
 IDS = RunIdentity(run_id=RUN_UID.replace("-", ""), experiment_id="7")
 URI = f"mlflow-artifacts:/7/{IDS.run_id}/artifacts"
 EXPERIMENT = {"experimentId": "7", "artifactLocation": None}
+SAVED = {"type": "PodLogsSaved", "status": "False", "reason": "NoPodLogs", "message": ""}
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +136,9 @@ def test_settled_runs_and_the_filters() -> None:
     assert settled(tracking_only)
     assert not is_project_run(spec=tracking_only["spec"])
     assert is_project_run(spec=run_obj()["spec"])
-    assert not is_unsettled(body=run_obj({"phase": "Failed"}))
+    # An ended Run is looked at again until its pods' logs are all saved.
+    assert needs_resync(body=run_obj({"phase": "Failed"}))
+    assert not needs_resync(body=run_obj({"phase": "Failed", "conditions": [SAVED]}))
 
 
 def test_the_index_view_leaves_out_what_the_tracking_server_writes() -> None:
@@ -198,7 +201,7 @@ def test_tracking_only_and_ended_runs_cost_no_request() -> None:
     reconcile, fake = reconciler()
     tracking_only = {"metadata": {"name": "t", "namespace": "ml"}, "spec": {}, "status": {}}
     reconcile.reconcile(indexes(), "ml", "t", tracking_only)
-    ended = run_obj({"phase": "Succeeded"})
+    ended = run_obj({"phase": "Succeeded", "conditions": [SAVED]})
     reconcile.reconcile(indexes(runs={("ml", "train"): [ended]}), "ml", "train")
     assert fake.calls == []
 

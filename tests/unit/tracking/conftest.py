@@ -18,6 +18,7 @@ from mlkube.objects import MemoryObjects
 from mlkube_operator.server.auth.guard import SingleUser
 from mlkube_operator.server.http.app import build_app
 from mlkube_operator.server.http.call import Services
+from mlkube_operator.server.store.registry.memory import InMemoryRegistryStore
 from mlkube_operator.server.store.tracking.memory import InMemoryStore
 
 # The shared contract suite is a helper module, not a test file: rewrite its asserts too.
@@ -26,9 +27,11 @@ pytest.register_assert_rewrite("tests.contracts.tracking")
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    """The whole tracking API over the in-memory stores, as a single user (no tokens)."""
+    """The whole API (tracking and registry) over the in-memory stores, as a single user (no
+    tokens)."""
     services = Services(
         InMemoryStore(), MemoryObjects(), "default", "0.1.0", SingleUser(lambda: ["default"])
     )
-    with TestClient(build_app(services), raise_server_exceptions=False) as test_client:
+    app = build_app(services, InMemoryRegistryStore())
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

@@ -152,6 +152,10 @@ DIFFERENTIAL: dict[str, list[str]] = {
         'attributes.start_time > 5 AND params.alpha = "0.05"',
         # An IN list is read as a Python literal: escapes count, adjacent strings join.
         r"""run_id IN ('it\'s', "a""b", 'x''y')""",
+        # ... and, as a Python tuple, it may end with one comma (the UI's filters do).
+        "attributes.run_id IN ('a',)",
+        'run_id NOT IN ("a", "b", )',
+        "datasets.digest IN ('d1',)",
         *ESCAPES,
     ],
     "experiments": [
@@ -160,6 +164,7 @@ DIFFERENTIAL: dict[str, list[str]] = {
         'name ILIKE "E%"',
         'tags."a.b" != "v"',
         'experiment_id IN ("1", "2")',
+        "experiment_id IN ('1',)",
         'attribute.name = "x"',
         'creation_time > 5 AND name != "x"',
     ],
@@ -169,6 +174,7 @@ DIFFERENTIAL: dict[str, list[str]] = {
         'model_id IN ("a", "b")',
         'status = "READY" AND source_run_id = "r"',
         'name IN ("a")',
+        "name IN ('a', 'b',)",
         'metrics.m > 1 AND name ILIKE "M%"',
     ],
     "registered models": [
@@ -176,6 +182,7 @@ DIFFERENTIAL: dict[str, list[str]] = {
         'name LIKE "m%"',
         'name ILIKE "M%"',
         'name IN ("a", "b")',
+        "name IN ('a',)",
         'tags.t = "v" AND tags."a.b" = "w"',
         'tags.`a b` LIKE "%x"',
         'name = "it\'s"',
@@ -183,6 +190,7 @@ DIFFERENTIAL: dict[str, list[str]] = {
     "model versions": [
         'name = "m" AND run_id = "r"',
         'run_id IN ("a", "b")',
+        "run_id IN ('a', 'b',)",
         'source_path = "s3://x/y"',
         'version_number = 1 AND name LIKE "m%"',
         'version_number = "2"',
@@ -244,6 +252,10 @@ REFUSED = [
     'params.a = "unterminated',
     'params.a = "x" OR params.b = "y"',
     'params.a IN ("x")',
+    # One trailing comma is a tuple; two, or a comma alone, are not.
+    "attributes.run_id IN ('a',,)",
+    "attributes.run_id IN (,)",
+    "attributes.run_id IN ()",
 ]
 
 

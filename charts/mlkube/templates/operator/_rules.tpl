@@ -31,9 +31,14 @@ reaches the operator through its own Deployment's env (secretKeyRef), which need
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
   verbs: [get, create, patch, delete]
+# A Run's pods: watched for its outcome; their log saved as an artifact of the run, then the
+# operator's finalizer (from the Job's pod template) taken off them.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, patch]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
 # A ModelDeployment's pods take connections on the model port only; a Run's pods only from
 # their own Run's pods (server-side apply of one NetworkPolicy each, owned by the resource).
 - apiGroups: [networking.k8s.io]

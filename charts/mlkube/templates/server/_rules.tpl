@@ -14,6 +14,11 @@ key reaches the server through its own Deployment's env (secretKeyRef), which ne
 - apiGroups: [mlkube.io]
   resources: [experiments/status, runs/status, registeredmodels/status, modelversions/status]
   verbs: [get, update, patch]
+# ModelDeployments, read only: watched into the cache, so a model version's answers can say
+# which deployments serve it (the derived tag mlkube.deployments).
+- apiGroups: [mlkube.io]
+  resources: [modeldeployments]
+  verbs: [list, watch]
 {{- end -}}
 
 {{/* Rules on cluster-scoped objects: always in the ClusterRole. */}}

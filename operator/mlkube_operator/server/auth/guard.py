@@ -102,8 +102,9 @@ class Guard(ABC):
         UNAUTHENTICATED (401) or PERMISSION_DENIED (403). May ask the API server."""
 
     @abstractmethod
-    def authenticate(self, authorization: str | None, need: Need) -> Identity:
-        """The caller's identity, whatever it may do; else raise UNAUTHENTICATED (401)."""
+    def authenticate(self, authorization: str | None, need: Need | None) -> Identity:
+        """The caller's identity, whatever it may do; else raise UNAUTHENTICATED (401), labelled
+        with ``need`` when the request has one (GraphQL's are per field)."""
 
     @abstractmethod
     def workspaces(self, authorization: str | None) -> list[str]:
@@ -125,7 +126,7 @@ class SingleUser(Guard):
     def admit(self, authorization: str | None, need: Need, namespace: str) -> Identity:
         return self.IDENTITY
 
-    def authenticate(self, authorization: str | None, need: Need) -> Identity:
+    def authenticate(self, authorization: str | None, need: Need | None) -> Identity:
         return self.IDENTITY
 
     def workspaces(self, authorization: str | None) -> list[str]:
@@ -173,7 +174,7 @@ class KubernetesGuard(Guard):
             raise forbidden(identity, need, namespace, refusal)
         return identity
 
-    def authenticate(self, authorization: str | None, need: Need) -> Identity:
+    def authenticate(self, authorization: str | None, need: Need | None) -> Identity:
         return self.identify(token_of(authorization, need), need)
 
     def identify(self, token: str, need: Need | None) -> Identity:

@@ -23,20 +23,34 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mlkube.layout import NAMESPACE, LayoutError
-from mlkube_operator.kube import KubeError
-from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, list_
+from mlkube.layout import NAMESPACE, ArtifactPath
+from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, get, list_
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
-from mlkube_operator.server.http import artifacts, bodies
+from mlkube_operator.server.http import artifact_files, artifacts, bodies, graphql_query, telemetry
 from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.busy import InFlightLimit
 from mlkube_operator.server.http.call import Call, Services
+from mlkube_operator.server.http.failures import failure_of
 from mlkube_operator.server.http.fields import Fields
+from mlkube_operator.server.http.graphql_fields import Asker
 from mlkube_operator.server.http.query_string import query_of
 from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHandler
-from mlkube_operator.server.http.registry_routes import REGISTRY_API
+from mlkube_operator.server.http.registry_routes import (
+    REGISTRY_API,
+    REGISTRY_FILES,
+    VersionFileResolver,
+)
 from mlkube_operator.server.http.serialize import JsonResponse
-from mlkube_operator.server.http.tracking_routes import API, Handler, artifact_need
+from mlkube_operator.server.http.tracking_routes import (
+    API,
+    API_3,
+    ARTIFACT_OWNERS,
+    FILES,
+    UI_API,
+    FileResolver,
+    Handler,
+    artifact_need,
+)
 from mlkube_operator.server.http.ui import ui_routes
 from mlkube_operator.server.metrics import REFUSED
 from mlkube_operator.server.store.registry.base import RegistryStore
@@ -85,7 +99,11 @@ async def fields_of(request: Request, bounds: Bounds) -> Fields:
             ErrorCode.BAD_REQUEST, f"the request body is not valid JSON: {err}"
         ) from None
     if not isinstance(data, dict):
-        raise MlflowError(ErrorCode.BAD_REQUEST, "the request body must be a JSON object")
+        # A JSON array here is also a batch of GraphQL queries, which are not served either.
+        kind = "an array" if isinstance(data, list) else "a single value"
+        raise MlflowError(
+            ErrorCode.BAD_REQUEST, f"the request body must be a JSON object, not {kind}"
+        )
     if _SURROGATE_ESCAPE.search(body):
         where = _lone_surrogate(data, "")
         if where is not None:
@@ -131,19 +149,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
                 "%s %s: the client left before its body ended", request.method, request.url.path
             )
             return Response(status_code=400)
-        except LayoutError as err:  # an id or path in the request that no key can hold
-            return error_response(invalid(str(err)))
-        except (OSError, KubeError) as err:
-            # A backend (object storage, the API server) failed: the client may retry.
-            log.warning("%s %s: backend failure: %s", request.method, request.url.path, err)
-            return error_response(
-                MlflowError(ErrorCode.TEMPORARILY_UNAVAILABLE, f"a backend failed: {err}; retry")
-            )
-        except Exception:
-            log.exception("internal error serving %s %s", request.method, request.url.path)
-            return error_response(
-                MlflowError(ErrorCode.INTERNAL_ERROR, "internal error; see the server's log")
-            )
+        except Exception as err:
+            return error_response(failure_of(err, f"{request.method} {request.url.path}"))
 
     return run
 
@@ -159,11 +166,21 @@ async def admitted(
     guard = services.guard
     needs = need if isinstance(need, tuple) else (need,)
     if not services.served.covers(workspace):
-        await anyio.to_thread.run_sync(guard.authenticate, header, needs[0])
-        raise services.served.refusal(workspace)
+        await authenticated(request, services, workspace, needs[0])
     for one in needs:
         if not guard.admit_cached(header, one, workspace):
             await anyio.to_thread.run_sync(guard.admit, header, one, workspace)
+
+
+async def authenticated(
+    request: Request, services: Services, workspace: str, need: Need | None = None
+) -> None:
+    """Raise 401 unless the caller's token is good, then 400 for a workspace this server does not
+    serve; what the caller may do is not asked (``need``, when known, only labels a refusal)."""
+    header = request.headers.get("authorization")
+    await anyio.to_thread.run_sync(services.guard.authenticate, header, need)
+    if not services.served.covers(workspace):
+        raise services.served.refusal(workspace)
 
 
 def json_endpoint(handler: Handler, services: Services, need: Need) -> Endpoint:
@@ -236,16 +253,63 @@ def artifact_endpoints(services: Services) -> list[BaseRoute]:
     return routes
 
 
-def api_routes(services: Services) -> list[BaseRoute]:
+def api_routes(
+    services: Services,
+    table: list[tuple[str, str, Handler, Need]] = API,
+    roots: tuple[str, ...] = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"),
+) -> list[BaseRoute]:
     by_path: dict[str, dict[str, tuple[Handler, Need]]] = {}
-    for method, path, handler, need in API:
+    for method, path, handler, need in table:
         by_path.setdefault(path, {})[method] = (handler, need)
     routes: list[BaseRoute] = []
     for path, handlers in by_path.items():
-        for root in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+        for root in roots:
             for method, (handler, need) in handlers.items():
                 endpoint = json_endpoint(handler, services, need)
                 routes.append(Route(root + path, endpoint, methods=[method]))
+    return routes
+
+
+def file_routes(services: Services, registry: RegistryStore | None) -> list[BaseRoute]:
+    """The files the UI previews (previews.py): admitted for the route's need, then for ``get``
+    on the owner of the file found, streamed by artifact_files.send."""
+
+    def endpoint(find: Callable[[str, Request], ArtifactPath], need: Need) -> Endpoint:
+        async def run(request: Request) -> Response:
+            workspace = workspace_of(request, services)
+            await admitted(request, services, workspace, need)
+            path = await anyio.to_thread.run_sync(find, workspace, request)
+            owner = get(ARTIFACT_OWNERS[path.owner])
+            if owner != need:
+                await admitted(request, services, workspace, owner)
+            return await artifact_files.send(services, path.key(workspace), path.rest)
+
+        return guarded(run)
+
+    def tracked(resolver: FileResolver) -> Callable[[str, Request], ArtifactPath]:
+        def find(workspace: str, request: Request) -> ArtifactPath:
+            fields = Fields.from_query(query_of(request))
+            return resolver(Call(workspace, fields, dict(request.path_params), services))
+
+        return find
+
+    def registered(resolver: VersionFileResolver) -> Callable[[str, Request], ArtifactPath]:
+        def find(workspace: str, request: Request) -> ArtifactPath:
+            assert registry is not None
+            fields = Fields.from_query(query_of(request))
+            return resolver(RegistryCall(workspace, fields, services, registry))
+
+        return find
+
+    routes: list[BaseRoute] = [
+        Route(path, endpoint(tracked(resolver), need), methods=["GET"])
+        for path, resolver, need in FILES
+    ]
+    if registry is not None:
+        routes += [
+            Route(path, endpoint(registered(resolver), need), methods=["GET"])
+            for path, resolver, need in REGISTRY_FILES
+        ]
     return routes
 
 
@@ -267,6 +331,23 @@ def registry_routes(services: Services, registry: RegistryStore) -> list[BaseRou
         for method, path, handler, need in REGISTRY_API
         for root in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
     ]
+
+
+def graphql_routes(services: Services, registry: RegistryStore | None) -> list[BaseRoute]:
+    """MLflow's GraphQL endpoint, which its web UI posts to (``graphql`` beside the page, so
+    ``/graphql``; MLflow's server mounts it there alone). The caller is authenticated first, as
+    for REST (401 before the body is read); each field then checks its own Need
+    (graphql_fields.py)."""
+
+    async def run(request: Request) -> Response:
+        workspace = workspace_of(request, services)
+        await authenticated(request, services, workspace)
+        fields = await fields_of(request, services.bounds)
+        header = request.headers.get("authorization")
+        asker = Asker(workspace, header, services, registry)
+        return JsonResponse(await anyio.to_thread.run_sync(graphql_query.answer, fields, asker))
+
+    return [Route("/graphql", guarded(run), methods=["POST"])]
 
 
 def build_app(
@@ -334,8 +415,16 @@ def build_app(
             )
         ),
         *api_routes(services),
+        *api_routes(services, API_3, ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")),
+        *api_routes(services, UI_API, ("/ajax-api/2.0/mlflow",)),
         *(registry_routes(services, registry) if registry is not None else []),
         *artifact_endpoints(services),
+        *graphql_routes(services, registry),
+        *file_routes(services, registry),
+        *(
+            Route(telemetry.PATH, guarded(endpoint), methods=[method])
+            for method, endpoint in telemetry.endpoints(services.bounds).items()
+        ),
         *ui_routes(ui_dir),
     ]
     bounds = services.bounds

@@ -7,21 +7,19 @@ checked, so no request can reach another prefix.
 
 from __future__ import annotations
 
-import mimetypes
 import posixpath
 import re
-from collections.abc import Iterator
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from mlkube import layout
 from mlkube.layout import ArtifactPath, Owner
-from mlkube.objects import ObjectNotFound, ObjectStore, new_upload_id
+from mlkube.objects import ObjectStore, new_upload_id
 from mlkube_operator.server.entities import FileInfo
 from mlkube_operator.server.errors import invalid, not_found
-from mlkube_operator.server.http import serialize
+from mlkube_operator.server.http import artifact_files, serialize
 from mlkube_operator.server.http.bodies import body_pieces, check_declared
 from mlkube_operator.server.http.call import Call, Services
 from mlkube_operator.server.http.fields import Fields
@@ -134,28 +132,7 @@ async def download(workspace: str, services: Services, raw: str) -> Response:
     path = await anyio.to_thread.run_sync(lambda: resolve(workspace, services, raw, writing=False))
     if not path.rest:
         raise invalid("name a file to download, not the artifacts root")
-    try:
-        size, chunks = await anyio.to_thread.run_sync(services.objects.open, path.key(workspace))
-    except ObjectNotFound:
-        raise not_found(f"no artifact at {raw!r}") from None
-    media = mimetypes.guess_type(path.rest)[0] or "application/octet-stream"
-    return StreamingResponse(
-        _closing(chunks),
-        media_type=media,
-        headers={
-            "Content-Length": str(size),
-            "Content-Disposition": f'attachment; filename="{posixpath.basename(path.rest)}"',
-        },
-    )
-
-
-def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    try:
-        yield from chunks
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+    return await artifact_files.send(services, path.key(workspace), raw)
 
 
 async def _store(services: Services, key: str, request: Request) -> None:

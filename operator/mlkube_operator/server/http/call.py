@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypedDict
 
+from mlkube.layout import EXPERIMENT_ID
 from mlkube.objects import ObjectStore
 from mlkube.sources import S3Prefix
 from mlkube_operator.server.auth.guard import Guard
@@ -68,6 +69,25 @@ def positive_max_results(value: int | None, default: int, limit: int) -> int:
     if value <= 0 or value > limit:
         raise invalid(f"max_results must be between 1 and {limit}, got {value}")
     return value
+
+
+def experiment_ids(fields: Fields, limit: int) -> list[str]:
+    """``experiment_ids``: at least one experiment id and at most ``limit``, each a number."""
+    ids = fields.strings("experiment_ids")
+    if not ids:
+        raise invalid("parameter 'experiment_ids' must name at least one experiment")
+    if len(ids) > limit:
+        raise invalid(
+            f"parameter 'experiment_ids' may name at most {limit} experiments, got {len(ids)}; "
+            "ask for fewer per request"
+        )
+    for value in ids:
+        if not EXPERIMENT_ID.fullmatch(value):
+            raise invalid(
+                f"parameter 'experiment_ids' holds {value[:80]!r}, which is not an experiment id "
+                "(a number)"
+            )
+    return ids
 
 
 class SearchArgs(TypedDict):

@@ -1,14 +1,16 @@
-"""experiments/*: create, get, get-by-name, search, update, delete, restore, tags."""
+"""experiments/*: create, get, get-by-name, search, update, delete, restore, tags; and
+search-datasets, which only MLflow's web UI calls (the runs table's dataset filter)."""
 
 from __future__ import annotations
 
 from mlkube_operator.server.entities import ViewType
 from mlkube_operator.server.errors import invalid
 from mlkube_operator.server.http import serialize
-from mlkube_operator.server.http.call import Call, checked_tags, search_args
+from mlkube_operator.server.http.call import Call, checked_tags, experiment_ids, search_args
 from mlkube_operator.server.http.serialize import Json
 from mlkube_operator.server.limits import (
     DEFAULT_SEARCH_EXPERIMENTS,
+    MAX_DATASET_SEARCH_EXPERIMENTS,
     MAX_EXPERIMENT_NAME,
     MAX_EXPERIMENT_TAG_VALUE,
     MAX_SEARCH_EXPERIMENTS,
@@ -86,3 +88,12 @@ def delete_tag(call: Call) -> Json:
     key = call.fields.required_string("key")
     call.store.delete_experiment_tag(call.workspace, experiment_id, key)
     return {}
+
+
+def search_datasets(call: Call) -> Json:
+    """The datasets the experiments' runs logged as inputs (TrackingStore.dataset_summaries)."""
+    ids = experiment_ids(call.fields, MAX_DATASET_SEARCH_EXPERIMENTS)
+    summaries = call.store.dataset_summaries(call.workspace, ids)
+    if not summaries:
+        return {}  # protobuf's JSON leaves an empty list out, as MLflow's answer does
+    return {"dataset_summaries": [serialize.dataset_summary(s) for s in summaries]}

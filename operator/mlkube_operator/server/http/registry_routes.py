@@ -1,8 +1,11 @@
 """The model registry's endpoints (model_registry.proto's paths and methods), served by app.py
-under /api/2.0/mlflow and /ajax-api/2.0/mlflow."""
+under /api/2.0/mlflow and /ajax-api/2.0/mlflow, and the version file MLflow's web UI reads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from mlkube.layout import ArtifactPath
 from mlkube_operator.server.auth.needs import (
     LOGGED_MODELS,
     MODEL_VERSIONS,
@@ -15,9 +18,10 @@ from mlkube_operator.server.auth.needs import (
     list_,
     update,
 )
+from mlkube_operator.server.http import previews
 from mlkube_operator.server.http import registry_models as models
 from mlkube_operator.server.http import registry_versions as versions
-from mlkube_operator.server.http.registry_call import RegistryHandler
+from mlkube_operator.server.http.registry_call import RegistryCall, RegistryHandler
 
 # (method, path under /2.0/mlflow, handler, what it needs of RBAC). MLflow's clients send DELETE
 # with a JSON body. Aliases live in the RegisteredModel's spec: setting one updates the model.
@@ -60,4 +64,12 @@ REGISTRY_API: list[tuple[str, str, RegistryHandler, Need | tuple[Need, ...]]] = 
     ("GET", "/model-versions/get-download-uri", versions.download_uri, get(MODEL_VERSIONS)),
     ("POST", "/model-versions/set-tag", versions.set_tag, update(MODEL_VERSIONS)),
     ("DELETE", "/model-versions/delete-tag", versions.delete_tag, update(MODEL_VERSIONS)),
+]
+
+# The version page reads the version's MLmodel through this (MLflow serves it for its web UI,
+# outside model_registry.proto): (path, the file asked for, what it needs of RBAC). Until the
+# version is registered its files are its source's, which also needs ``get`` on their owner.
+VersionFileResolver = Callable[[RegistryCall], ArtifactPath]
+REGISTRY_FILES: list[tuple[str, VersionFileResolver, Need]] = [
+    ("/model-versions/get-artifact", previews.version_file, get(MODEL_VERSIONS)),
 ]

@@ -25,6 +25,7 @@ MAX_SEARCH = 200_000
 def create(call: RegistryCall) -> Json:
     fields = call.fields
     name = call.name()
+    tags = _settable(call.tags())
     source = fields.required_string("source")
     resolved = registry_sources.resolve(
         call, source, fields.string("run_id") or None, fields.string("model_id") or None
@@ -36,12 +37,18 @@ def create(call: RegistryCall) -> Json:
         model_id=resolved.model_id,
         run_link=fields.string("run_link") or None,
         description=rules.check_description(call.text("description")),
-        tags=call.tags(),
+        tags=tags,
     )
     version = call.registry.create_model_version(call.workspace, name, new)
     if version.model_id:
         _link_logged_model(call, version.model_id, version.name, version.version)
     return {"model_version": serialize.model_version(version)}
+
+
+def _settable(tags: dict[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        rules.check_version_tag(key, value)
+    return tags
 
 
 def _link_logged_model(call: RegistryCall, model_id: str, name: str, number: int) -> None:
@@ -107,7 +114,7 @@ def download_uri(call: RegistryCall) -> Json:
 def set_tag(call: RegistryCall) -> Json:
     name, number = call.name(), call.version()
     key, value = call.key(), call.text("value")
-    rules.check_tag(key, value)
+    rules.check_version_tag(key, value)
     call.registry.set_model_version_tag(call.workspace, name, number, key, value)
     return {}
 
@@ -115,6 +122,6 @@ def set_tag(call: RegistryCall) -> Json:
 def delete_tag(call: RegistryCall) -> Json:
     name, number = call.name(), call.version()
     key = call.key()
-    rules.check_tag(key, "")
+    rules.check_version_tag(key, "")
     call.registry.delete_model_version_tag(call.workspace, name, number, key)
     return {}

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from mlkube_operator.server.entities import (
     DatasetInput,
+    DatasetSummary,
     Experiment,
     FileInfo,
     LoggedModel,
@@ -92,6 +93,13 @@ def dataset_input(d: DatasetInput) -> Json:
     if d.profile is not None:
         dataset["profile"] = d.profile
     return {"tags": pairs(d.tags), "dataset": dataset}
+
+
+def dataset_summary(s: DatasetSummary) -> Json:
+    out: Json = {"experiment_id": s.experiment_id, "name": s.name, "digest": s.digest}
+    if s.context is not None:
+        out["context"] = s.context
+    return out
 
 
 def run(r: Run) -> Json:

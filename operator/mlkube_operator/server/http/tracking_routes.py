@@ -1,13 +1,13 @@
 """The tracking API's endpoints (service.proto's paths and methods) with what each needs of
-RBAC, served by app.py under /api/2.0/mlflow and /ajax-api/2.0/mlflow; and the need of an
-artifact path."""
+RBAC, served by app.py under /api/2.0/mlflow and /ajax-api/2.0/mlflow (and /3.0 for tracing);
+the endpoints MLflow's server keeps for its web UI; and the need of an artifact path."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from mlkube import layout
-from mlkube.layout import LayoutError, Owner
+from mlkube.layout import ArtifactPath, LayoutError, Owner
 from mlkube_operator.server.auth.needs import (
     EXPERIMENTS,
     LOGGED_MODELS,
@@ -20,11 +20,19 @@ from mlkube_operator.server.auth.needs import (
     list_,
     update,
 )
-from mlkube_operator.server.http import artifacts, experiments, logged_models, runs
+from mlkube_operator.server.http import (
+    artifacts,
+    experiments,
+    logged_models,
+    previews,
+    runs,
+    traces,
+)
 from mlkube_operator.server.http.call import Call
 from mlkube_operator.server.http.serialize import Json
 
 Handler = Callable[[Call], Json]
+FileResolver = Callable[[Call], ArtifactPath]
 
 # (method, path under /2.0/mlflow, handler, what it needs of RBAC)
 API: list[tuple[str, str, Handler, Need]] = [
@@ -75,6 +83,29 @@ API: list[tuple[str, str, Handler, Need]] = [
     ),
 ]
 
+# MLflow 3's tracing endpoints, under /api/3.0/mlflow and /ajax-api/3.0/mlflow: mlkube keeps no
+# traces (traces.py). Reading an experiment's traces is reading the experiment.
+API_3: list[tuple[str, str, Handler, Need]] = [
+    ("POST", "/traces/metrics", traces.metrics, get(EXPERIMENTS)),
+    ("POST", "/traces/search", traces.search, get(EXPERIMENTS)),
+]
+
+# What MLflow's server adds for its web UI outside service.proto (mlflow/server/__init__.py),
+# under /ajax-api/2.0/mlflow only, as there.
+UI_API: list[tuple[str, str, Handler, Need]] = [
+    ("POST", "/experiments/search-datasets", experiments.search_datasets, list_(RUNS)),
+]
+
+# Files the UI previews, at MLflow's full paths (previews.py): (path, the file asked for, what
+# it needs of RBAC). Reading the file found also needs ``get`` on its owner (ARTIFACT_OWNERS).
+FILES: list[tuple[str, FileResolver, Need]] = [
+    ("/get-artifact", previews.run_file, get(RUNS)),
+    (
+        "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+        previews.logged_model_file,
+        get(LOGGED_MODELS),
+    ),
+]
 
 # Whose rights an artifact path follows (needs.py).
 ARTIFACT_OWNERS = {

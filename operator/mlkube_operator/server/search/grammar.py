@@ -181,6 +181,8 @@ def _comparison(cursor: Cursor, dialect: Dialect) -> Comparison:
         values = [_list_item(cursor)]
         while cursor.peek().kind is T.COMMA:
             cursor.next()
+            if cursor.peek().kind is T.RPAREN:
+                break  # MLflow reads the list as a Python tuple: one trailing comma is allowed
             values.append(_list_item(cursor))
         cursor.expect(T.RPAREN, "')' to close the list")
         return Comparison(entity, key, op, tuple(values))

@@ -23,6 +23,9 @@ ALIAS = re.compile(r"[A-Za-z0-9_-]+")
 VERSION_ALIAS = re.compile(r"[vV]\d+")
 LATEST_ALIAS = "latest"
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+# Derived on every read of a version from the ModelDeployments that serve it (the Kubernetes
+# registry store, kube/serving.py); no one writes it.
+DEPLOYMENTS_TAG = "mlkube.deployments"
 STAGE_ORDER = (Stage.NONE, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
 ACTIVE_STAGES = (Stage.STAGING, Stage.PRODUCTION)
 
@@ -62,6 +65,17 @@ def check_settable_alias(alias: str | None) -> str:
 def check_tag(key: str, value: str) -> None:
     check_key("tag", key)
     check_length(f"value of tag {key!r}", value, MAX_TAG_VALUE)
+
+
+def check_version_tag(key: str, value: str) -> None:
+    """A tag a client may set on (or delete from) a model version: not a derived one."""
+    check_tag(key, value)
+    if key == DEPLOYMENTS_TAG:
+        raise invalid(
+            f"tag {key!r} cannot be set or deleted: mlkube derives it from the ModelDeployments "
+            "of this namespace that serve the version (their status), so it always says what is "
+            "served; deploy the version with a ModelDeployment instead, or use another key"
+        )
 
 
 def check_description(text: str) -> str:

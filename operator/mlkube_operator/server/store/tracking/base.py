@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from mlkube_operator.server.entities import (
     DatasetInput,
+    DatasetSummary,
     Experiment,
     LoggedModel,
     LoggedModelStatus,
@@ -29,6 +30,7 @@ from mlkube_operator.server.entities import (
     ViewType,
 )
 from mlkube_operator.server.errors import invalid
+from mlkube_operator.server.limits import MAX_DATASET_SUMMARIES
 from mlkube_operator.server.search import tracking as search
 from mlkube_operator.server.search.paging import Page
 
@@ -289,6 +291,28 @@ class TrackingStore(ABC):
         if not experiment_ids:
             raise invalid("'experiment_ids' must name at least one experiment")
         return query.run(self.list_logged_models(workspace, experiment_ids), max_results)
+
+    def dataset_summaries(
+        self, workspace: str, experiment_ids: Sequence[str]
+    ) -> list[DatasetSummary]:
+        """Each distinct (experiment, dataset name, digest, context) among the inputs of the
+        runs of ``experiment_ids``, deleted runs included (MLflow keeps their inputs too): by
+        experiment in the order given, then runs oldest first, then a run's inputs in logged
+        order; at most MAX_DATASET_SUMMARIES. Unknown experiments contribute nothing."""
+        runs = self.list_runs(workspace, experiment_ids, ViewType.ALL)
+        rank = {experiment_id: i for i, experiment_id in enumerate(dict.fromkeys(experiment_ids))}
+
+        def order(run: Run) -> tuple[int, int, str]:
+            return rank.get(run.info.experiment_id, 0), run.info.start_time or 0, run.info.run_id
+
+        runs.sort(key=order)
+        found: dict[DatasetSummary, None] = {}
+        for run in runs:
+            for d in run.datasets:
+                found[DatasetSummary(run.info.experiment_id, d.name, d.digest, d.context)] = None
+                if len(found) == MAX_DATASET_SUMMARIES:
+                    return list(found)
+        return list(found)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

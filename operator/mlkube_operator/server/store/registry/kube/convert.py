@@ -8,10 +8,12 @@ client gave it, the logged model id, the run link) is kept in ``mlkube.io/`` ann
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mlkube import layout
 from mlkube.api.common import ObjectMeta
+from mlkube.api.model_deployment import ModelDeployment as Deployment
 from mlkube.api.model_version import ModelVersion as VersionResource
 from mlkube.api.model_version import ModelVersionPhase
 from mlkube.api.registered_model import RegisteredModel as ModelResource
@@ -24,6 +26,7 @@ from mlkube_operator.server.store.registry.entities import (
     VersionStatus,
 )
 from mlkube_operator.server.store.registry.kube.names import fits_label
+from mlkube_operator.server.store.registry.kube.serving import serving_tag
 
 Obj = dict[str, Any]
 CREATED = layout.CREATED_ANNOTATION
@@ -71,7 +74,26 @@ def version_number(resource: VersionResource, model: ModelResource) -> int | Non
     return model.status.version_claims.get(uid) if uid else None
 
 
-def version_entity(resource: VersionResource, number: int, model: ModelResource) -> ModelVersion:
+def version_tags(
+    resource: VersionResource, number: int, model: ModelResource, serving: Sequence[Deployment]
+) -> dict[str, str]:
+    """The version's spec.tags and the derived ``mlkube.deployments`` (a spec tag of that key,
+    applied with kubectl, gives way: the tag says what the deployments say, or is absent)."""
+    tags = {k: v for k, v in resource.spec.tags.items() if k != rules.DEPLOYMENTS_TAG}
+    served = serving_tag(serving, model.metadata.name, number)
+    if served is not None:
+        tags[rules.DEPLOYMENTS_TAG] = served
+    return tags
+
+
+def version_entity(
+    resource: VersionResource,
+    number: int,
+    model: ModelResource,
+    serving: Sequence[Deployment] = (),
+) -> ModelVersion:
+    """The MLflow version of ``resource``; ``serving``: the ModelDeployments of its namespace
+    that name its model (the cache's ``deployments_of``)."""
     meta, spec, status = resource.metadata, resource.spec, resource.status
     created, updated = _times(meta)
     phase = status.phase
@@ -93,7 +115,7 @@ def version_entity(resource: VersionResource, number: int, model: ModelResource)
         run_id=spec.run_id,
         run_link=meta.annotations.get(RUN_LINK),
         model_id=model_id,
-        tags=dict(spec.tags),
+        tags=version_tags(resource, number, model, serving),
         aliases=rules.aliases_of(model.spec.aliases, number),
         storage_source=spec.source,
         storage_location=status.storage_uri if ready else None,

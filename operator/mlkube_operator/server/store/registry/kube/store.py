@@ -6,7 +6,9 @@
   with ``assign_version`` (the one writer, which the operator uses too) and written to
   status.version before the create call answers; the operator then copies the files into the
   registry and sets the phase (PendingRegistration -> Ready or FailedRegistration).
-- Reads come from a watch-fed cache (cache.py) that the store's own writes update too.
+- Reads come from a watch-fed cache (cache.py) that the store's own writes update too. It also
+  holds the ModelDeployments, read only: a version's tag ``mlkube.deployments`` says which serve
+  it (serving.py), derived on every read and never stored.
 - Renaming a model changes only its display name: resource names, and so the registry's object
   keys and the versions' spec.model, never change.
 """
@@ -51,7 +53,7 @@ class KubeRegistryStore(WatchedStore, RegistryStore):
         """``namespaces``: the ones watched (empty: every namespace; shared/watched.py)."""
         self.client = client
         self.cache = RegistryCache()
-        self.watch(client, (REGISTERED_MODEL, MODEL_VERSION), self.cache, namespaces)
+        self.watch(client, RegistryCache.KINDS, self.cache, namespaces)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -78,9 +80,17 @@ class KubeRegistryStore(WatchedStore, RegistryStore):
                 return model, record
         raise rules.version_not_found(name, number)
 
+    def _version_entity(
+        self, workspace: str, record: VersionRecord, number: int, model: ModelRecord
+    ) -> ModelVersion:
+        serving = self.cache.deployments_of(workspace, model.resource.metadata.name)
+        return convert.version_entity(record.resource, number, model.resource, serving)
+
     def _version_entities(self, workspace: str, model: ModelRecord) -> list[ModelVersion]:
+        # One look-up of the model's deployments for all its versions.
+        serving = self.cache.deployments_of(workspace, model.resource.metadata.name)
         return [
-            convert.version_entity(r.resource, n, model.resource)
+            convert.version_entity(r.resource, n, model.resource, serving)
             for n, r in self._numbered(workspace, model)
         ]
 
@@ -243,7 +253,7 @@ class KubeRegistryStore(WatchedStore, RegistryStore):
 
     def get_model_version(self, workspace: str, name: str, version: int) -> ModelVersion:
         model, record = self._version(workspace, name, version)
-        return convert.version_entity(record.resource, version, model.resource)
+        return self._version_entity(workspace, record, version, model)
 
     def list_model_versions(self, workspace: str, name: str | None) -> list[ModelVersion]:
         if name is not None:
