@@ -88,7 +88,9 @@ class Network:
         return f"{url.scheme}://{url.netloc}" == self.origin
 
     def started(self, request: Request) -> None:
-        if self.ours(request):
+        # Only API calls are waited for: the page's request for the bundle's telemetry
+        # SharedWorker script stays open until the page goes away.
+        if self.ours(request) and not BUNDLE.match(urlsplit(request.url).path):
             self.pending.add(request)
 
     def finished(self, request: Request) -> None:
@@ -113,7 +115,7 @@ class Network:
         self.console.append(ConsoleError(self.page, text, url))
 
     def quiet(self, page: Page, for_seconds: float = 0.5, timeout: float = 10.0) -> None:
-        """Returns once no API request has been in flight for ``for_seconds`` (or after
+        """Returns once no API call has been in flight for ``for_seconds`` (or after
         ``timeout``: a page that polls is never quiet, and that is not an error here). Waits
         through ``page``: the sync API delivers events only while one of its calls runs."""
         deadline = time.monotonic() + timeout
