@@ -84,6 +84,47 @@ def _ui(args: argparse.Namespace) -> int:
     return run(args, os.environ)
 
 
+def _recipes(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        from mlkube.recipes import commands
+    except ImportError as err:
+        print(f"mlkube recipes needs the recipes extra (pip install 'mlkube[recipes]'): {err}")
+        return 2
+    if args.recipes_command == "init":
+        return commands.init(args.kind, args.directory)
+    where = (args.profile, args.namespace, os.environ)
+    match args.recipes_command:
+        case "run":
+            return commands.run(args.directory, args.step, *where)
+        case "inspect":
+            return commands.inspect(args.directory, args.step, *where)
+        case _:
+            return commands.clean(args.directory, *where)
+
+
+def _recipes_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`mlkube recipes init|run|inspect|clean` (logic: mlkube.recipes.commands)."""
+    recipes = commands.add_parser("recipes", help="train, evaluate and register with a recipe")
+    actions = recipes.add_subparsers(dest="recipes_command", metavar="COMMAND", required=True)
+    init = actions.add_parser("init", help="write a runnable recipe into a new directory")
+    init.add_argument("kind", choices=("regression", "classification"))
+    for name, help_text in (
+        ("run", "run the steps (through --step; default: register)"),
+        ("inspect", "what the latest run did per step; --step fetches that step's card"),
+        ("clean", "forget the cached steps"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("--profile", default="local", help="profiles/<P>.yaml (default: local)")
+        action.add_argument("-n", "--namespace", help="default: the profile's, MLKUBE_NAMESPACE")
+        if name != "clean":
+            action.add_argument("--step", help="ingest, split, transform, train, evaluate, ...")
+    for action in actions.choices.values():
+        action.add_argument("directory", type=Path)
+        action.set_defaults(func=_recipes)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlkube",
@@ -144,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         "bearer token to the tracking server's API calls, and open it in the browser.",
     )
     ui_arguments(ui).set_defaults(func=_ui)
+
+    _recipes_parser(commands)
     return parser
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlkube import layout
 from mlkube.api import API_VERSION, Run, RunSpec, SpecError, parse
@@ -24,6 +24,9 @@ from mlkube.projects.archive import upload
 from mlkube.projects.mlproject import load_project
 from mlkube.projects.runner import parse_parameters
 from mlkube.storage import StorageError
+
+if TYPE_CHECKING:
+    from mlkube.client import Resources
 
 TERMINAL = {"Succeeded", "Failed", "Killed"}
 
@@ -135,30 +138,57 @@ def submit(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.image:
         spec["image"] = args.image
     resources = Resources.connect(env.get("KUBECONFIG"))
+    try:
+        name = create_run(
+            resources,
+            args.namespace,
+            name=args.name,
+            generate_name=slug(base),
+            spec=spec,
+            annotations=annotations,
+        )
+    except ClientError as err:
+        print(f"error: the API server refused the Run: {err}", file=sys.stderr)
+        return 1
+    if not args.wait:
+        return 0
+    run = wait_run(resources, args.namespace, name, args.timeout)
+    return 0 if run.status.phase == "Succeeded" else 1
+
+
+def create_run(
+    resources: Resources,
+    namespace: str,
+    *,
+    name: str | None,
+    generate_name: str,
+    spec: Mapping[str, Any],
+    annotations: Mapping[str, str],
+) -> str:
+    """Create a Run (``name``, or one generated from ``generate_name``) and say how to follow
+    it; return its name. ClientError when the API server refuses it."""
+    annotations = dict(annotations)
     # The API server records no creator on an object. This is who the API server says these
     # credentials are, as `mlkube run` claims it: anyone who can create Runs can write another
     # name here (docs/security.md), so it labels the run (mlflow.user); it authorizes nothing.
     user = resources.whoami()
     if user:
         annotations[layout.CREATED_BY_ANNOTATION] = user
-    body = run_body(args.name, slug(base), spec, annotations)
-    try:
-        created = resources.create(RUN, args.namespace, body)
-    except ClientError as err:
-        print(f"error: the API server refused the Run: {err}", file=sys.stderr)
-        return 1
-    name = created["metadata"]["name"]
-    print(f"run/{name} created in namespace {args.namespace}")
-    print(f"  watch it:  kubectl get run {name} -n {args.namespace} -w")
-    print(f"  its logs:  kubectl logs -n {args.namespace} job/{name} -f")
-    if not args.wait:
-        return 0
-    done = resources.wait_for(
-        RUN, args.namespace, name, field="phase", values=TERMINAL, timeout=args.timeout
-    )
+    body = run_body(name, generate_name, spec, annotations)
+    created = resources.create(RUN, namespace, body)
+    name = str(created["metadata"]["name"])
+    print(f"run/{name} created in namespace {namespace}")
+    print(f"  watch it:  kubectl get run {name} -n {namespace} -w")
+    print(f"  its logs:  kubectl logs -n {namespace} job/{name} -f")
+    return name
+
+
+def wait_run(resources: Resources, namespace: str, name: str, timeout: float) -> Run:
+    """Wait for the Run to end and print how it did."""
+    done = resources.wait_for(RUN, namespace, name, field="phase", values=TERMINAL, timeout=timeout)
     run = parse(Run, done)
     print(
         f"run/{name}: {run.status.phase}"
         + (f": {run.status.message}" if run.status.message else "")
     )
-    return 0 if run.status.phase == "Succeeded" else 1
+    return run
