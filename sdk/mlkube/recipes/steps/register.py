@@ -55,9 +55,11 @@ def execute(ctx: Context) -> Output:
     }
     source = ctx.records["train"].info["model_uri"]
     try:
-        version = mlflow.register_model(
+        created = mlflow.register_model(
             source, recipe.model_name, await_registration_for=AWAIT_SECONDS, tags=tags
         )
+        # register_model waits for the version but returns what it created (still pending).
+        version = ctx.client.get_model_version(recipe.model_name, created.version)
     except MlflowException as err:
         raise RecipeError(f"registering {source} as {recipe.model_name!r} failed: {err}") from None
     if version.status != "READY":
