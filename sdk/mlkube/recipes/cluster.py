@@ -101,6 +101,7 @@ def submit(
     from mlkube.projects.submit import create_run, git_commit, slug, wait_run
     from mlkube.storage import StorageError
 
+    print(f"uploading recipe {recipe.name} from {directory} ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="mlkube-recipe-") as tmp:
         stage(directory, recipe, Path(tmp))
         try:
