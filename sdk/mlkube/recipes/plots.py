@@ -1,8 +1,10 @@
 """The cards' plots, drawn with matplotlib (a dependency of mlflow) as inline SVG.
 
 SVG keeps a card one self-contained file that opens in a browser without network and stays sharp
-when zoomed; text stays text (``svg.fonttype: none``), so a page search finds axis labels. Scatter
-plots draw at most MAX_POINTS points (an even sample), so a card stays small on large data.
+when zoomed; text stays text (``svg.fonttype: none``), so a page search finds axis labels. A card
+stays small on large data: scatter plots draw at most MAX_POINTS points (an even sample), class
+balances the MAX_CLASSES most frequent classes, and per-class plots (confusion matrix, curves)
+are drawn only up to MAX_CLASSES classes (``per_class``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sklearn import metrics as sk
 from mlkube.recipes.metrics import Scored
 
 MAX_POINTS = 2000
+MAX_CLASSES = 30
 
 
 @contextmanager
@@ -59,10 +62,19 @@ def histogram(values: Sequence[float], xlabel: str) -> str:
         return _svg(figure)
 
 
+def per_class(labels: Sequence[Any]) -> bool:
+    """Whether plots with one row, column or curve per class stay readable."""
+    return len(labels) <= MAX_CLASSES
+
+
 def class_balance(counts: Mapping[str, Mapping[str, int]]) -> str:
     """Rows per class, one bar group per class and one bar per series (a split)."""
     series = list(counts)
-    labels = sorted({label for per in counts.values() for label in per})
+    totals: dict[str, int] = {}
+    for per in counts.values():
+        for label, count in per.items():
+            totals[label] = totals.get(label, 0) + count
+    labels = sorted(sorted(totals, key=lambda label: -totals[label])[:MAX_CLASSES])
     width = 0.8 / len(series)
     with _figure() as (figure, axes):
         for i, name in enumerate(series):

@@ -17,7 +17,7 @@ from sklearn.svm import SVC
 from mlkube.recipes import plots
 from mlkube.recipes.cards import Card
 from mlkube.recipes.config import METRICS, load_recipe
-from mlkube.recipes.metrics import compute, score
+from mlkube.recipes.metrics import Scored, compute, score
 
 
 def test_regression_metrics(regression: Path) -> None:
@@ -80,3 +80,15 @@ def test_a_card_is_one_self_contained_escaped_page() -> None:
     assert "<script" not in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "http://www.w3.org" in page  # SVG's namespace names a URL; nothing loads it
+
+
+def test_plots_stay_small_with_many_classes_or_rows() -> None:
+    """A target with too many classes (a regression target declared a classification one)."""
+    svg = plots.class_balance({"all": {f"c{i}": i + 1 for i in range(40)}})
+    drawn = set(re.findall(r">(c\d+)<", svg))
+    assert drawn == {f"c{i}" for i in range(10, 40)}  # the 30 most frequent
+    assert plots.per_class(list(range(30)))
+    assert not plots.per_class(list(range(31)))
+    many = pd.Series(range(10_000), dtype=float)
+    scatter = plots.predicted_vs_truth(Scored(many, many.to_numpy()))
+    assert scatter.count("<use ") < plots.MAX_POINTS + 50  # a marker per point, and ticks

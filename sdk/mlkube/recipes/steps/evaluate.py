@@ -70,7 +70,6 @@ def _plots(recipe: Recipe, scored: Scored, labels: list[Any] | None) -> dict[str
         }
     assert labels is not None
     figures = {
-        "confusion matrix": plots.confusion(scored, labels),
         "class balance: truth vs prediction": plots.class_balance(
             {
                 "truth": frames.class_counts(scored.truth),
@@ -78,6 +77,9 @@ def _plots(recipe: Recipe, scored: Scored, labels: list[Any] | None) -> dict[str
             }
         ),
     }
+    if not plots.per_class(labels):
+        return figures
+    figures["confusion matrix"] = plots.confusion(scored, labels)
     if scored.probabilities is not None:
         positive = positive_label(recipe, labels) if len(labels) == 2 else None
         figures["ROC curve"] = plots.roc(scored, positive)

@@ -88,14 +88,15 @@ def execute(ctx: Context) -> Output:
         },
     )
     card.table("Metrics", ["metric", "train", "validation"], metric_table(recipe, by_split))
+    validation = scored["validation"]
     if recipe.recipe == "regression":
-        figures = {
-            "validation: prediction vs truth": plots.predicted_vs_truth(scored["validation"])
-        }
+        figures = {"validation: prediction vs truth": plots.predicted_vs_truth(validation)}
+    elif plots.per_class(labels or []):
+        figures = {"validation: confusion matrix": plots.confusion(validation, labels or [])}
     else:
-        figures = {
-            "validation: confusion matrix": plots.confusion(scored["validation"], labels or [])
-        }
+        counts = {"truth": validation.truth, "prediction": pd.Series(validation.predicted)}
+        balance = {name: frames.class_counts(values) for name, values in counts.items()}
+        figures = {"validation: class balance": plots.class_balance(balance)}
     card.plots("Validation set", figures)
     primary = recipe.primary_metric
     return Output(
