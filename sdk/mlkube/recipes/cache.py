@@ -46,15 +46,27 @@ def from_tag(step: str) -> str:
     return f"mlkube.recipe.step.{step}.from"
 
 
-@functools.cache
-def engine_digest() -> str:
-    """sha256 of this package's Python sources (not the templates): a new engine recomputes."""
+# The command's side, never in a pod: they do not change what a step computes.
+COMMAND_SIDE = ("commands.py", "cluster.py")
+
+
+def engine_sources() -> Iterator[tuple[str, Path]]:
+    """(path inside this package, file) of every module a step runs with: what the cluster
+    profile ships into a pod, and what ``engine_digest`` hashes."""
     root = Path(__file__).parent
-    digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         relative = path.relative_to(root)
-        if relative.parts[0] != "templates" and "__pycache__" not in relative.parts:
-            digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes())
+        if relative.parts[0] in {"templates", *COMMAND_SIDE} or "__pycache__" in relative.parts:
+            continue
+        yield relative.as_posix(), path
+
+
+@functools.cache
+def engine_digest() -> str:
+    """sha256 of the engine's sources: a new engine computes every step again."""
+    digest = hashlib.sha256()
+    for relative, path in engine_sources():
+        digest.update(relative.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

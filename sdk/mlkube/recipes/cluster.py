@@ -2,7 +2,7 @@
 project, and this waits for it.
 
 The project uploaded is the recipe's directory plus the recipe engine (``bundle``: mlkube's
-``__init__`` and this package's sources, which import nothing else of mlkube) and an MLproject
+``__init__`` and ``cache.engine_sources``, which import nothing else of mlkube) and an MLproject
 whose entry point is ``python -m mlkube.recipes``. So the Run's image needs Python >= 3.11 with
 mlflow, scikit-learn and pandas (mlkube's runtime image has them), and no mlkube.
 
@@ -18,13 +18,18 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import mlflow
 import yaml
+from mlflow.tracking import MlflowClient
 
 import mlkube
 from mlkube import layout
+from mlkube.projects.archive import project_files, upload
+from mlkube.projects.submit import create_run, git_commit, slug, wait_run
 from mlkube.recipes import cache
 from mlkube.recipes.config import STEPS, Profile, Recipe
 from mlkube.recipes.steps import register
+from mlkube.storage import StorageError
 
 MLPROJECT = "MLproject"
 ENGINE = "mlkube"
@@ -36,13 +41,9 @@ GRACE_SECONDS = 120
 
 def bundle() -> Iterator[tuple[str, Path]]:
     """(path in the project, source file) of the engine the pod runs."""
-    root = Path(mlkube.__file__).parent
-    yield f"{ENGINE}/__init__.py", root / "__init__.py"
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        relative = path.relative_to(package)
-        if relative.parts[0] != "templates" and "__pycache__" not in relative.parts:
-            yield f"{ENGINE}/recipes/{relative.as_posix()}", path
+    yield f"{ENGINE}/__init__.py", Path(mlkube.__file__).parent / "__init__.py"
+    for relative, path in cache.engine_sources():
+        yield f"{ENGINE}/recipes/{relative}", path
 
 
 def mlproject(recipe: Recipe) -> str:
@@ -63,8 +64,6 @@ def mlproject(recipe: Recipe) -> str:
 def stage(directory: Path, recipe: Recipe, into: Path) -> None:
     """Lay out the project: the recipe's files (less what .gitignore, .mlkubeignore and
     LOCAL_ONLY leave out), the engine, and the MLproject (replacing any of the recipe's own)."""
-    from mlkube.projects.archive import project_files
-
     root = directory.resolve()
     for path in project_files(root):
         relative = path.relative_to(root)
@@ -96,10 +95,7 @@ def submit(
     env: Mapping[str, str],
 ) -> int:
     """Upload the recipe, create its Run, wait for it; the exit code for `mlkube recipes run`."""
-    from mlkube.client import ClientError, Resources
-    from mlkube.projects.archive import upload
-    from mlkube.projects.submit import create_run, git_commit, slug, wait_run
-    from mlkube.storage import StorageError
+    from mlkube.client import ClientError, Resources  # the Kubernetes client: import on use
 
     print(f"uploading recipe {recipe.name} from {directory} ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="mlkube-recipe-") as tmp:
@@ -136,9 +132,6 @@ def submit(
     run = wait_run(resources, namespace, name, profile.timeout_seconds + GRACE_SECONDS)
     if not run.status.run_id:
         return 1
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
     mlflow.set_workspace(namespace)
     client = MlflowClient()
     tags = client.get_run(run.status.run_id).data.tags

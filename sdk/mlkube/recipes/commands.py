@@ -72,6 +72,7 @@ def _namespace(given: str | None, profile: Profile, env: Mapping[str, str]) -> s
 
 
 def _client(namespace: str | None) -> MlflowClient:
+    """A client of the tracking server, in ``namespace``'s workspace when one is chosen."""
     if namespace:
         mlflow.set_workspace(namespace)
     return MlflowClient()
@@ -100,7 +101,7 @@ def run(
         )
     from mlkube.recipes import engine
 
-    _client(chosen)
+    _client(chosen)  # the steps' own mlflow calls work in the chosen workspace too
     try:
         engine.run(recipe, directory, step, work=directory / WORK, may_set_alias=True, new_run=True)
     except (RecipeError, MlflowException) as err:

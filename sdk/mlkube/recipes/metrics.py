@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn import metrics as sk
 
 from mlkube.recipes.config import Recipe
+from mlkube.recipes.errors import RecipeError
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,9 @@ def positive_label(recipe: Recipe, classes: list[Any]) -> Any:
     for label in classes:
         if str(label) == str(recipe.positive_class):
             return label
-    raise ValueError(
-        f"positive_class {recipe.positive_class!r} is not a label of the data (labels: "
-        f"{', '.join(str(c) for c in classes)})"
+    raise RecipeError(
+        f"positive_class: {recipe.positive_class!r} is not a label of {recipe.target_col!r} "
+        f"(labels: {', '.join(str(c) for c in classes)})"
     )
 
 

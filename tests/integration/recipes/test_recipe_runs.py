@@ -185,3 +185,12 @@ def test_the_staged_engine_runs_alone_as_in_a_pod(
     tags = MlflowClient().get_run(active.info.run_id).data.tags
     assert tags["mlkube.recipe.step.split"] == "ran"
     assert tags["mlkube.recipe.step.split.key"]
+
+
+def test_ingest_refuses_a_positive_class_the_data_cannot_have(
+    tracking: str, iris: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(iris, lambda d: d.update(positive_class="setosa"))
+    code, _, err = run(iris, capsys, "ingest")
+    assert code == 1
+    assert "positive_class: only for two classes; 'target' has 3" in err

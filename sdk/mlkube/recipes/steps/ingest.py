@@ -10,6 +10,7 @@ from mlkube.recipes import hooks, plots
 from mlkube.recipes.cards import Card
 from mlkube.recipes.context import Context, Output, Record
 from mlkube.recipes.errors import RecipeError
+from mlkube.recipes.metrics import positive_label
 from mlkube.recipes.steps import frames
 
 DATA = "dataset.parquet"
@@ -30,9 +31,26 @@ def _checked(frame: Any, ctx: Context) -> pd.DataFrame:
         raise RecipeError(
             f"target_col: {missing} rows have no {target!r}; drop them in load_data()"
         )
+    if ctx.recipe.recipe == "classification":
+        _check_classes(frames.labels(frame[target]), ctx)
     # Parquet wants string column names; a fresh index keeps row numbers meaningful in cards.
     frame = frame.rename(columns=str).reset_index(drop=True)
     return frame
+
+
+def _check_classes(labels: list[Any], ctx: Context) -> None:
+    recipe = ctx.recipe
+    if len(labels) < 2:
+        raise RecipeError(
+            f"target_col: {recipe.target_col!r} has one class; a classifier needs two"
+        )
+    if len(labels) == 2:
+        positive_label(recipe, labels)  # refuses a positive_class that is not a label
+    elif recipe.positive_class is not None:
+        raise RecipeError(
+            f"positive_class: only for two classes; {recipe.target_col!r} has {len(labels)} "
+            "(metrics are averaged over the classes)"
+        )
 
 
 def execute(ctx: Context) -> Output:

@@ -9,6 +9,7 @@ from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from mlkube.recipes.cards import Card, shown
 from mlkube.recipes.context import Context, Output, Record
@@ -91,7 +92,7 @@ def still_valid(ctx: Context, record: Record) -> bool:
     return bool(found.status == "READY")
 
 
-def promote(client: Any, model: str, version: str, alias: str) -> None:
+def promote(client: MlflowClient, model: str, version: str, alias: str) -> None:
     """Point ``alias`` at the version (it can change what a ModelDeployment serves)."""
     client.set_registered_model_alias(model, alias, version)
 
