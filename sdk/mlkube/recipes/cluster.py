@@ -129,7 +129,11 @@ def submit(
     except ClientError as err:
         print(f"error: the API server refused the Run: {err}", file=sys.stderr)
         return 1
-    run = wait_run(resources, namespace, name, profile.timeout_seconds + GRACE_SECONDS)
+    try:
+        run = wait_run(resources, namespace, name, profile.timeout_seconds + GRACE_SECONDS)
+    except TimeoutError as err:
+        print(f"error: {err}; the Run goes on (kubectl get run {name} -n {namespace})")
+        return 1
     if not run.status.run_id:
         return 1
     mlflow.set_workspace(namespace)
