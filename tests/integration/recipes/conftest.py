@@ -16,7 +16,9 @@ import pytest
 
 @pytest.fixture
 def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh tracking and registry store for this test, set as mlflow's tracking URI."""
+    """A fresh tracking and registry store for this test, set as mlflow's tracking URI. The
+    test runs in tmp_path: a SQLite store keeps artifacts in ./mlruns."""
+    monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
