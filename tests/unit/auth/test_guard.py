@@ -31,6 +31,8 @@ OPEN = {
     # MLflow's web UI bundle (issue 14): public code; the API calls it makes carry the token.
     "/",
     "/static-files/{path:path}",
+    # The API's OpenAPI document (issue 17): its shape as the open source code has it, no data.
+    "/api/2.0/mlflow/openapi.json",
 }
 
 
