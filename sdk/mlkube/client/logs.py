@@ -136,7 +136,7 @@ def _follow(
         else:
             if ended:
                 return
-        if not pending and waiting is not None and not ended:
+        if not done and not pending and waiting is not None and not ended:
             waiting(f"Run {name}: waiting for its pod")
         time.sleep(POLL)
     raise WaitTimeout(
