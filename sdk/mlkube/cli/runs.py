@@ -50,7 +50,6 @@ def upload_bar() -> Iterator[Callable[[int, int], None]]:
         DownloadColumn(),
         TransferSpeedColumn(),
         console=console,
-        transient=not console.is_terminal,
     ) as bar:
         task: list[Any] = []
 
@@ -88,10 +87,11 @@ def finish(client: Client, name: str, timeout: float) -> int:
         click.echo(f"error: {err}", err=True)
         return TIMED_OUT
     phase = str(run.status.phase)
-    message = f": {run.status.message}" if run.status.message else ""
-    click.secho(
-        f"run/{name}: {phase}{message}", err=True, fg="green" if phase == "Succeeded" else "red"
-    )
+    lines = (run.status.message or "").strip().splitlines()
+    colour = "green" if phase == "Succeeded" else "red"
+    click.secho(f"run/{name}: {phase}" + (f": {lines[0]}" if lines else ""), err=True, fg=colour)
+    for line in lines[1:]:  # a failed run's message is the tail of its error
+        click.secho(f"  {line}", err=True, fg=colour)
     return OUTCOME.get(phase, 1)
 
 

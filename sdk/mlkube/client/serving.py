@@ -9,18 +9,21 @@ forward and no route into the cluster network is needed.
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from mlkube import layout
 from mlkube.api import ModelDeployment
 from mlkube.api.model_deployment import Canary, ModelRef
-from mlkube.client.errors import AlreadyExists, Failed, NotFound, ServingError
+from mlkube.client.errors import AlreadyExists, Failed, NotFound, ServingError, WaitTimeout
 from mlkube.client.refs import parse_canary, parse_model_ref
 
 if TYPE_CHECKING:
     from mlkube.client.client import Client
 
 INVOCATIONS = "invocations"
+# Seconds a Failed deployment gets to become Ready before a wait gives up on it.
+FAILED_GRACE = 30.0
 _REF_FIELDS = ("version", "alias", "stage")
 
 
@@ -66,17 +69,29 @@ def deploy(
     if not wait:
         return made
     generation = made.metadata.generation or 0
+    deadline = time.monotonic() + timeout
 
-    def settled(md: ModelDeployment) -> bool:
+    def settled(
+        md: ModelDeployment, phases: frozenset[str] = frozenset({"Ready", "Failed"})
+    ) -> bool:
         current = (md.status.observed_generation or 0) >= generation
-        return current and md.status.phase in {"Ready", "Failed"}
+        return current and md.status.phase in phases
 
     done = client.deployments.wait(name, until=settled, timeout=timeout)
     if done.status.phase == "Failed":
-        raise Failed(
-            f"ModelDeployment {name!r} failed: {done.status.message or 'no message'}; fix its "
-            "model reference (`mlkube models versions MODEL`) and deploy again"
-        )
+        # The operator may judge before its index has seen a version registered a moment ago;
+        # it reconciles again when the version changes. A failure that lasts is the real one.
+        left = max(1.0, min(FAILED_GRACE, deadline - time.monotonic()))
+        try:
+            done = client.deployments.wait(
+                name, until=lambda md: settled(md, frozenset({"Ready"})), timeout=left
+            )
+        except WaitTimeout:
+            message = client.deployments.get(name).status.message
+            raise Failed(
+                f"ModelDeployment {name!r} failed: {message or 'no message'}; fix its model "
+                "reference (`mlkube models versions MODEL`) and deploy again"
+            ) from None
     return done
 
 
