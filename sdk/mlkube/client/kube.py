@@ -314,8 +314,11 @@ class Kube:
         items: Objs = out.get("items") or []
         return items
 
-    def log_lines(self, namespace: str, pod: str, container: str, *, follow: bool) -> Iterator[str]:
-        """The container's log, line by line; with ``follow``, until the container ends."""
+    def log_lines(
+        self, namespace: str, pod: str, container: str, *, follow: bool, quiet: float = 30.0
+    ) -> Iterator[str]:
+        """The container's log, line by line; with ``follow``, until the container ends or
+        has written nothing for ``quiet`` seconds."""
         about = About("get", "log of pod", pod, namespace, "pods/log")
         with self.calling(about):
             response = self.core.read_namespaced_pod_log(
@@ -324,13 +327,14 @@ class Kube:
                 container=container,
                 follow=follow,
                 _preload_content=False,
-                # A followed log can be quiet for long: no read timeout.
-                _request_timeout=(5.0, None) if follow else TIMEOUT,
+                _request_timeout=(5.0, max(1.0, quiet)) if follow else TIMEOUT,
             )
         with self.calling(about):
             try:
                 for line in _lines(response):
                     yield line.decode("utf-8", errors="replace")
+            except urllib3.exceptions.ReadTimeoutError:
+                return  # quiet that long: the caller's deadline decides what follows
             finally:
                 response.release_conn()
 
@@ -349,12 +353,12 @@ class Kube:
         service: str,
         port: str,
         path: str,
-        body: bytes,
+        body: Any,
         timeout: float,
     ) -> tuple[int, bytes]:
-        """POST ``body`` to ``path`` of the Service through the API server's service proxy
-        (RBAC: create on services/proxy, which Kubernetes' edit role grants); the answer's
-        status and at most MAX_PROXY_ANSWER bytes of it."""
+        """POST ``body`` (a JSON value) to ``path`` of the Service through the API server's
+        service proxy (RBAC: create on services/proxy, which Kubernetes' edit role grants); the
+        answer's status and at most MAX_PROXY_ANSWER bytes of it."""
         about = About("create", "Service proxy", service, namespace, "services/proxy")
         params = self.api_client.param_serialize(
             method="POST",

@@ -131,7 +131,9 @@ def _follow(
                 if waiting is not None:
                     waiting(_why_waiting(pod, container))
                 break  # look again in a moment, oldest pod first
-            yield from kube.log_lines(namespace, _name(pod), container, follow=True)
+            # Quiet for the rest of the time allowed: the deadline below ends the wait.
+            left = deadline - time.monotonic()
+            yield from kube.log_lines(namespace, _name(pod), container, follow=True, quiet=left)
             done.add(_name(pod))
         else:
             if ended:

@@ -95,19 +95,17 @@ def deploy(
     return done
 
 
-def request_body(data: Any) -> bytes:
-    """MLflow's scoring request: bytes or text as given, a pandas DataFrame as
-    ``dataframe_split``, anything else as JSON (``{"dataframe_split": ...}``,
+def request_body(data: Any) -> Any:
+    """MLflow's scoring request as a JSON value: bytes or text parsed, a pandas DataFrame as
+    ``dataframe_split``, anything else as it is (``{"dataframe_split": ...}``,
     ``{"inputs": ...}``, ``{"instances": ...}``)."""
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, str):
-        return data.encode()
+    if isinstance(data, bytes | str):
+        return json.loads(data)
     if hasattr(data, "to_dict") and hasattr(data, "columns"):  # a pandas DataFrame
         split = data.to_dict(orient="split")
         split.pop("index", None)
-        return json.dumps({"dataframe_split": split}).encode()
-    return json.dumps(data).encode()
+        return {"dataframe_split": split}
+    return data
 
 
 def predict(client: Client, deployment: str, data: Any, *, timeout: float = 60) -> Any:
