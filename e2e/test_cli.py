@@ -158,8 +158,9 @@ def test_kubectl_runs_mlkube_as_a_plugin(trained: Trained, tmp_path: Path) -> No
     plugin = tmp_path / "kubectl-mlkube"
     plugin.write_text(f'#!/bin/sh\nexec {sys.executable} -m mlkube.cli "$@"\n')
     plugin.chmod(0o755)
+    # HOME: kubectl keeps its discovery cache there (not in the working directory).
     env = trained.cluster.mlkube_env(
-        {"PATH": f"{tmp_path}:{trained.cluster.bin_dir}:/usr/bin:/bin"}
+        {"PATH": f"{tmp_path}:{trained.cluster.bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
     )
     plugins = subprocess.run(
         ["kubectl", "plugin", "list"],

@@ -33,7 +33,7 @@ def _started(pod: Obj, container: str) -> bool | None:
     for item in status.get("containerStatuses") or []:
         if item.get("name") == container:
             state = item.get("state") or {}
-            if state.get("running") or state.get("terminated"):
+            if "running" in state or "terminated" in state:
                 return True
     gone = status.get("phase") in {"Succeeded", "Failed"}
     return None if gone or (pod.get("metadata") or {}).get("deletionTimestamp") else False
