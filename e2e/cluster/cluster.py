@@ -217,12 +217,31 @@ class LocalCluster:
         return result.stdout
 
     def mlkube(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 700
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 700,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run the `mlkube` command against this cluster (``env`` adds to :meth:`env`), as a
         user's shell would, and return what it did; the caller checks the outcome. With the
         host platform started, MLFLOW_TRACKING_URI names its tracking server (`mlkube run`
         uploads projects through it)."""
+        return subprocess.run(
+            self.mlkube_command(*args),
+            env=self.mlkube_env(env),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def mlkube_command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "mlkube.cli", *args]
+
+    def mlkube_env(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment :meth:`mlkube` runs the command in."""
         record = self.state / "tracking-uri"
         tracking = {"MLFLOW_TRACKING_URI": record.read_text().strip()} if record.exists() else {}
         # The session's identity (fixtures.py sets it once the cluster runs), as a shell would
@@ -233,19 +252,12 @@ class LocalCluster:
         # one) must run its own CLI, as the operator and server the session starts do.
         if os.environ.get("PYTHONPATH"):
             tracking["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        return subprocess.run(
-            [sys.executable, "-m", "mlkube.cli", *args],
-            env={
-                **self.env(),
-                **tracking,
-                "PATH": f"{self.bin_dir}:/usr/bin:/bin",
-                **(env or {}),
-            },
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return {
+            **self.env(),
+            **tracking,
+            "PATH": f"{self.bin_dir}:/usr/bin:/bin",
+            **(env or {}),
+        }
 
     def get_json(self, namespace: str, *what: str) -> dict[str, Any]:
         """`kubectl get <what> -n <namespace> -o json`, parsed."""

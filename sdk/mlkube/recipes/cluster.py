@@ -24,12 +24,12 @@ from mlflow.tracking import MlflowClient
 
 import mlkube
 from mlkube import layout
-from mlkube.projects.archive import project_files, upload
-from mlkube.projects.submit import create_run, git_commit, slug, wait_run
+from mlkube.client.errors import MlkubeError
+from mlkube.client.submit import Source, git_commit
+from mlkube.projects.archive import project_files
 from mlkube.recipes import cache
 from mlkube.recipes.config import STEPS, Profile, Recipe
 from mlkube.recipes.steps import register
-from mlkube.storage import StorageError
 
 MLPROJECT = "MLproject"
 ENGINE = "mlkube"
@@ -95,56 +95,48 @@ def submit(
     env: Mapping[str, str],
 ) -> int:
     """Upload the recipe, create its Run, wait for it; the exit code for `mlkube recipes run`."""
-    from mlkube.client import ClientError, Resources  # the Kubernetes client: import on use
+    from mlkube.client import Client  # the Kubernetes client: import on use
 
-    print(f"uploading recipe {recipe.name} from {directory} ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="mlkube-recipe-") as tmp:
-        stage(directory, recipe, Path(tmp))
-        try:
-            uri = upload(Path(tmp), env, namespace)
-        except StorageError as err:
-            print(f"error: the recipe was not uploaded: {err}", file=sys.stderr)
-            return 1
-    spec = {
-        "experiment": recipe.name,
-        "project": {"uri": uri},
-        "entryPoint": "main",
-        "parameters": {"step": step or "register"},
-        "activeDeadlineSeconds": profile.timeout_seconds,
-    }
-    if profile.image:
-        spec["image"] = profile.image
     commit = git_commit(directory)
     annotations = {layout.GIT_COMMIT_ANNOTATION: commit} if commit else {}
-    resources = Resources.connect(env.get("KUBECONFIG"))
+    print(f"uploading recipe {recipe.name} from {directory} ...", flush=True)
     try:
-        name = create_run(
-            resources,
-            namespace,
-            name=None,
-            generate_name=slug(recipe.name),
-            spec=spec,
-            annotations=annotations,
-        )
-    except ClientError as err:
-        print(f"error: the API server refused the Run: {err}", file=sys.stderr)
+        with (
+            Client(namespace, env=env) as client,
+            tempfile.TemporaryDirectory(prefix="mlkube-recipe-") as tmp,
+        ):
+            stage(directory, recipe, Path(tmp))
+            made = client.submit_project(
+                None,
+                {"step": step or "register"},
+                recipe.name,
+                source=Source(directory=Path(tmp), annotations=annotations),
+                deadline_seconds=profile.timeout_seconds,
+                image=profile.image,
+            )
+            name = made.metadata.name
+            print(f"run/{name} created in namespace {namespace}")
+            print(f"  watch it:  mlkube runs get {name} -n {namespace}")
+            print(f"  its logs:  mlkube runs logs {name} -n {namespace} -f")
+            run = client.wait_for_run(made, profile.timeout_seconds + GRACE_SECONDS)
+    except MlkubeError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
-    try:
-        run = wait_run(resources, namespace, name, profile.timeout_seconds + GRACE_SECONDS)
-    except TimeoutError as err:
-        print(f"error: {err}; the Run goes on (kubectl get run {name} -n {namespace})")
-        return 1
+    print(
+        f"run/{name}: {run.status.phase}"
+        + (f": {run.status.message}" if run.status.message else "")
+    )
     if not run.status.run_id:
         return 1
     mlflow.set_workspace(namespace)
-    client = MlflowClient()
-    tags = client.get_run(run.status.run_id).data.tags
+    tracking = MlflowClient()
+    tags = tracking.get_run(run.status.run_id).data.tags
     _steps_report(tags)
     if run.status.phase != "Succeeded":
         return 1
     alias = recipe.steps.register.alias
     version = tags.get(register.VERSION_TAG)
     if alias and version and tags.get(cache.state_tag("register")):
-        register.promote(client, recipe.model_name, version, alias)
+        register.promote(tracking, recipe.model_name, version, alias)
         print(f"register: {recipe.model_name}@{alias} is version {version}")
     return 0

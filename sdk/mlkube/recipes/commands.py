@@ -39,7 +39,7 @@ def _fail(err: Exception) -> int:
 
 def init(kind: str, directory: Path) -> int:
     """Write a runnable recipe of ``kind`` into ``directory`` (new, or without a recipe)."""
-    from mlkube.projects.submit import slug
+    from mlkube.client.submit import slug
 
     if kind not in KINDS:
         return _fail(RecipeError(f"unknown recipe {kind!r} (recipes: {', '.join(KINDS)})"))
