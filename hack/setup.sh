@@ -6,11 +6,14 @@ PYTHON=${PYTHON:-python3}
 
 # Debian packages: git (projects from git), ca-certificates; the node: containerd, runc, the CNI
 # plugins, iproute2 (netns, veth), nftables and iptables (kube-proxy, the pods' way out),
-# util-linux (nsenter); the images: podman, buildah, mmdebstrap (Debian base images), skopeo.
+# util-linux (nsenter); the images: podman, buildah, mmdebstrap (Debian base images), skopeo;
+# chromium: the headless browser the UI tests drive with Playwright (e2e/test_ui.py), since
+# Playwright's own browser download cannot reach its host from here.
 DEBIAN_PACKAGES=(
   git ca-certificates util-linux iproute2 iptables nftables
   containerd runc containernetworking-plugins
   podman buildah skopeo mmdebstrap conmon fuse-overlayfs
+  chromium
 )
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
