@@ -1,4 +1,5 @@
-"""Marks every test with its tier by where it lives: tests/unit, tests/integration, e2e/."""
+"""Marks every test with its tier by where it lives: tests/unit, tests/integration, e2e/; the fault
+suite in e2e/faults/ is also marked `faults`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ TIERS = {
     ROOT / "tests" / "unit": "unit",
     ROOT / "tests" / "integration": "integration",
     ROOT / "e2e": "e2e",
+    ROOT / "e2e" / "faults": "faults",
 }
 
 

@@ -21,19 +21,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from minio import Minio
 from mlflow.tracking import MlflowClient
 
 from e2e.cluster.cluster import ROOT, LocalCluster
 from e2e.cluster.waiting import eventually
+from e2e.scoring import COLUMNS, ROWS, local_predictions
 
 EXAMPLE = ROOT / "examples" / "sklearn-elasticnet"
 DEPLOYMENTS_TAG = "mlkube.deployments"
-COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-ROWS = [
-    [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017],
-    [-0.001, -0.044, -0.051, -0.026, -0.008, -0.019, 0.074, -0.039, -0.068, -0.092],
-]
 
 
 @dataclass
@@ -125,29 +120,6 @@ def predict(url: str, timeout: float = 10) -> list[float]:
         return [float(p) for p in json.loads(payload)["predictions"]]
     finally:
         connection.close()
-
-
-def local_predictions(
-    cluster: LocalCluster, namespace: str, version: int, tmp: Path
-) -> list[float]:
-    """What the registered model predicts when loaded here (mlkube.models, no server)."""
-    import pandas as pd
-
-    from mlkube.models.pyfunc import load_model
-
-    client = Minio(
-        cluster.s3.endpoint.removeprefix("http://"),
-        access_key=cluster.s3.access_key,
-        secret_key=cluster.s3.secret_key,
-        secure=False,
-    )
-    prefix = f"{namespace}/models/diabetes/{version}/"
-    target = tmp / f"v{version}"
-    for obj in client.list_objects("mlkube", prefix=prefix, recursive=True):
-        assert obj.object_name is not None
-        client.fget_object("mlkube", obj.object_name, str(target / obj.object_name[len(prefix) :]))
-    predictions = load_model(target).predict(pd.DataFrame(ROWS, columns=COLUMNS))
-    return [float(p) for p in list(predictions)]
 
 
 @pytest.fixture(scope="module")

@@ -155,6 +155,11 @@ class LocalCluster:
     def running(self) -> dict[str, int]:
         return self.supervisor.running()
 
+    def service(self, name: str) -> Service:
+        """How one of the host's processes (the control plane, MinIO) is started: to start it
+        again after a fault test stopped it."""
+        return self._services(node=False)[name]
+
     def leftovers(self) -> list[str]:
         """What of this cluster still exists on the machine (empty after :meth:`stop`)."""
         found = [f"process {name} ({pid})" for name, pid in self.running().items()]
@@ -212,12 +217,31 @@ class LocalCluster:
         return result.stdout
 
     def mlkube(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 700
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 700,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run the `mlkube` command against this cluster (``env`` adds to :meth:`env`), as a
         user's shell would, and return what it did; the caller checks the outcome. With the
         host platform started, MLFLOW_TRACKING_URI names its tracking server (`mlkube run`
         uploads projects through it)."""
+        return subprocess.run(
+            self.mlkube_command(*args),
+            env=self.mlkube_env(env),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def mlkube_command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "mlkube.cli", *args]
+
+    def mlkube_env(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment :meth:`mlkube` runs the command in."""
         record = self.state / "tracking-uri"
         tracking = {"MLFLOW_TRACKING_URI": record.read_text().strip()} if record.exists() else {}
         # The session's identity (fixtures.py sets it once the cluster runs), as a shell would
@@ -228,19 +252,12 @@ class LocalCluster:
         # one) must run its own CLI, as the operator and server the session starts do.
         if os.environ.get("PYTHONPATH"):
             tracking["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        return subprocess.run(
-            [sys.executable, "-m", "mlkube.cli", *args],
-            env={
-                **self.env(),
-                **tracking,
-                "PATH": f"{self.bin_dir}:/usr/bin:/bin",
-                **(env or {}),
-            },
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return {
+            **self.env(),
+            **tracking,
+            "PATH": f"{self.bin_dir}:/usr/bin:/bin",
+            **(env or {}),
+        }
 
     def get_json(self, namespace: str, *what: str) -> dict[str, Any]:
         """`kubectl get <what> -n <namespace> -o json`, parsed."""
@@ -345,7 +362,10 @@ class LocalCluster:
     def _grant_coredns(self) -> None:
         self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(_coredns_rbac()))
 
-    def _services(self) -> dict[str, Service]:
+    def _services(self, *, node: bool = True) -> dict[str, Service]:
+        """Every process of the cluster by name; ``node=False``: the host's only (the control
+        plane, MinIO). Building the node's rewrites their configuration files, and kube-proxy
+        exits when its file is written."""
         p = self.ports
         ca = self.pki.ca
         n = self.slot.n
@@ -378,31 +398,6 @@ class LocalCluster:
         scheduler = self._client_kubeconfig(
             "scheduler.kubeconfig",
             self.pki.issue("scheduler", "system:kube-scheduler", client=True),
-        )
-        identity = NodeIdentity(
-            ca=ca.cert,
-            kubelet_kubeconfig=self._client_kubeconfig(
-                "kubelet.kubeconfig",
-                self.pki.issue(
-                    "kubelet",
-                    f"system:node:{NODE_NAME}",
-                    organization="system:nodes",
-                    client=True,
-                ),
-            ),
-            kubelet_serving=self.pki.issue(
-                f"kubelet-serving-{n}",
-                NODE_NAME,
-                hosts=(self.slot.node_ip, NODE_NAME),
-                server=True,
-            ),
-            proxy_kubeconfig=self._client_kubeconfig(
-                "kube-proxy.kubeconfig",
-                self.pki.issue("kube-proxy", "system:kube-proxy", client=True),
-            ),
-            coredns_kubeconfig=self._client_kubeconfig(
-                "coredns.kubeconfig", self.pki.issue("coredns", COREDNS_USER, client=True)
-            ),
         )
         etcd_url = f"http://127.0.0.1:{p.etcd}"
         services = {
@@ -491,7 +486,7 @@ class LocalCluster:
                 http_ok(f"https://127.0.0.1:{p.scheduler}/healthz", insecure=True),
                 start_timeout=60,
             ),
-            **self.node.services(identity),
+            **(self.node.services(self._node_identity()) if node else {}),
             "minio": Service(
                 "minio",
                 [
@@ -511,8 +506,38 @@ class LocalCluster:
                 },
             ),
         }
-        services["coredns"].prepare = self._grant_coredns
+        if node:
+            services["coredns"].prepare = self._grant_coredns
         return services
+
+    def _node_identity(self) -> NodeIdentity:
+        ca = self.pki.ca
+        n = self.slot.n
+        return NodeIdentity(
+            ca=ca.cert,
+            kubelet_kubeconfig=self._client_kubeconfig(
+                "kubelet.kubeconfig",
+                self.pki.issue(
+                    "kubelet",
+                    f"system:node:{NODE_NAME}",
+                    organization="system:nodes",
+                    client=True,
+                ),
+            ),
+            kubelet_serving=self.pki.issue(
+                f"kubelet-serving-{n}",
+                NODE_NAME,
+                hosts=(self.slot.node_ip, NODE_NAME),
+                server=True,
+            ),
+            proxy_kubeconfig=self._client_kubeconfig(
+                "kube-proxy.kubeconfig",
+                self.pki.issue("kube-proxy", "system:kube-proxy", client=True),
+            ),
+            coredns_kubeconfig=self._client_kubeconfig(
+                "coredns.kubeconfig", self.pki.issue("coredns", COREDNS_USER, client=True)
+            ),
+        )
 
     def _client_kubeconfig(self, name: str, pair: KeyPair) -> Path:
         path = self.state / name

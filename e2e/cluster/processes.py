@@ -188,6 +188,27 @@ class Supervisor:
             _reap(pid)
             pidfile.unlink()
 
+    def kill(self, name: str, timeout: float = 10.0) -> None:
+        """SIGKILL the named process's group at once, with no grace (what a crash, an OOM kill
+        or a lost node does to it), and wait until it is gone."""
+        pidfile = self.pids / f"{name}.pid"
+        record = json.loads(pidfile.read_text())
+        pid = int(record["pid"])
+        _signal_group(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while _alive(pid, record["argv0"]):
+            _reap(pid)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} ({pid}) still alive {timeout:.0f}s after SIGKILL")
+            time.sleep(0.05)
+        pidfile.unlink()
+
+    def send(self, name: str, sig: signal.Signals) -> None:
+        """Send ``sig`` to the named process's group (SIGSTOP freezes it, as a hung peer that
+        keeps its connections open; SIGCONT thaws it)."""
+        record = json.loads((self.pids / f"{name}.pid").read_text())
+        _signal_group(int(record["pid"]), sig)
+
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -15,8 +15,9 @@ import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from mlkube import layout
 from mlkube.auth import bearer_token
@@ -84,16 +85,42 @@ def _send(request: urllib.request.Request, what: str) -> http.client.HTTPRespons
     return response
 
 
+Progress = Callable[[int, int], None]
+
+
+class _Reporting:
+    """A file read for sending (http.client only calls ``read``) that reports (bytes sent so
+    far, total) as it goes."""
+
+    def __init__(self, source: BinaryIO, total: int, progress: Progress) -> None:
+        self.source, self.total, self.progress, self.sent = source, total, progress, 0
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.source.read(size)
+        self.sent += len(block)
+        self.progress(self.sent, self.total)
+        return block
+
+
 def upload_file(
-    env: Mapping[str, str], path: str, source: Path, workspace: str | None = None
+    env: Mapping[str, str],
+    path: str,
+    source: Path,
+    workspace: str | None = None,
+    progress: Progress | None = None,
 ) -> None:
-    """PUT ``source`` to the artifact ``path``, streamed (never wholly in memory)."""
+    """PUT ``source`` to the artifact ``path``, streamed (never wholly in memory); ``progress``
+    is called with (bytes sent, total) as the bytes go."""
     url = artifact_url(env, path)
-    with source.open("rb") as body:
+    size = source.stat().st_size
+    with source.open("rb") as raw:
+        body: BinaryIO = raw
+        if progress is not None:
+            body = cast(BinaryIO, _Reporting(raw, size, progress))
         request = urllib.request.Request(
             url, data=body, method="PUT", headers=headers(env, workspace)
         )
-        request.add_header("Content-Length", str(source.stat().st_size))
+        request.add_header("Content-Length", str(size))
         request.add_header("Content-Type", "application/octet-stream")
         _send(request, f"PUT {url}").close()
 

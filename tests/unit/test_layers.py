@@ -56,6 +56,7 @@ OPTIONAL = {
     "skops",
     "orjson",
     "mlflow",
+    "matplotlib",
 }
 
 

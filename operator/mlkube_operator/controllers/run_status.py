@@ -81,8 +81,15 @@ def _running(pods: list[dict[str, Any]]) -> bool:
 
 
 def _short(text: str) -> str:
+    """At most MAX_MESSAGE characters: the first line whole (the runner puts the exception
+    there, issue 12) and the end of the rest."""
     text = text.strip()
-    return text if len(text) <= MAX_MESSAGE else "..." + text[-(MAX_MESSAGE - 3) :]
+    if len(text) <= MAX_MESSAGE:
+        return text
+    first, newline, rest = text.partition("\n")
+    head = first[: MAX_MESSAGE // 2] + "\n" if newline else ""
+    room = MAX_MESSAGE - len(head) - 3
+    return head + "..." + (rest if newline else text)[-room:]
 
 
 def observe(

@@ -115,13 +115,18 @@ class _HashingWriter(io.RawIOBase):
         return self.out.write(data)
 
 
-def upload(root: Path, env: Mapping[str, str], namespace: str) -> str:
+def upload(
+    root: Path, env: Mapping[str, str], namespace: str, progress: proxy.Progress | None = None
+) -> str:
     """Pack ``root`` and PUT it through the tracking server (``MLFLOW_TRACKING_URI``, with the
-    caller's token) into workspace ``namespace``; return its ``mlflow-artifacts:/`` URI."""
+    caller's token) into workspace ``namespace``; return its ``mlflow-artifacts:/`` URI.
+    ``progress`` gets (bytes sent, total) as the archive goes."""
     with tempfile.TemporaryDirectory(prefix="mlkube-project-") as tmp:
         archive = Path(tmp) / "project.tar.gz"
         sha = pack(root, archive)
-        proxy.upload_file(env, layout.project_archive_path(sha), archive, workspace=namespace)
+        proxy.upload_file(
+            env, layout.project_archive_path(sha), archive, workspace=namespace, progress=progress
+        )
         return layout.project_archive_uri(sha)
 
 

@@ -31,6 +31,8 @@ OPEN = {
     "/static-files/{path:path}",
     # The UI's telemetry: constant answers, nothing kept (http/telemetry.py).
     "/ajax-api/3.0/mlflow/ui-telemetry",
+    # The API's OpenAPI document (issue 17): its shape as the open source code has it, no data.
+    "/api/2.0/mlflow/openapi.json",
 }
 
 

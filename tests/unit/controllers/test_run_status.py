@@ -74,6 +74,25 @@ def test_failed_job_takes_the_termination_message() -> None:
     assert seen.reason == "BackoffLimitExceeded"
 
 
+def test_a_long_message_keeps_its_first_line_and_its_end() -> None:
+    """The runner writes up to 2,000 characters, the exception line first (issue 12)."""
+    failed = job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"})
+    tail = "".join(f"  frame {i}\n" for i in range(200)) + "ValueError: bad"
+    message = f"ValueError: bad\nexit code 1: {tail}"
+    pods = [pod("Failed", terminated={"exitCode": 1, "reason": "Error", "message": message})]
+    seen = observe(RunPhase.RUNNING, False, failed, pods, NOW)
+    assert seen is not None
+    assert seen.message is not None
+    assert len(seen.message) == 1024
+    assert seen.message.startswith("ValueError: bad\n...")
+    assert seen.message.endswith("frame 199\nValueError: bad")
+    one_line = "x" * 3000
+    pods = [pod("Failed", terminated={"exitCode": 1, "reason": "Error", "message": one_line})]
+    seen = observe(RunPhase.RUNNING, False, failed, pods, NOW)
+    assert seen is not None
+    assert seen.message == "..." + "x" * 1021
+
+
 def test_failed_without_message_says_the_exit_code() -> None:
     failed = job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"})
     pods = [pod("Failed", terminated={"exitCode": 2, "reason": "Error"})]

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from mlkube import layout
-from mlkube.projects.submit import git_commit, run_body
+from mlkube.client.submit import git_commit, run_body
 
 
 def git(directory: Path, *args: str) -> str:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from mlkube.cli import build_parser, main
+from mlkube.cli import main
+from mlkube.serving.command import add_arguments
+
+
+def parse(args: list[str]) -> argparse.Namespace:
+    return add_arguments(argparse.ArgumentParser()).parse_args(args)
 
 
 def test_serve_arguments() -> None:
-    args = build_parser().parse_args(
-        ["serve", "models:/iris@champion", "--host", "0.0.0.0", "--port", "9000", "--workers", "4"]
-    )
+    args = parse(["models:/iris@champion", "--host", "0.0.0.0", "--port", "9000", "--workers", "4"])
     assert (args.model, args.host, args.port, args.workers) == (
         "models:/iris@champion",
         "0.0.0.0",
@@ -23,7 +27,7 @@ def test_serve_arguments() -> None:
 
 
 def test_defaults_listen_on_loopback() -> None:
-    args = build_parser().parse_args(["serve", "model"])
+    args = parse(["model"])
     assert (args.host, args.port, args.workers) == ("127.0.0.1", 8080, 1)
 
 

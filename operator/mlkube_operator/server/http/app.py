@@ -26,7 +26,14 @@ from starlette.routing import BaseRoute, Route
 from mlkube.layout import NAMESPACE, ArtifactPath
 from mlkube_operator.server.auth.needs import EXPERIMENTS, Need, get, list_
 from mlkube_operator.server.errors import ErrorCode, MlflowError, invalid
-from mlkube_operator.server.http import artifact_files, artifacts, bodies, graphql_query, telemetry
+from mlkube_operator.server.http import (
+    artifact_files,
+    artifacts,
+    bodies,
+    graphql_query,
+    openapi,
+    telemetry,
+)
 from mlkube_operator.server.http.bounds import Bounds
 from mlkube_operator.server.http.busy import InFlightLimit
 from mlkube_operator.server.http.call import Call, Services
@@ -362,6 +369,12 @@ def build_app(
     async def version(request: Request) -> Response:
         return PlainTextResponse(services.version)
 
+    api_document = openapi.document(services.version)
+
+    async def openapi_document(request: Request) -> Response:
+        """Public, as /version is: the API's shape, no workspace's data (openapi.py)."""
+        return JsonResponse(api_document)
+
     async def server_info(request: Request) -> Response:
         return JsonResponse(
             {
@@ -404,6 +417,7 @@ def build_app(
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
+        Route(openapi.OPENAPI_PATH, openapi_document, methods=["GET"]),
         Route("/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         *(

@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from mlkube.api.kinds import EXPERIMENT
-from mlkube_operator.kube import AlreadyExists
+from mlkube_operator.kube import AlreadyExists, KubeError, NotFound
 from mlkube_operator.kube.ids import IdAllocationError, ensure_experiment_id
 from mlkube_operator.server.entities import Experiment, LifecycleStage, ViewType
 from mlkube_operator.server.errors import (
@@ -99,8 +99,27 @@ class KubeExperiments(KubeParts):
             return self._default(namespace)
         record = self.cache.experiment(namespace, experiment_id)
         if record is None or record.entity is None:
+            record = self._listed_experiment(namespace, experiment_id)
+        if record is None or record.entity is None:
             raise not_found(f"no experiment with id {experiment_id!r} in workspace {namespace!r}")
         return record
+
+    def _listed_experiment(self, namespace: str, experiment_id: str) -> ExperimentRecord | None:
+        """An id the watch has not brought yet: another replica may have numbered the
+        experiment a moment ago (issue 17's soak: a client's next call reached the other
+        replica first). The namespace's Experiments are read from the API server into the
+        cache; ids are decimal, so anything else is not looked for."""
+        if not experiment_id.isdigit():
+            return None
+        try:
+            objects, _ = self.client.list(EXPERIMENT, namespace)
+        except NotFound:
+            return None
+        except KubeError as err:
+            raise unavailable(err) from None
+        for obj in objects:
+            self.cache.put_experiment(obj)
+        return self.cache.experiment(namespace, experiment_id)
 
     @staticmethod
     def _entity(record: ExperimentRecord) -> Experiment:

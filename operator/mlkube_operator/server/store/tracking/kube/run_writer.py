@@ -6,11 +6,19 @@ status merge patch carrying the resourceVersion the draft was computed from. The
 points at data that is not durable yet. A 409 means someone else (the operator, another
 replica) wrote in between: re-read the Run and re-apply the group; the points already written
 are not written again.
+
+Conflicts are retried for CONFLICT_BUDGET seconds, not a number of times: a replica whose lane
+always holds the next group wins race after race against one that must re-read first (issue
+17's fault suite saw eight straight losses under two replicas' writers). The loser pauses a
+random, growing moment between attempts; past the budget the answer is 503, which MLflow's
+client retries (it gives up on a 409).
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +35,8 @@ from mlkube_operator.server.store.tracking.kube.history import MetricHistory
 from mlkube_operator.server.store.tracking.kube.lanes import Lanes, Write
 
 log = logging.getLogger("mlkube.server.runs")
-ATTEMPTS = 8
+CONFLICT_BUDGET = 10.0  # seconds
+LONGEST_PAUSE = 0.2  # seconds between two attempts, at most
 
 
 class RunWriter:
@@ -52,7 +61,9 @@ class RunWriter:
         """Apply a group of writes to one Run and make them durable (see lanes.py)."""
         namespace, name = key
         progress = {"history": False}  # survives a retry: points are written once
-        for _ in range(ATTEMPTS):
+        deadline = time.monotonic() + CONFLICT_BUDGET
+        attempt = 0
+        while True:
             record = self.cache.run_by_name(namespace, name)
             if record is None:
                 raise not_found(f"no run {name!r} in workspace {namespace!r}")
@@ -70,6 +81,10 @@ class RunWriter:
                 try:
                     self._persist(namespace, record, draft, progress)
                 except Conflict:
+                    if time.monotonic() > deadline:
+                        break
+                    attempt += 1
+                    time.sleep(random.uniform(0, min(LONGEST_PAUSE, 0.005 * 2**attempt)))
                     try:
                         self.cache.put_run(self.client.get(RUN, namespace, name), None)
                     except NotFound:
@@ -83,7 +98,9 @@ class RunWriter:
                 write.done = True
             return
         raise MlflowError(
-            ErrorCode.RESOURCE_CONFLICT, f"the run {name} kept changing under concurrent writers"
+            ErrorCode.TEMPORARILY_UNAVAILABLE,
+            f"the run {name} kept changing under concurrent writers for {CONFLICT_BUDGET:.0f} s; "
+            "retry",
         )
 
     def _persist(

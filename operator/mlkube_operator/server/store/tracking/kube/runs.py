@@ -10,7 +10,7 @@ from mlkube import layout
 from mlkube.api.experiment import LifecycleStage as Stage
 from mlkube.api.kinds import RUN
 from mlkube.api.run import RunPhase
-from mlkube_operator.kube import KubeError
+from mlkube_operator.kube import KubeError, NotFound
 from mlkube_operator.server.entities import (
     DatasetInput,
     LifecycleStage,
@@ -39,10 +39,27 @@ Obj = dict[str, Any]
 
 class KubeRuns(KubeExperiments):
     def _record(self, workspace: str, run_id: str) -> RunRecord:
-        record = self.cache.run(workspace, run_id)
+        record = self._known_run(workspace, run_id)
         if record is None or record.entity is None:
             raise not_found(f"no run with id {run_id!r} in workspace {workspace!r}")
         return record
+
+    def _known_run(self, workspace: str, run_id: str) -> RunRecord | None:
+        """The run from the cache, or, when the watch has not brought it yet, from the API
+        server: another replica may have created it a moment ago and the client's next call
+        reached this one first (issue 17's soak). The Runs the server creates are named by
+        their run id; a project Run's id is in the cache long before its code logs."""
+        record = self.cache.run(workspace, run_id)
+        if record is not None or not layout.RUN_ID.fullmatch(run_id):
+            return record
+        try:
+            obj = self.client.get(RUN, workspace, run_id)
+        except NotFound:
+            return None
+        except KubeError as err:
+            raise unavailable(err) from None
+        self.cache.put_run(obj, None)
+        return self.cache.run(workspace, run_id)
 
     def _write(self, workspace: str, run_id: str, apply: Callable[[RunDraft], Any]) -> Any:
         record = self._record(workspace, run_id)
@@ -201,7 +218,7 @@ class KubeRuns(KubeExperiments):
         return out
 
     def get_metric_history(self, workspace: str, run_id: str, key: str) -> list[Metric]:
-        record = self.cache.run(workspace, run_id)
+        record = self._known_run(workspace, run_id)
         if record is None or record.entity is None:
             return []
         info = record.entity.info
