@@ -27,9 +27,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page, ViewportSize, expect, sync_playwright
 
 from e2e.ui import data
+from e2e.ui.browser import CHROMIUM
 from e2e.ui.network import Network
 
-CHROMIUM = "/usr/bin/chromium"
 # Room for the runs table's metric columns beside the side bar.
 VIEWPORT: ViewportSize = {"width": 1920, "height": 1100}
 WAIT_MS = 20_000  # for one thing to show; every wait in the script is bounded by it
