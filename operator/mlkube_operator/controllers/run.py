@@ -88,7 +88,7 @@ class RunReconciler:
             run = parse(Run, obj)
         except SpecError as err:
             return invalid_plan(obj, err.problems, now())
-        problems = spec_problems(run.spec)
+        problems = spec_problems(run)
         if problems:
             return invalid_plan(obj, problems, now())
         namespace, name = run.metadata.namespace or "default", run.metadata.name
@@ -142,6 +142,8 @@ class RunReconciler:
             self.ctx.ensure_identity(namespace, self.ctx.run_identity())
             self.ctx.ensure_ca_bundle(namespace)
             kube.apply_network_policy(build_network_policy(namespace, name, meta["uid"]))
+            if plan.create_service is not None:  # the ranks' DNS names (server-side apply)
+                kube.apply_service(plan.create_service)
             with contextlib.suppress(AlreadyExists):  # made by an earlier try: its event follows
                 kube.create_job(namespace, plan.create_job)
         if plan.suspend_job is not None:

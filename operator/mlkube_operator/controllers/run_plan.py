@@ -17,6 +17,7 @@ from mlkube.api import Run, RunPhase
 from mlkube.api.common import ConditionStatus
 from mlkube_operator.controllers.context import iso, ready_condition
 from mlkube_operator.controllers.run_status import TERMINAL, Observed, observe
+from mlkube_operator.resources import distributed
 from mlkube_operator.resources.run import (
     MAIN_CONTAINER,
     JobSettings,
@@ -40,6 +41,7 @@ class Plan:
     """The writes one reconcile of a Run makes; an empty plan makes no request."""
 
     create_job: Obj | None = None
+    create_service: Obj | None = None  # a distributed Run's headless Service, before its Job
     suspend_job: bool | None = None
     foreign_job: str | None = None  # a Job of the Run's name that the Run does not own
     status: Obj | None = None  # a merge patch of the Run's status (lifecycle fields only)
@@ -194,6 +196,7 @@ def plan_run(  # noqa: PLR0917  (everything a Run's reconcile reads)
     status = obj.get("status") or {}
     name = run.metadata.name
     create: Obj | None = None
+    service: Obj | None = None
     suspend: bool | None = None
     events: list[Event] = []
     if job is not None:
@@ -207,6 +210,8 @@ def plan_run(  # noqa: PLR0917  (everything a Run's reconcile reads)
     elif not (run.spec.suspend and not status.get("jobName")):
         # (A Run suspended before it ever started gets no Job.)
         create = build_job(run, ids, settings)
+        if distributed.distributed(run.spec):
+            service = distributed.build_service(job_name(name), run)
         events.append(("Normal", "JobCreated", f"created Job {job_name(name)}"))
     current = RunPhase(status["phase"]) if status.get("phase") else None
     seen = observe(current, run.spec.suspend, job, pods, at)
@@ -215,4 +220,11 @@ def plan_run(  # noqa: PLR0917  (everything a Run's reconcile reads)
     if patch is not None and seen is not None and status.get("phase") != seen.phase.value:
         events.extend(seen.events)
     phase = seen.phase.value if seen is not None else status.get("phase")
-    return Plan(create_job=create, suspend_job=suspend, status=patch, events=events, phase=phase)
+    return Plan(
+        create_job=create,
+        create_service=service,
+        suspend_job=suspend,
+        status=patch,
+        events=events,
+        phase=phase,
+    )

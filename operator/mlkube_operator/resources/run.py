@@ -22,6 +22,7 @@ from mlkube import layout
 from mlkube.api.run import NOT_FOR_PREPARE, Run, RunSpec
 from mlkube.auth import TOKEN_FILE_ENV
 from mlkube.projects.prepare import AUTH_PLUGIN, PROJECT, RUNNER
+from mlkube_operator.resources import distributed
 from mlkube_operator.resources.identity import (
     RUN_SERVICE_ACCOUNT,
     token_env,
@@ -85,13 +86,14 @@ RESERVED_ENV = frozenset(
 )
 
 
-def spec_problems(spec: RunSpec) -> list[str]:
+def spec_problems(run: Run) -> list[str]:
     """What the schema cannot catch but would make the Job wrong, as `path: message` lines."""
-    return [
+    reserved = [
         f"spec.env[{i}].name: {var.name} is set by mlkube for every run; remove it"
-        for i, var in enumerate(spec.env)
+        for i, var in enumerate(run.spec.env)
         if var.name in RESERVED_ENV
     ]
+    return reserved + distributed.problems(run)
 
 
 def job_name(run_name: str) -> str:
@@ -136,7 +138,8 @@ def runner_args(spec: RunSpec) -> list[str]:
     args += ["--entry-point", spec.entry_point]
     for key, value in spec.parameters.items():
         args += ["-P", f"{key}={value}"]
-    return args
+    # The runner reads its rank from RANK only when told the run has several.
+    return args + (["--workers", str(spec.workers)] if distributed.distributed(spec) else [])
 
 
 def ca_bundle_env(user_env: set[str]) -> list[dict[str, Any]]:
@@ -199,9 +202,11 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
     user_env = [e.to_wire() for e in spec.env]
     if settings.ca_bundle:
         platform_env += ca_bundle_env({e.name for e in spec.env})
+    name = job_name(run.metadata.name)
+    ranks = distributed.distributed(spec)
     return render(
         "job.yaml.j2",
-        name=job_name(run.metadata.name),
+        name=name,
         namespace=run.metadata.namespace,
         labels=labels,
         annotations={layout.ENTRY_POINT_ANNOTATION: spec.entry_point},
@@ -216,8 +221,9 @@ def build_job(run: Run, ids: RunIdentity, settings: JobSettings) -> dict[str, An
         image=run_image(run, settings),
         command=["python3", posixpath.join(SHARED_DIR, RUNNER)],
         args=runner_args(spec),
-        env=platform_env + user_env,
+        env=platform_env + (distributed.rank_env(name, spec) if ranks else []) + user_env,
         runner_image=settings.runner_image,
+        indexed=distributed.job_fields(spec) if ranks else None,
         prepare_command=["mlkube", "project", "prepare"],
         prepare_args=prepare_args(spec),
         # A Run's env reaches the init container too (a proxy or git setting applies to

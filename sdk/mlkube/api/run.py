@@ -31,6 +31,10 @@ NOT_FOR_PREPARE = (
 )
 
 
+# A distributed Run's pods (spec.workers); each rank's log is one of status.podLogs.
+MAX_WORKERS = 64
+
+
 class RunPhase(StrEnum):
     PENDING = "Pending"
     RUNNING = "Running"
@@ -132,6 +136,20 @@ class RunSpec(Model):
     backoff_limit: int = Field(
         default=0, ge=0, le=100, description="Retries of a failed pod before the run fails."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_WORKERS,
+        description="How many pods run the entry point together (distributed training). With "
+        "more than 1, the pods are ranks 0..workers-1 of one Indexed Job and each gets RANK, "
+        "LOCAL_RANK (0: one process per pod), WORLD_SIZE and MASTER_ADDR:MASTER_PORT (rank 0's "
+        "host name and port 29500, through a headless Service named after the Job), as "
+        "torch.distributed's env:// init reads them. Rank 0 logs to the run; the others log "
+        "only their host as a tag (mlkube.rank.<r>.host). The run succeeds when every rank "
+        "exits 0 and fails, naming the rank, when any fails: no rank is retried, so "
+        "backoffLimit must be 0. Immutable.",
+        json_schema_extra=immutable("spec.workers"),
+    )
     active_deadline_seconds: int | None = Field(
         default=None, ge=1, description="Kill the run when it has run longer than this."
     )
@@ -196,7 +214,8 @@ class RunExtra(Model):
     datasets: int = Field(default=0, ge=0, description="Dataset inputs kept there.")
 
 
-# A Job makes at most backoffLimit + 1 pods (100 + 1), plus replacements of deleted ones.
+# A Job makes at most backoffLimit + 1 pods (100 + 1), or one per rank (MAX_WORKERS, never
+# retried), plus replacements of deleted ones.
 MAX_POD_LOGS = 200
 
 

@@ -100,6 +100,12 @@ class FakeKube:
         self.objects["networkpolicies", meta["namespace"], meta["name"]] = body
         return body
 
+    def apply_service(self, body: Obj) -> Obj:
+        meta = body["metadata"]
+        self.calls.append(("apply", "services", meta["namespace"], meta["name"]))
+        self.objects["services", meta["namespace"], meta["name"]] = body
+        return body
+
     def create_job(self, namespace: str, body: Obj) -> Obj:
         self.calls.append(("create", "jobs", namespace, body["metadata"]["name"]))
         self.objects["jobs", namespace, body["metadata"]["name"]] = body

@@ -14,13 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
-from mlkube.api import Run, parse
+from mlkube.api import Run, SpecError, parse
+from mlkube_operator.resources.distributed import build_service
 from mlkube_operator.resources.run import (
     CA_BUNDLE_ENV,
     JobSettings,
     RunIdentity,
     build_ca_bundle,
     build_job,
+    build_network_policy,
     job_name,
     spec_problems,
 )
@@ -180,7 +182,84 @@ def test_long_run_names_give_valid_stable_job_names() -> None:
 def test_reserved_environment_variables_are_reported_with_their_path() -> None:
     env = [{"name": "A"}, {"name": "MLFLOW_RUN_ID"}, {"name": "MLFLOW_TRACKING_AUTH"}]
     spec = run({"project": {"path": "/p"}, "env": [*env, {"name": "MLKUBE_S3_ACCESS_KEY"}]})
-    assert spec_problems(spec.spec) == [
+    assert spec_problems(spec) == [
         "spec.env[1].name: MLFLOW_RUN_ID is set by mlkube for every run; remove it",
         "spec.env[2].name: MLFLOW_TRACKING_AUTH is set by mlkube for every run; remove it",
     ]
+
+
+# -- distributed Runs (spec.workers > 1) -------------------------------------------------------
+
+DISTRIBUTED = {"project": {"path": "/opt/project"}, "workers": 3, "parameters": {"steps": "5"}}
+
+
+def test_a_distributed_run_is_one_indexed_job_with_its_service_and_policy() -> None:
+    """Golden files for workers: 3: the Indexed Job, the headless Service and the NetworkPolicy
+    (which already lets the same Run's pods reach each other on every port: gloo and NCCL
+    connect rank to rank on ports of their own choosing, beyond MASTER_PORT)."""
+    distributed_run = run(DISTRIBUTED, name="ddp")
+    check("job-distributed", build_job(distributed_run, IDS, SETTINGS))
+    check("run-service-distributed", build_service("ddp", distributed_run))
+    check("run-networkpolicy", build_network_policy("ml", "ddp", "9f0e-uid"))
+
+
+def test_each_rank_gets_the_torch_distributed_variables() -> None:
+    job = build_job(run(DISTRIBUTED, name="ddp"), IDS, SETTINGS)
+    spec = job["spec"]
+    assert {k: spec.get(k) for k in ("completionMode", "completions", "parallelism")} == {
+        "completionMode": "Indexed",
+        "completions": 3,
+        "parallelism": 3,
+    }
+    assert (spec["backoffLimitPerIndex"], spec["maxFailedIndexes"]) == (0, 0)
+    assert "backoffLimit" not in spec  # the Job fails by its failed index
+    pod = spec["template"]["spec"]
+    assert pod["subdomain"] == "ddp"
+    main, prepare = pod["containers"][0], pod["initContainers"][0]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in main["env"]}
+    assert env["RANK"] == {
+        "fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}
+    }
+    assert [env[k] for k in ("LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")] == [
+        "0", "3", "ddp-0.ddp", "29500",
+    ]  # fmt: skip
+    # Every rank writes to the one run (its runner decides who logs what).
+    assert env["MLFLOW_RUN_ID"] == IDS.run_id
+    assert main["args"][-2:] == ["--workers", "3"]
+    assert "RANK" not in {e["name"] for e in prepare["env"]}
+
+
+def test_one_worker_is_the_plain_job() -> None:
+    one = build_job(run({"project": {"path": "/opt/project"}, "suspend": True}), IDS, SETTINGS)
+    explicit = run({"project": {"path": "/opt/project"}, "suspend": True, "workers": 1})
+    assert build_job(explicit, IDS, SETTINGS) == one
+    assert "completionMode" not in one["spec"]
+    assert "--workers" not in one["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_what_a_distributed_run_may_not_ask_is_reported_with_its_path() -> None:
+    asked = run(
+        {**DISTRIBUTED, "env": [{"name": "RANK", "value": "1"}], "backoffLimit": 2},
+        name="ddp.v2",
+    )
+    assert spec_problems(asked) == [
+        "spec.env[0].name: RANK is set by mlkube for each rank of a run with workers > 1; "
+        "remove it",
+        "spec.backoffLimit: a run with workers > 1 is not retried (a restarted rank cannot "
+        "rejoin the others); set it to 0",
+        "metadata.name: a run with workers > 1 names its pods' hosts ddp.v2-<rank> and its "
+        "Service ddp.v2, so its name must be a DNS label of at most 61 characters: lowercase "
+        "letters, digits and '-', starting with a letter; create it under such a name",
+    ]
+    assert spec_problems(run(DISTRIBUTED, name="d" * 61)) == []
+    assert spec_problems(run(DISTRIBUTED, name="d" * 62))
+    # One worker: RANK is the user's own variable, and a name with dots is fine.
+    single = run({"project": {"path": "/p"}, "env": [{"name": "RANK", "value": "1"}]}, "a.b")
+    assert spec_problems(single) == []
+
+
+def test_workers_are_bounded_by_the_schema() -> None:
+    with pytest.raises(SpecError, match="spec.workers"):
+        run({**DISTRIBUTED, "workers": 65})
+    with pytest.raises(SpecError, match="spec.workers"):
+        run({**DISTRIBUTED, "workers": 0})

@@ -180,6 +180,35 @@ def test_first_reconcile_makes_the_identity_the_job_and_the_status() -> None:
     assert policy["ingress"] == [{"from": [{"podSelector": policy["podSelector"]}]}]
 
 
+def test_a_distributed_run_gets_its_headless_service_before_its_job() -> None:
+    reconcile, fake = reconciler()
+    obj = run_obj(workers=3)
+    fake.objects["runs", "ml", "train"] = {**obj, "metadata": {**obj["metadata"]}}
+    found = indexes(runs={("ml", "train"): [obj]}, experiments={("ml", "churn"): [EXPERIMENT]})
+    reconcile.reconcile(found, "ml", "train")
+    assert [c for c in fake.calls if c[1] in {"networkpolicies", "services", "jobs"}] == [
+        ("apply", "networkpolicies", "ml", "train"),
+        ("apply", "services", "ml", "train"),
+        ("create", "jobs", "ml", "train"),
+    ]
+    service = fake.objects["services", "ml", "train"]
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["metadata"]["ownerReferences"][0]["uid"] == RUN_UID
+    assert fake.objects["jobs", "ml", "train"]["spec"]["completions"] == 3
+
+
+def test_a_distributed_run_that_cannot_run_fails_once_naming_why() -> None:
+    reconcile, fake = reconciler()
+    obj = run_obj(workers=2, backoffLimit=1)
+    fake.objects["runs", "ml", "train"] = {**obj, "metadata": {**obj["metadata"]}}
+    found = indexes(runs={("ml", "train"): [obj]}, experiments={("ml", "churn"): [EXPERIMENT]})
+    reconcile.reconcile(found, "ml", "train")
+    assert ("create", "jobs", "ml", "train") not in fake.calls
+    status = fake.objects["runs", "ml", "train"]["status"]
+    assert status["phase"] == "Failed"
+    assert status["message"].startswith("spec.backoffLimit: a run with workers > 1 is not retried")
+
+
 def test_a_run_that_says_what_its_job_says_costs_no_request() -> None:
     reconcile, fake = reconciler()
     job = owned_job(active=1, startTime=iso(now()))
