@@ -23,6 +23,7 @@ import kopf
 
 from mlkube.api.kinds import EXPERIMENT, MODEL_VERSION, REGISTERED_MODEL, RUN
 from mlkube.layout import MANAGED_BY, RUN_ID_LABEL, RUN_LABEL
+from mlkube_operator.resources.distributed import COMPLETION_INDEX
 
 Key = tuple[str | None, str]
 Obj = dict[str, Any]
@@ -111,7 +112,11 @@ async def run_pods(
             "creationTimestamp": meta.get("creationTimestamp"),
             "deletionTimestamp": meta.get("deletionTimestamp"),
             "finalizers": list(meta.get("finalizers") or []),
-            "labels": {RUN_ID_LABEL: labels.get(RUN_ID_LABEL)},
+            # The rank, in a distributed Run's Job (status names a failed one).
+            "labels": {
+                RUN_ID_LABEL: labels.get(RUN_ID_LABEL),
+                COMPLETION_INDEX: labels.get(COMPLETION_INDEX),
+            },
         },
         "status": _plain(status),
     }

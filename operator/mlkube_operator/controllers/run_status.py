@@ -12,9 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from mlkube.api.run import RunPhase
+from mlkube_operator.resources.distributed import COMPLETION_INDEX
 
 TERMINAL = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.KILLED})
 MAX_MESSAGE = 1024
+# Exit codes above this are deaths by a signal (128 + its number).
+SIGNALLED = 128
 
 
 @dataclass(frozen=True)
@@ -44,36 +47,92 @@ def _time(value: Any) -> datetime | None:
     return None
 
 
-def _pod_failure(pods: list[dict[str, Any]]) -> str | None:
-    """The most useful words about why the run's container failed: its termination message.
+def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod's container statuses, the init container (`mlkube project prepare`, which
+    fetches the project) first: when it fails, the main container never starts."""
+    status = pod.get("status") or {}
+    return [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
 
-    The init container (`mlkube project prepare`, which fetches the project) comes first: when
-    it fails, the main container never starts.
-    """
+
+def _exit(pod: dict[str, Any]) -> dict[str, Any] | None:
+    """The terminated state of the pod's first container that exited non-zero, or None."""
+    for container in _containers(pod):
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        if terminated and terminated.get("exitCode", 0) != 0:
+            return dict(terminated)
+    return None
+
+
+def _exit_words(terminated: dict[str, Any]) -> str:
+    """The most useful words about why a container failed: its termination message."""
+    text = (terminated.get("message") or "").strip()
+    code = terminated.get("exitCode")
+    if terminated.get("reason") == "OOMKilled":
+        # The kernel killed it: say so first, and what to change, then its output.
+        head = (
+            "OOMKilled: the run used more memory than its limit; raise "
+            "spec.resources.limits.memory"
+        )
+        return f"{head}. {text}" if text else head
+    return text or f"container exited with code {code} ({terminated.get('reason')})"
+
+
+def _pod_failure(pods: list[dict[str, Any]]) -> str | None:
+    """Why the run's newest pod that failed did: its termination message, or why its image
+    cannot be pulled."""
     newest = sorted(pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
     for pod in reversed(newest):
-        status = pod.get("status") or {}
-        containers = [
-            *(status.get("initContainerStatuses") or []),
-            *(status.get("containerStatuses") or []),
-        ]
-        for container in containers:
-            terminated = (container.get("state") or {}).get("terminated") or {}
-            if terminated and terminated.get("exitCode", 0) != 0:
-                text = (terminated.get("message") or "").strip()
-                code = terminated.get("exitCode")
-                if terminated.get("reason") == "OOMKilled":
-                    # The kernel killed it: say so first, and what to change, then its output.
-                    head = (
-                        "OOMKilled: the run used more memory than its limit; raise "
-                        "spec.resources.limits.memory"
-                    )
-                    return f"{head}. {text}" if text else head
-                return text or f"container exited with code {code} ({terminated.get('reason')})"
+        terminated = _exit(pod)
+        if terminated is not None:
+            return _exit_words(terminated)
+        for container in _containers(pod):
             waiting = (container.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in {"ErrImagePull", "ImagePullBackOff", "InvalidImageName"}:
                 return f"{waiting['reason']}: {waiting.get('message', '')}".strip()
     return None
+
+
+def _indexes(text: str) -> list[int]:
+    """The completion indexes of a Job's ``status.failedIndexes`` (``"1,3-5"``)."""
+    found: list[int] = []
+    for part in filter(None, text.split(",")):
+        first, _, last = part.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            found.extend(range(int(first), int(last or first) + 1))
+    return found
+
+
+def _rank_failure(job: dict[str, Any], pods: list[dict[str, Any]]) -> str | None:
+    """Which rank of a distributed Run failed, and why: ``rank 2 (pod p) exited 1: <its
+    termination message>``, from the Job's ``status.failedIndexes`` and the ranks' pods; None
+    for a Job without failed indexes (one worker).
+
+    When one rank dies, the others often fail a moment later (their peer is gone), so the rank
+    named is the one whose container ended first; one killed by a signal (exit code above 128,
+    as the Job controller stops the rest) only when no other ended as early.
+    """
+    failed = set(_indexes(str((job.get("status") or {}).get("failedIndexes") or "")))
+    if not failed:
+        return None
+    ended = []
+    for pod in pods:
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        index = str(labels.get(COMPLETION_INDEX, ""))
+        terminated = _exit(pod)
+        if index.isdigit() and int(index) in failed and terminated is not None:
+            code = int(terminated.get("exitCode") or 0)
+            key = (str(terminated.get("finishedAt") or ""), code > SIGNALLED, int(index))
+            ended.append((key, pod, terminated))
+    ranks = ", ".join(str(i) for i in sorted(failed))
+    if not ended:
+        return f"rank(s) {ranks} failed"
+    (_, _, rank), pod, terminated = min(ended, key=lambda e: e[0])
+    others = sorted(failed - {rank})
+    also = f" (rank(s) {', '.join(map(str, others))} failed too)" if others else ""
+    name = (pod.get("metadata") or {}).get("name")
+    return f"rank {rank} (pod {name}) exited {terminated.get('exitCode')}{also}: " + _exit_words(
+        terminated
+    )
 
 
 def _running(pods: list[dict[str, Any]]) -> bool:
@@ -118,7 +177,13 @@ def observe(
         )
     failed = _condition(job, "Failed")
     if failed:
-        why = _pod_failure(pods) or failed.get("message") or failed.get("reason") or "failed"
+        why = (
+            _rank_failure(job, pods)
+            or _pod_failure(pods)
+            or failed.get("message")
+            or failed.get("reason")
+            or "failed"
+        )
         reason = failed.get("reason") or "Failed"
         if reason == "DeadlineExceeded":
             why = f"killed after activeDeadlineSeconds: {failed.get('message', '')}".strip()

@@ -190,3 +190,61 @@ def test_a_running_run_does_not_go_back_to_pending_before_its_job_ends() -> None
     seen = observe(RunPhase.RUNNING, False, job(active=0), [finished_pod], NOW)
     assert seen is not None
     assert seen.phase == RunPhase.RUNNING
+
+
+# -- distributed Runs: the failed rank is named ------------------------------------------------
+
+
+def rank(index: int, code: int, finished: str, message: str = "") -> dict[str, Any]:
+    """A rank's pod (as the operator's index holds it) whose main container exited."""
+    terminated = {"exitCode": code, "reason": "Error", "finishedAt": finished, "message": message}
+    ended = pod("Failed" if code else "Succeeded", terminated)
+    ended["metadata"] = {
+        "name": f"ddp-{index}-x{index}",
+        "creationTimestamp": "2026-01-02T03:00:01Z",
+        "labels": {"batch.kubernetes.io/job-completion-index": str(index)},
+    }
+    return ended
+
+
+MAX_FAILED = {"type": "Failed", "status": "True", "reason": "MaxFailedIndexesExceeded"}
+
+
+def test_a_failed_rank_is_named_with_its_pod_and_its_error() -> None:
+    pods = [
+        rank(0, 143, "2026-01-02T03:01:09Z"),  # stopped by the Job controller afterwards
+        rank(1, 0, "2026-01-02T03:01:00Z"),
+        rank(2, 1, "2026-01-02T03:01:05Z", "RuntimeError: boom\nexit code 1: ...boom"),
+    ]
+    seen = observe(RunPhase.RUNNING, False, job(MAX_FAILED, failedIndexes="2"), pods, NOW)
+    assert seen is not None
+    assert seen.phase == RunPhase.FAILED
+    assert seen.message == "rank 2 (pod ddp-2-x2) exited 1: RuntimeError: boom\nexit code 1: ...boom"
+    assert seen.events == [("Warning", "Failed", seen.message)]
+
+
+def test_the_rank_that_failed_first_is_named_when_its_peers_fail_after_it() -> None:
+    pods = [
+        rank(0, 1, "2026-01-02T03:01:06Z", "ConnectionError: rank 3 went away"),
+        rank(3, 2, "2026-01-02T03:01:05Z", "ValueError: bad shard"),
+        rank(4, 137, "2026-01-02T03:01:05Z"),  # killed in the same second: not the cause
+    ]
+    failed = job(MAX_FAILED, failedIndexes="0,3-4")
+    seen = observe(RunPhase.RUNNING, False, failed, pods, NOW)
+    assert seen is not None
+    assert seen.message == (
+        "rank 3 (pod ddp-3-x3) exited 2 (rank(s) 0, 4 failed too): ValueError: bad shard"
+    )
+
+
+def test_a_failed_index_without_its_pod_still_names_the_rank() -> None:
+    seen = observe(RunPhase.RUNNING, False, job(MAX_FAILED, failedIndexes="1"), [], NOW)
+    assert seen is not None
+    assert seen.message == "rank(s) 1 failed"
+
+
+def test_a_run_of_one_worker_names_no_rank() -> None:
+    failed = job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"})
+    seen = observe(RunPhase.RUNNING, False, failed, [rank(0, 1, "2026-01-02T03:01:00Z", "no")], NOW)
+    assert seen is not None
+    assert seen.message == "no"
