@@ -70,8 +70,7 @@ def _exit_words(terminated: dict[str, Any]) -> str:
     if terminated.get("reason") == "OOMKilled":
         # The kernel killed it: say so first, and what to change, then its output.
         head = (
-            "OOMKilled: the run used more memory than its limit; raise "
-            "spec.resources.limits.memory"
+            "OOMKilled: the run used more memory than its limit; raise spec.resources.limits.memory"
         )
         return f"{head}. {text}" if text else head
     return text or f"container exited with code {code} ({terminated.get('reason')})"

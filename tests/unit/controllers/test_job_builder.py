@@ -217,9 +217,8 @@ def test_each_rank_gets_the_torch_distributed_variables() -> None:
     assert pod["subdomain"] == "ddp"
     main, prepare = pod["containers"][0], pod["initContainers"][0]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in main["env"]}
-    assert env["RANK"] == {
-        "fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}
-    }
+    index = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    assert env["RANK"] == {"fieldRef": {"fieldPath": index}}
     assert [env[k] for k in ("LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")] == [
         "0", "3", "ddp-0.ddp", "29500",
     ]  # fmt: skip
@@ -259,7 +258,7 @@ def test_what_a_distributed_run_may_not_ask_is_reported_with_its_path() -> None:
 
 
 def test_workers_are_bounded_by_the_schema() -> None:
-    with pytest.raises(SpecError, match="spec.workers"):
+    with pytest.raises(SpecError, match=r"spec\.workers"):
         run({**DISTRIBUTED, "workers": 65})
-    with pytest.raises(SpecError, match="spec.workers"):
+    with pytest.raises(SpecError, match=r"spec\.workers"):
         run({**DISTRIBUTED, "workers": 0})

@@ -219,7 +219,9 @@ def test_a_failed_rank_is_named_with_its_pod_and_its_error() -> None:
     seen = observe(RunPhase.RUNNING, False, job(MAX_FAILED, failedIndexes="2"), pods, NOW)
     assert seen is not None
     assert seen.phase == RunPhase.FAILED
-    assert seen.message == "rank 2 (pod ddp-2-x2) exited 1: RuntimeError: boom\nexit code 1: ...boom"
+    assert seen.message == (
+        "rank 2 (pod ddp-2-x2) exited 1: RuntimeError: boom\nexit code 1: ...boom"
+    )
     assert seen.events == [("Warning", "Failed", seen.message)]
 
 
