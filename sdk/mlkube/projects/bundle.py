@@ -34,6 +34,7 @@ RUNNER_MODULES = (
     "mlkube/projects/command.py",
     "mlkube/projects/facts.py",
     "mlkube/projects/mlproject.py",
+    "mlkube/projects/ranks.py",
     "mlkube/projects/runner.py",
 )
 # The packages the runner imports, each with the distribution whose licence files travel with it.

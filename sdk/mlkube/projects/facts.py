@@ -88,10 +88,10 @@ def project_tags(project: Project) -> dict[str, str]:
     return tags
 
 
-def report_in_background(env: Mapping[str, str], project: Project) -> threading.Thread:
-    """``report`` the project's tags while the entry point starts (join it before exiting)."""
+def report_in_background(env: Mapping[str, str], tags: Mapping[str, str]) -> threading.Thread:
+    """``report`` ``tags`` while the entry point starts (join it before exiting)."""
     thread = threading.Thread(
-        target=report, args=(dict(env), project_tags(project)), name="mlkube-tags", daemon=True
+        target=report, args=(dict(env), dict(tags)), name="mlkube-tags", daemon=True
     )
     thread.start()
     return thread

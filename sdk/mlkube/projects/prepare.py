@@ -165,6 +165,7 @@ def run_here(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 entry_point=args.entry_point,
                 param=args.param,
                 auth_plugin=None,
+                workers=1,  # one process, here
             ),
             env,
         )

@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import yaml
 
-from mlkube.projects import facts
+from mlkube.projects import facts, ranks
 from mlkube.projects.command import render_command
 from mlkube.projects.mlproject import Project, ProjectError, load_project
 
@@ -320,7 +321,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="a directory holding MLflow's request-auth plugin 'mlkube' (written by the init "
         "container): put first on the entry point's PYTHONPATH",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="the run's number of ranks (spec.workers); above 1 this pod is rank RANK, and "
+        "only rank 0's code logs to the run",
+    )
     return add_run_arguments(parser)
+
+
+def reported_tags(project: Project, rank: int | None) -> dict[str, str]:
+    """The tags this pod sets on the run: the project's (one pod does, rank 0 of a distributed
+    run) and, for a rank, the host it ran on."""
+    tags = facts.project_tags(project) if not rank else {}
+    if rank is not None:
+        tags[ranks.host_tag(rank)] = socket.gethostname()
+    return tags
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -330,6 +347,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             workdir = Path(
                 args.workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix="mlkube-"))
             ).resolve()
+            rank = ranks.rank_of(env, args.workers) if args.workers > 1 else None
             project = load_project(Path(args.path))
             entry_point = project.entry_point(args.entry_point)
             command = render_command(
@@ -337,19 +355,28 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             )
             requirements = missing_requirements(project)
             venv_bin = install(requirements, project, workdir) if requirements else None
-            print(f"[mlkube] {project.name}:{entry_point.name} $ {command}", flush=True)
+            where = "" if rank is None else f" (rank {rank} of {args.workers})"
+            print(f"[mlkube] {project.name}:{entry_point.name}{where} $ {command}", flush=True)
             # mlflow.project.env and the git commit, as `mlflow run` sets them (issue 14).
-            reporting = facts.report_in_background(env, project)
+            reporting = facts.report_in_background(env, reported_tags(project, rank))
             code, tail, exception = stream(
                 command,
                 project.directory,
-                command_environment(env, workdir, venv_bin, args.auth_plugin),
+                command_environment(
+                    ranks.code_environment(env, rank), workdir, venv_bin, args.auth_plugin
+                ),
             )
             reporting.join(timeout=REPORT_WAIT)
             if code != 0:
                 write_termination_message(failure_message(code, tail, exception))
             return code
-    except (ProjectError, RunnerError, OSError, subprocess.SubprocessError) as err:
+    except (
+        ProjectError,
+        RunnerError,
+        ranks.RankError,
+        OSError,
+        subprocess.SubprocessError,
+    ) as err:
         print(f"[mlkube] error: {err}", file=sys.stderr, flush=True)
         write_termination_message(str(err))
         return 2

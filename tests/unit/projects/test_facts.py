@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -139,6 +140,7 @@ def test_the_runner_sets_the_env_and_commit_of_the_project_it_runs(
         entry_point="main",
         param=[],
         auth_plugin=None,
+        workers=1,
     )
     assert runner.run(args, env) == 0
     tags = {t["key"]: t["value"] for t in seen.calls[-1][2]["tags"]}
@@ -147,3 +149,86 @@ def test_the_runner_sets_the_env_and_commit_of_the_project_it_runs(
         "mlflow.source.git.commit": git(project, "rev-parse", "HEAD"),
     }
     assert tags["mlflow.project.env"] == "virtualenv"
+
+
+# -- the ranks of a distributed Run (spec.workers > 1): one MLflow run, rank 0's -------------
+
+SHOW_ENV = """\
+import json, os, sys
+names = ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "RANK", "WORLD_SIZE")
+open(sys.argv[1], "w").write(json.dumps({n: os.environ.get(n) for n in names}))
+"""
+
+
+def run_rank(
+    tmp_path: Path, url: str, rank: str, workers: int = 3
+) -> tuple[int, dict[str, str | None]]:
+    """Run a project that records its environment as rank ``rank``; its exit code and what
+    its code saw."""
+    project = tmp_path / f"rank-{rank}"
+    project.mkdir()
+    (project / "show.py").write_text(SHOW_ENV)
+    seen_file = tmp_path / f"seen-{rank}.json"
+    (project / "MLproject").write_text(
+        f"name: p\nentry_points:\n  main:\n    command: \"python show.py {seen_file}\"\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MLFLOW_TRACKING_URI": url,
+        "MLFLOW_RUN_ID": RUN_ID,
+        "MLFLOW_EXPERIMENT_ID": "3",
+        "RANK": rank,
+        "WORLD_SIZE": str(workers),
+    }
+    args = argparse.Namespace(
+        path=str(project),
+        workdir=str(tmp_path / f"w-{rank}"),
+        entry_point="main",
+        param=[],
+        auth_plugin=None,
+        workers=workers,
+    )
+    code = runner.run(args, env)
+    return code, json.loads(seen_file.read_text()) if seen_file.exists() else {}
+
+
+def test_rank_0_owns_the_run_and_the_others_only_tag_their_host(
+    tmp_path: Path, tracking: tuple[str, Tracking]
+) -> None:
+    url, seen = tracking
+    code, saw = run_rank(tmp_path, url, "0")
+    assert code == 0
+    assert (saw["MLFLOW_RUN_ID"], saw["MLFLOW_TRACKING_URI"]) == (RUN_ID, url)
+    tags = {t["key"]: t["value"] for t in seen.calls[-1][2]["tags"]}
+    assert tags == {"mlflow.project.env": "local", "mlkube.rank.0.host": socket.gethostname()}
+
+    code, saw = run_rank(tmp_path, url, "2")
+    assert code == 0
+    # Its code cannot log to the run, nor make a second one in the experiment.
+    assert saw == {
+        "MLFLOW_RUN_ID": None,
+        "MLFLOW_TRACKING_URI": None,
+        "MLFLOW_EXPERIMENT_ID": None,
+        "RANK": "2",
+        "WORLD_SIZE": "3",
+    }
+    path, _, body = seen.calls[-1]
+    assert path == "/api/2.0/mlflow/runs/log-batch"
+    assert body == {
+        "run_id": RUN_ID,
+        "tags": [{"key": "mlkube.rank.2.host", "value": socket.gethostname()}],
+    }
+    assert len(seen.calls) == 2
+
+
+def test_a_rank_outside_the_run_fails_before_the_code_runs(
+    tmp_path: Path,
+    tracking: tuple[str, Tracking],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, seen = tracking
+    message = tmp_path / "termination-log"
+    monkeypatch.setenv("MLKUBE_TERMINATION_LOG", str(message))
+    code, saw = run_rank(tmp_path, url, "3")
+    assert (code, saw, seen.calls) == (2, {}, [])
+    assert message.read_text() == "RANK is '3', not one of the run's ranks 0..2\n"
