@@ -170,7 +170,7 @@ def run_rank(
     (project / "show.py").write_text(SHOW_ENV)
     seen_file = tmp_path / f"seen-{rank}.json"
     (project / "MLproject").write_text(
-        f"name: p\nentry_points:\n  main:\n    command: \"python show.py {seen_file}\"\n"
+        f'name: p\nentry_points:\n  main:\n    command: "python show.py {seen_file}"\n'
     )
     env = {
         "PATH": "/usr/bin:/bin",
