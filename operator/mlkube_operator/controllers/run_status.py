@@ -106,9 +106,11 @@ def _rank_failure(job: dict[str, Any], pods: list[dict[str, Any]]) -> str | None
     termination message>``, from the Job's ``status.failedIndexes`` and the ranks' pods; None
     for a Job without failed indexes (one worker).
 
-    When one rank dies, the others often fail a moment later (their peer is gone), so the rank
-    named is the one whose container ended first; one killed by a signal (exit code above 128,
-    as the Job controller stops the rest) only when no other ended as early.
+    When one rank dies, the others often fail a moment later (their peer is gone, or the Job
+    controller stops them), so the rank named is the first to end of those that failed by
+    themselves: a pod being deleted (the Job controller deletes the ranks it stops) comes after
+    one that is not, then the earlier end (a second's resolution), then one killed by a signal
+    (exit code above 128) after one that exited.
     """
     failed = set(_indexes(str((job.get("status") or {}).get("failedIndexes") or "")))
     if not failed:
@@ -120,12 +122,14 @@ def _rank_failure(job: dict[str, Any], pods: list[dict[str, Any]]) -> str | None
         terminated = _exit(pod)
         if index.isdigit() and int(index) in failed and terminated is not None:
             code = int(terminated.get("exitCode") or 0)
-            key = (str(terminated.get("finishedAt") or ""), code > SIGNALLED, int(index))
+            stopped = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+            finished = str(terminated.get("finishedAt") or "")
+            key = (stopped, finished, code > SIGNALLED, int(index))
             ended.append((key, pod, terminated))
     ranks = ", ".join(str(i) for i in sorted(failed))
     if not ended:
         return f"rank(s) {ranks} failed"
-    (_, _, rank), pod, terminated = min(ended, key=lambda e: e[0])
+    (*_, rank), pod, terminated = min(ended, key=lambda e: e[0])
     others = sorted(failed - {rank})
     also = f" (rank(s) {', '.join(map(str, others))} failed too)" if others else ""
     name = (pod.get("metadata") or {}).get("name")

@@ -195,13 +195,16 @@ def test_a_running_run_does_not_go_back_to_pending_before_its_job_ends() -> None
 # -- distributed Runs: the failed rank is named ------------------------------------------------
 
 
-def rank(index: int, code: int, finished: str, message: str = "") -> dict[str, Any]:
+def rank(
+    index: int, code: int, finished: str, message: str = "", deleted: bool = False
+) -> dict[str, Any]:
     """A rank's pod (as the operator's index holds it) whose main container exited."""
     terminated = {"exitCode": code, "reason": "Error", "finishedAt": finished, "message": message}
     ended = pod("Failed" if code else "Succeeded", terminated)
     ended["metadata"] = {
         "name": f"ddp-{index}-x{index}",
         "creationTimestamp": "2026-01-02T03:00:01Z",
+        "deletionTimestamp": finished if deleted else None,
         "labels": {"batch.kubernetes.io/job-completion-index": str(index)},
     }
     return ended
@@ -230,12 +233,14 @@ def test_the_rank_that_failed_first_is_named_when_its_peers_fail_after_it() -> N
         rank(0, 1, "2026-01-02T03:01:06Z", "ConnectionError: rank 3 went away"),
         rank(3, 2, "2026-01-02T03:01:05Z", "ValueError: bad shard"),
         rank(4, 137, "2026-01-02T03:01:05Z"),  # killed in the same second: not the cause
+        # Stopped by the Job controller (deleted), its peer gone: exited 1 in the same second.
+        rank(1, 1, "2026-01-02T03:01:05Z", "ConnectionResetError: reset", deleted=True),
     ]
-    failed = job(MAX_FAILED, failedIndexes="0,3-4")
+    failed = job(MAX_FAILED, failedIndexes="0,1,3-4")
     seen = observe(RunPhase.RUNNING, False, failed, pods, NOW)
     assert seen is not None
     assert seen.message == (
-        "rank 3 (pod ddp-3-x3) exited 2 (rank(s) 0, 4 failed too): ValueError: bad shard"
+        "rank 3 (pod ddp-3-x3) exited 2 (rank(s) 0, 1, 4 failed too): ValueError: bad shard"
     )
 
 
