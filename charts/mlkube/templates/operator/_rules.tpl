@@ -17,8 +17,9 @@ reaches the operator through its own Deployment's env (secretKeyRef), which need
 - apiGroups: [mlkube.io]
   resources: [experiments/status, runs/status, registeredmodels/status, modelversions/status, modeldeployments/status]
   verbs: [get, patch, update]
-# A project Run's Job and the pods it reads the outcome from; a ModelDeployment's Deployment,
-# Service and autoscaler (server-side apply: create and patch).
+# A project Run's Job and the pods it reads the outcome from, and a distributed Run's headless
+# Service; a ModelDeployment's Deployment, Service and autoscaler (server-side apply: create and
+# patch).
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, patch, delete]
