@@ -108,6 +108,13 @@ def finish(client: Client, name: str, timeout: float) -> int:
 @click.option("--experiment", default="default", show_default=True, help="Experiment name")
 @click.option("--name", help="the Run's name (default: generated from the project's)")
 @click.option("--image", help="container image (default: the operator's runtime image)")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="pods that run it together, as ranks 0..N-1 (spec.workers; docs/distributed.md)",
+)
 @click.option("-f", "--follow", is_flag=True, help="stream the run's output until it ends")
 @click.option("--wait", is_flag=True, help="wait for the run to end")
 @click.option("--timeout", type=float, default=3600, show_default=True, help="seconds to wait")
@@ -124,6 +131,7 @@ def submit(
     experiment: str,
     name: str | None,
     image: str | None,
+    workers: int,
     follow: bool,
     wait: bool,
     timeout: float,
@@ -154,6 +162,7 @@ def submit(
             image=image,
             source=source,
             progress=progress,
+            workers=workers,
         )
     run_name = run.metadata.name
     ns = client.namespace

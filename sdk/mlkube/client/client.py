@@ -91,11 +91,13 @@ class Client:
         source: Source | None = None,
         progress: UploadProgress | None = None,
         deadline_seconds: int | None = None,
+        workers: int = 1,
     ) -> Run:
         """Upload the project in ``directory`` (``progress`` gets (bytes sent, total)) and create
         a Run of its ``entry_point`` with ``params`` in ``experiment``; the Run made. A remote
         project (archive URI, git, a path in the image) comes as ``source`` instead.
-        ``deadline_seconds`` bounds the Run's time (``spec.activeDeadlineSeconds``)."""
+        ``deadline_seconds`` bounds the Run's time (``spec.activeDeadlineSeconds``); ``workers``
+        above 1 runs it on that many pods, as ranks (``spec.workers``, docs/distributed.md)."""
         where = source or Source(directory=Path(directory) if directory is not None else None)
         project, base = project_of(where, self.env, self.namespace, progress)
         spec: dict[str, Any] = {
@@ -108,6 +110,8 @@ class Client:
             spec["image"] = image
         if deadline_seconds is not None:
             spec["activeDeadlineSeconds"] = deadline_seconds
+        if workers != 1:
+            spec["workers"] = workers
         annotations = dict(where.annotations)
         # The API server records no creator on an object. This is who the API server says these
         # credentials are, as `mlkube run` claims it: anyone who can create Runs can write
