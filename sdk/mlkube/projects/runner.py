@@ -25,10 +25,12 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -255,12 +257,29 @@ def command_environment(
 
 
 def stream(
-    command: str, cwd: Path, env: Mapping[str, str] | None = None
+    command: str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    init: bool | None = None,
 ) -> tuple[int, str, str | None]:
-    """Run ``command`` in bash, echoing its output; return its exit code, its last lines and the
-    exception line of the traceback that ends them (None when they end in none)."""
+    """Run ``command`` in bash, echoing its output; return its exit code (128 + N for a death
+    by signal N), its last lines and the exception line of the traceback that ends them (None
+    when they end in none).
+
+    ``init``: this process is its container's PID 1 (the default: asks the kernel). The kernel
+    delivers no signal to a PID 1 that has no handler for it, so without one the pod's SIGTERM
+    (the pod deleted, a Run suspended, the Job controller stopping the other ranks of a failed
+    distributed Run) would be ignored until the grace period ends in SIGKILL. As PID 1 the
+    command runs as its own process group and SIGTERM is passed on to all of it (a compound
+    command's processes too), so the code stops at once, or as its own handler says.
+    """
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     watch = ExceptionWatch()
+    # (Only the main thread may set a handler; runner.run called from another sets none.)
+    forward = (os.getpid() == 1 if init is None else init) and (
+        threading.current_thread() is threading.main_thread()
+    )
     try:
         proc = subprocess.Popen(
             ["bash", "-c", command],
@@ -271,19 +290,31 @@ def stream(
             text=True,
             errors="replace",
             bufsize=1,
+            start_new_session=forward,
         )
     except FileNotFoundError:
         raise RunnerError("bash is not in this image: entry point commands run with bash") from None
     assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        sys.stdout.flush()
-        tail.append(line.rstrip("\n"))
-        watch.feed(line)
+
+    def pass_on(signum: int, _: object) -> None:
+        with contextlib.suppress(ProcessLookupError):  # the group is gone already
+            os.killpg(proc.pid, signum)
+
+    previous = signal.signal(signal.SIGTERM, pass_on) if forward else None
+    try:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            tail.append(line.rstrip("\n"))
+            watch.feed(line)
+        code = proc.wait()
+    finally:
+        if forward:
+            signal.signal(signal.SIGTERM, previous)
     # Only an exception printed among the last lines explains the exit: an earlier traceback
     # (logged and handled) must not be blamed for a later failure.
     exception = watch.exception if watch.exception in tail else None
-    return proc.wait(), "\n".join(tail), exception
+    return (128 - code if code < 0 else code), "\n".join(tail), exception
 
 
 def parse_parameters(pairs: Sequence[str]) -> dict[str, str]:

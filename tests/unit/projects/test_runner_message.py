@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -99,3 +102,35 @@ def test_a_handled_traceback_earlier_in_the_output_is_not_blamed(tmp_path: Path)
     code, _, exception = stream(f"{sys.executable} later.py", tmp_path)
     assert code == 2
     assert exception is None
+
+
+STOPPED_BY_SIGTERM = """\
+import sys
+from pathlib import Path
+from mlkube.projects.runner import stream
+code, tail, _ = stream("echo started; sleep 60; echo not stopped", Path("."), init=True)
+print("runner saw", code, flush=True)
+sys.exit(code)
+"""
+
+
+def test_sigterm_reaches_the_code_and_ends_it_with_128_plus_the_signal(tmp_path: Path) -> None:
+    """As PID 1 of its container the runner would ignore SIGTERM: it passes it on instead, to
+    every process of the command (bash runs `sleep` as a child here, not in its place)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STOPPED_BY_SIGTERM],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "started\n"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    # The runner lived on (a runner killed by the signal would say -15) and reported the
+    # code's death by SIGTERM as exit code 143.
+    assert (proc.returncode, out) == (143, "runner saw 143\n")
