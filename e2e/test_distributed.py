@@ -50,6 +50,7 @@ def test_three_ranks_train_as_one_run_and_agree(
     operator.kubectl("apply", "-n", namespace, "-f", str(EXAMPLE / "run.yaml"))
     run = ended(operator, namespace, RUN, timeout=600)
     assert run["status"]["phase"] == "Succeeded", run["status"]
+    assert run["status"]["message"] == "all 3 ranks exited 0"
     # One Job, Indexed, one pod per rank; the headless Service that named the ranks.
     assert operator.kubectl("get", "jobs", "-n", namespace, "-o", "name").split() == [
         f"job.batch/{RUN}"

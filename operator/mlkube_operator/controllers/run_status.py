@@ -170,11 +170,13 @@ def observe(
     start = _time(status.get("startTime"))
     if _condition(job, "Complete"):
         end = _time(status.get("completionTime")) or now
+        # An Indexed Job (a distributed Run) lists the ranks that completed.
+        ranks = len(_indexes(str(status.get("completedIndexes") or "")))
         return Observed(
             RunPhase.SUCCEEDED,
             start,
             end,
-            "the run's code exited 0",
+            f"all {ranks} ranks exited 0" if ranks > 1 else "the run's code exited 0",
             "Succeeded",
             [("Normal", "Succeeded", "the run completed")],
         )

@@ -255,3 +255,15 @@ def test_a_run_of_one_worker_names_no_rank() -> None:
     seen = observe(RunPhase.RUNNING, False, failed, [rank(0, 1, "2026-01-02T03:01:00Z", "no")], NOW)
     assert seen is not None
     assert seen.message == "no"
+
+
+def test_a_distributed_run_that_completes_says_all_its_ranks_exited_0() -> None:
+    done = job(
+        {"type": "Complete", "status": "True"},
+        completionTime="2026-01-02T03:02:00Z",
+        completedIndexes="0-2",
+        succeeded=3,
+    )
+    seen = observe(RunPhase.RUNNING, False, done, [], NOW)
+    assert seen is not None
+    assert (seen.phase, seen.message) == (RunPhase.SUCCEEDED, "all 3 ranks exited 0")
