@@ -9,7 +9,6 @@ is needed, on the laptop or in the pod (issue 13).
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from mlkube import layout
 from mlkube.api import API_VERSION, RunSpec, SpecError, parse
 from mlkube.client.errors import Invalid, TrackingError
 from mlkube.projects.archive import upload
+from mlkube.projects.facts import git_commit
 from mlkube.projects.mlproject import ProjectError, load_project
 from mlkube.storage import StorageError
 
@@ -50,26 +50,6 @@ class Source:
 def slug(text: str) -> str:
     cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
     return (cleaned or "run")[:40].rstrip("-")
-
-
-def git_commit(directory: Path) -> str | None:
-    """HEAD of the git checkout holding ``directory``, or None when it is in none (or git is
-    missing): the commit an archive packed from it was made from (``mlflow.source.git.commit``).
-    Uncommitted changes travel in the archive too; the commit names their base, as MLflow's
-    does for a local project. (git itself, unlike ``mlkube.projects.facts``, also finds the
-    checkout of a worktree, whose ``.git`` is a file.)"""
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
 def run_body(

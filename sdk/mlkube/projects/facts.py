@@ -63,17 +63,38 @@ def _ref(git: Path, name: str) -> str | None:
     return None
 
 
+def _git_dirs(dot_git: Path) -> list[Path]:
+    """Where a checkout's HEAD and refs live: ``.git`` itself, or for a linked worktree (whose
+    ``.git`` is a file naming its git dir) that dir, then the repository's common dir, which
+    holds the branches."""
+    if dot_git.is_dir():
+        return [dot_git]
+    text = dot_git.read_text().strip()
+    if not text.startswith("gitdir: "):
+        return []
+    own = (dot_git.parent / text[len("gitdir: ") :]).resolve()
+    common = own / "commondir"
+    if common.is_file():
+        return [own, (own / common.read_text().strip()).resolve()]
+    return [own]
+
+
 def git_commit(directory: Path) -> str | None:
-    """The commit checked out in the git work tree holding ``directory`` (read from its
-    ``.git`` directory: HEAD, a loose ref or packed-refs), or None."""
+    """The commit checked out in the git checkout holding ``directory`` (read from its git
+    files: HEAD, a loose ref or packed-refs, in a worktree's own dir or the common one), or
+    None. Read from files because the Run's image need not have git."""
     for candidate in [directory, *directory.parents]:
-        git = candidate / ".git"
-        if not git.is_dir():
+        dot_git = candidate / ".git"
+        if not dot_git.exists():
             continue
         try:
-            head = (git / "HEAD").read_text().strip()
+            dirs = _git_dirs(dot_git)
+            if not dirs:
+                return None
+            head = (dirs[0] / "HEAD").read_text().strip()
             if head.startswith("ref: "):
-                head = _ref(git, head[len("ref: ") :]) or ""
+                name = head[len("ref: ") :]
+                head = next((c for c in (_ref(d, name) for d in dirs) if c), "")
         except (OSError, UnicodeDecodeError):
             return None
         return head if _COMMIT.match(head) else None

@@ -25,8 +25,9 @@ from mlflow.tracking import MlflowClient
 import mlkube
 from mlkube import layout
 from mlkube.client.errors import MlkubeError
-from mlkube.client.submit import Source, git_commit
+from mlkube.client.submit import Source
 from mlkube.projects.archive import project_files
+from mlkube.projects.facts import git_commit
 from mlkube.recipes import cache
 from mlkube.recipes.config import STEPS, Profile, Recipe
 from mlkube.recipes.steps import register

@@ -233,3 +233,15 @@ def test_trace_search_as_mlflows(pair: tuple[Logged, Logged]) -> None:
     reference, ours = (ask(p) for p in pair)
     assert reference.status_code == ours.status_code == 200, ours.text
     assert ours.json() == reference.json() == {}
+
+
+def test_step_chart_history_of_an_unknown_run_as_mlflows(pair: tuple[Logged, Logged]) -> None:
+    # MLflow answers an empty 200 both for a run that does not exist and for a metric a run
+    # never logged (observed on mlflow server 3.17.2, SQLite): the UI asks before runs load.
+    route = "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
+    for run_id in ("0" * 32, None):
+        reference, ours = (
+            p.get(route, run_ids=run_id or p.run_id, metric_key="nope") for p in pair
+        )
+        assert (ours.status_code, ours.json()) == (reference.status_code, reference.json())
+        assert ours.json() == {}

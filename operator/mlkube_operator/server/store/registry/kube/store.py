@@ -58,7 +58,14 @@ class KubeRegistryStore(WatchedStore, RegistryStore):
     # -- helpers ------------------------------------------------------------------------------
 
     def _model(self, workspace: str, name: str) -> ModelRecord:
+        """The model from the cache or, when the watch has not brought it yet, from the API
+        server: another replica may have made it a moment ago (as runs, issue 17). Read by the
+        resource name a model of that name gets first, which is every model's but a renamed
+        one's or one made while its name was held."""
         record = self.cache.model_named(workspace, name)
+        if record is None:
+            self._refresh(REGISTERED_MODEL, workspace, names.model_resource_name(name))
+            record = self.cache.model_named(workspace, name)
         if record is None:
             raise rules.model_not_found(name)
         return record
@@ -75,10 +82,32 @@ class KubeRegistryStore(WatchedStore, RegistryStore):
 
     def _version(self, workspace: str, name: str, number: int) -> tuple[ModelRecord, VersionRecord]:
         model = self._model(workspace, name)
-        for found, record in self._numbered(workspace, model):
-            if found == number:
-                return model, record
-        raise rules.version_not_found(name, number)
+        found = self._numbered_as(workspace, model, number)
+        if found is None:
+            # Numbered through another replica a moment ago? The model's claims say so: read
+            # it fresh, and its versions only when the number is claimed.
+            resource_name = model.resource.metadata.name
+            self._refresh(REGISTERED_MODEL, workspace, resource_name)
+            model = self.cache.model(workspace, resource_name) or model
+            if number in model.resource.status.version_claims.values():
+                self._refresh_versions(workspace, resource_name)
+                found = self._numbered_as(workspace, model, number)
+        if found is None:
+            raise rules.version_not_found(name, number)
+        return model, found
+
+    def _numbered_as(self, workspace: str, model: ModelRecord, number: int) -> VersionRecord | None:
+        return next((r for n, r in self._numbered(workspace, model) if n == number), None)
+
+    def _refresh_versions(self, workspace: str, model: str) -> None:
+        try:
+            versions, _ = self.client.list(
+                MODEL_VERSION, workspace, f"{layout.MODEL_LABEL}={model}"
+            )
+        except KubeError as err:
+            raise unavailable(err) from None
+        for obj in versions:
+            self.cache.put(MODEL_VERSION, obj)
 
     def _version_entity(
         self, workspace: str, record: VersionRecord, number: int, model: ModelRecord
