@@ -1,0 +1,129 @@
+"""Where a Sweep stands, decided from its trial Runs: pure functions, no I/O (docs/sweeps.md).
+
+The sweep controller (to come) reads the Sweep and its trial Runs from its indexes, turns each
+Run into a ``Trial`` with ``trial_of``, and asks ``tally`` for the status and the indexes of the
+trials to create next. The Runs are the record: nothing here depends on what an earlier reconcile
+decided, so a restarted operator decides the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlkube import layout
+from mlkube.api import RunPhase
+from mlkube.api.sweep import Algorithm, BestTrial, Direction, SweepPhase, SweepSpec
+from mlkube_operator.controllers.sweep_search import Outcome, Trial, grid_size
+
+Obj = dict[str, Any]
+ACTIVE = {None, RunPhase.PENDING.value, RunPhase.RUNNING.value}
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """A trial and the facts about its Run that the status reports."""
+
+    trial: Trial
+    name: str
+    phase: str | None
+    run_id: str | None
+
+
+def trial_of(run: Obj, spec: SweepSpec) -> TrialRun | None:
+    """The trial a child Run records, or None when the Run carries no trial index."""
+    metadata = run.get("metadata") or {}
+    try:
+        index = int((metadata.get("labels") or {})[layout.TRIAL_LABEL])
+    except (KeyError, ValueError):
+        return None
+    status = run.get("status") or {}
+    phase = status.get("phase")
+    metric = (status.get("metrics") or {}).get(spec.objective.metric) or {}
+    value = None if metric.get("nonFinite") or "value" not in metric else float(metric["value"])
+    if phase in ACTIVE:
+        outcome = Outcome.RUNNING
+    elif phase == RunPhase.SUCCEEDED.value and value is not None:
+        outcome = Outcome.COMPLETE
+    elif phase == RunPhase.KILLED.value and layout.PRUNED_ANNOTATION in (
+        metadata.get("annotations") or {}
+    ):
+        outcome = Outcome.PRUNED
+    else:
+        outcome = Outcome.FAILED
+    parameters = (run.get("spec") or {}).get("parameters") or {}
+    searched = {name: str(parameters[name]) for name in spec.search_space if name in parameters}
+    return TrialRun(
+        trial=Trial(index, searched, outcome, value if outcome == Outcome.COMPLETE else None),
+        name=str(metadata.get("name", "")),
+        phase=phase,
+        run_id=status.get("runId"),
+    )
+
+
+def trial_name(sweep: str, index: int) -> str:
+    """Trial ``index``'s Run: its name is its identity, so a repeated create cannot duplicate it."""
+    return f"{sweep}-t{index}"
+
+
+def planned_runs(spec: SweepSpec) -> int:
+    """How many trials the sweep runs in all: maxRuns, or fewer when the grid is smaller."""
+    if spec.algorithm == Algorithm.GRID:
+        return min(spec.max_runs, grid_size(spec.search_space))
+    return spec.max_runs
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The status a Sweep's trials add up to, and the trials to create next."""
+
+    phase: SweepPhase
+    counts: dict[str, int]
+    progress: str
+    best: BestTrial | None
+    create: list[int] = field(default_factory=list)
+    message: str | None = None
+
+
+def best_of(spec: SweepSpec, runs: Sequence[TrialRun]) -> BestTrial | None:
+    """The completed trial with the best objective value; on a tie, the lowest index."""
+    done = [r for r in runs if r.trial.outcome == Outcome.COMPLETE and r.trial.value is not None]
+    if not done:
+        return None
+    sign = 1.0 if spec.objective.direction == Direction.MINIMIZE else -1.0
+    best = min(done, key=lambda r: (sign * (r.trial.value or 0.0), r.trial.index))
+    return BestTrial(
+        run=best.name,
+        trial=best.trial.index,
+        run_id=best.run_id,
+        parameters=best.trial.parameters,
+        value=best.trial.value or 0.0,
+    )
+
+
+def tally(spec: SweepSpec, runs: Sequence[TrialRun]) -> Tally:
+    """Counts, best trial, phase, and the indexes of the trials to create now."""
+    phases = [r.phase for r in runs]
+    counts = {
+        "trials": len(runs),
+        "running": sum(p in ACTIVE for p in phases),
+        "succeeded": phases.count(RunPhase.SUCCEEDED.value),
+        "failed": phases.count(RunPhase.FAILED.value),
+        "killed": phases.count(RunPhase.KILLED.value),
+        "pruned": sum(r.trial.outcome == Outcome.PRUNED for r in runs),
+    }
+    planned = planned_runs(spec)
+    progress = f"{counts['trials'] - counts['running']}/{planned}"
+    best = best_of(spec, runs)
+    if counts["failed"] > spec.max_failed_runs:
+        message = (
+            f"{counts['failed']} trials failed, more than maxFailedRuns ({spec.max_failed_runs})"
+        )
+        return Tally(SweepPhase.FAILED, counts, progress, best, message=message)
+    following = max((r.trial.index for r in runs), default=-1) + 1
+    room = max(spec.parallelism - counts["running"], 0)
+    create = list(range(following, min(following + room, planned)))
+    if not create and counts["running"] == 0 and following >= planned:
+        return Tally(SweepPhase.SUCCEEDED, counts, progress, best)
+    return Tally(SweepPhase.RUNNING, counts, progress, best, create)
