@@ -31,7 +31,8 @@ def test_make_demo_runs_the_quickstart_on_the_chart(tmp_path: Path) -> None:
             check=False,
         )
         assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
-        out = demo.stdout
+        # `mlkube run` reports the Run's progress and outcome on stderr (stdout is for -o).
+        out = demo.stdout + demo.stderr
         assert "mlkube-operator" in out
         assert "mlkube-server" in out
         assert "Succeeded: the run's code exited 0" in out

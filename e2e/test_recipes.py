@@ -18,10 +18,10 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from e2e.cluster.cluster import ROOT, LocalCluster
+from e2e.ui.browser import CHROMIUM
 
 SCREENSHOTS = Path(os.environ.get("MLKUBE_SCREENSHOTS", ROOT / "build" / "screenshots" / "recipes"))
 TRAINING = ("ingest", "split", "transform", "train", "evaluate", "register")
-CHROMIUM = "/usr/bin/chromium"
 
 
 def recipes(cluster: LocalCluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -24,10 +24,10 @@ from e2e.cluster.cluster import LocalCluster
 from e2e.cluster.identities import namespaced_editor, service_account, token
 from e2e.cluster.mlkube_ui import UiProcess, session_cookie, ui_environment
 from e2e.cluster.waiting import eventually
+from e2e.ui.browser import CHROMIUM
 
 EXPERIMENT = "seen-through-mlkube-ui"
 SEARCH = "/ajax-api/2.0/mlflow/experiments/search?max_results=100"
-CHROMIUM = "/usr/bin/chromium"
 # The runtime image under its documented alias (images/README.md): Python, no mlkube.
 PYTHON = "python:3.11"
 ECHO = """
@@ -109,15 +109,6 @@ def test_the_ui_signs_in_with_the_kubeconfigs_token_and_only_for_its_browser(
     assert "stopped" in rest
 
 
-def chromium_available() -> bool:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return Path(CHROMIUM).exists()
-
-
-@pytest.mark.skipif(not chromium_available(), reason="needs playwright and /usr/bin/chromium")
 def test_chromium_opens_the_link_and_lists_the_experiments(
     tracking_uri: str, namespace: str, user_kubeconfig: Path
 ) -> None:

@@ -102,7 +102,8 @@ def start_mlkube(
     return process, f"http://127.0.0.1:{port}"
 
 
-def start_mlflow(state: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_mlflow(state: Path, log: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`mlflow server` with SQLite and proxied artifacts under ``state``, plus ``options``."""
     port = free_port()
     command = [
         sys.executable,
@@ -120,6 +121,7 @@ def start_mlflow(state: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
         str(port),
         "--workers",
         "1",
+        *options,
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
