@@ -1,65 +1,21 @@
 """Where a Sweep stands, decided from its trial Runs: pure functions, no I/O (docs/sweeps.md).
 
 The sweep controller (to come) reads the Sweep and its trial Runs from its indexes, turns each
-Run into a ``Trial`` with ``trial_of``, and asks ``tally`` for the status and the indexes of the
-trials to create next. The Runs are the record: nothing here depends on what an earlier reconcile
-decided, so a restarted operator decides the same.
+Run into a ``TrialRun`` with ``mlkube.api.trial.trial_of`` (the SDK's reading too, so `mlkube
+sweeps get` shows the trials as the controller counts them), and asks ``tally`` for the status
+and the indexes of the trials to create next. The Runs are the record: nothing here depends on
+what an earlier reconcile decided, so a restarted operator decides the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from mlkube import layout
 from mlkube.api import RunPhase
 from mlkube.api.sweep import Algorithm, BestTrial, Direction, SweepPhase, SweepSpec
-from mlkube_operator.controllers.sweep_search import Outcome, Trial, grid_size
-
-Obj = dict[str, Any]
-ACTIVE = {None, RunPhase.PENDING.value, RunPhase.RUNNING.value}
-
-
-@dataclass(frozen=True)
-class TrialRun:
-    """A trial and the facts about its Run that the status reports."""
-
-    trial: Trial
-    name: str
-    phase: str | None
-    run_id: str | None
-
-
-def trial_of(run: Obj, spec: SweepSpec) -> TrialRun | None:
-    """The trial a child Run records, or None when the Run carries no trial index."""
-    metadata = run.get("metadata") or {}
-    try:
-        index = int((metadata.get("labels") or {})[layout.TRIAL_LABEL])
-    except (KeyError, ValueError):
-        return None
-    status = run.get("status") or {}
-    phase = status.get("phase")
-    metric = (status.get("metrics") or {}).get(spec.objective.metric) or {}
-    value = None if metric.get("nonFinite") or "value" not in metric else float(metric["value"])
-    if phase in ACTIVE:
-        outcome = Outcome.RUNNING
-    elif phase == RunPhase.SUCCEEDED.value and value is not None:
-        outcome = Outcome.COMPLETE
-    elif phase == RunPhase.KILLED.value and layout.PRUNED_ANNOTATION in (
-        metadata.get("annotations") or {}
-    ):
-        outcome = Outcome.PRUNED
-    else:
-        outcome = Outcome.FAILED
-    parameters = (run.get("spec") or {}).get("parameters") or {}
-    searched = {name: str(parameters[name]) for name in spec.search_space if name in parameters}
-    return TrialRun(
-        trial=Trial(index, searched, outcome, value if outcome == Outcome.COMPLETE else None),
-        name=str(metadata.get("name", "")),
-        phase=phase,
-        run_id=status.get("runId"),
-    )
+from mlkube.api.trial import ACTIVE, Outcome, TrialRun
+from mlkube_operator.controllers.sweep_search import grid_size
 
 
 def trial_name(sweep: str, index: int) -> str:

@@ -13,8 +13,6 @@ import hashlib
 import statistics
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import optuna
@@ -34,28 +32,10 @@ from mlkube.api.sweep import (
     SweepSpec,
     parameter_text,
 )
+from mlkube.api.trial import Outcome, Trial
 
 # TPE's random start: the trials it samples uniformly before it models the search space.
 TPE_STARTUP_TRIALS = 5
-
-
-class Outcome(StrEnum):
-    RUNNING = "running"
-    COMPLETE = "complete"  # succeeded and logged the objective
-    PRUNED = "pruned"  # stopped by early stopping
-    FAILED = "failed"  # failed, killed, or succeeded without logging the objective
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One trial as its child Run records it: the parameters in its spec, and how it ended."""
-
-    index: int
-    parameters: dict[str, str]
-    outcome: Outcome
-    value: float | None = None
-    # Intermediate objective values by step, for a pruned trial (what TPE may learn from).
-    history: dict[int, float] = field(default_factory=dict)
 
 
 def grid_size(space: dict[str, SearchParameter]) -> int:

@@ -7,8 +7,8 @@ from typing import Any
 from mlkube import layout
 from mlkube.api import SweepSpec, parse
 from mlkube.api.sweep import SweepPhase
-from mlkube_operator.controllers.sweep_plan import TrialRun, tally, trial_name, trial_of
-from mlkube_operator.controllers.sweep_search import Outcome
+from mlkube.api.trial import Outcome, TrialRun, trial_of
+from mlkube_operator.controllers.sweep_plan import tally, trial_name
 
 
 def spec_of(**overrides: Any) -> SweepSpec:

@@ -8,9 +8,8 @@ import pytest
 
 from mlkube.api import SweepSpec, parse
 from mlkube.api.sweep import Direction
+from mlkube.api.trial import Outcome, Trial
 from mlkube_operator.controllers.sweep_search import (
-    Outcome,
-    Trial,
     grid_point,
     grid_size,
     should_stop,
