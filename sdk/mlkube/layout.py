@@ -69,6 +69,7 @@ DEPLOYMENT_LABEL = "mlkube.io/deployment"
 TRACK_LABEL = "mlkube.io/track"  # stable or canary
 VERSION_LABEL = "mlkube.io/model-version"
 SWEEP_LABEL = "mlkube.io/sweep"  # a Sweep's trial Runs: the Sweep's name
+SWEEP_PARENT_LABEL = "mlkube.io/sweep-parent"  # a Sweep's parent (MLflow) run: the Sweep's name
 TRIAL_LABEL = "mlkube.io/trial"  # a trial Run: its index in the sweep (0, 1, ...)
 PRUNED_ANNOTATION = "mlkube.io/pruned"  # a trial early stopping killed: the step it was judged at
 ENTRY_POINT_ANNOTATION = "mlkube.io/entry-point"

@@ -1,21 +1,23 @@
 """Where a Sweep stands, decided from its trial Runs: pure functions, no I/O (docs/sweeps.md).
 
-The sweep controller (to come) reads the Sweep and its trial Runs from its indexes, turns each
-Run into a ``TrialRun`` with ``mlkube.api.trial.trial_of`` (the SDK's reading too, so `mlkube
-sweeps get` shows the trials as the controller counts them), and asks ``tally`` for the status
-and the indexes of the trials to create next. The Runs are the record: nothing here depends on
-what an earlier reconcile decided, so a restarted operator decides the same.
+The sweep controller (controllers/sweep.py) reads the Sweep and its trial Runs from its indexes,
+turns each Run into a ``TrialRun`` with ``mlkube.api.trial.trial_of`` (the SDK's reading too, so
+`mlkube sweeps get` shows the trials as the controller counts them), and asks ``tally`` for the
+status and the indexes of the trials to create next. The Runs are the record: nothing here depends
+on what an earlier reconcile decided, so a restarted operator decides the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlkube.api import RunPhase
 from mlkube.api.sweep import Algorithm, BestTrial, Direction, SweepPhase, SweepSpec
 from mlkube.api.trial import ACTIVE, Outcome, TrialRun
-from mlkube_operator.controllers.sweep_search import grid_size
+from mlkube_operator.controllers.sweep_search import grid_size, should_stop
 
 
 def trial_name(sweep: str, index: int) -> str:
@@ -83,3 +85,29 @@ def tally(spec: SweepSpec, runs: Sequence[TrialRun]) -> Tally:
     if not create and counts["running"] == 0 and following >= planned:
         return Tally(SweepPhase.SUCCEEDED, counts, progress, best)
     return Tally(SweepPhase.RUNNING, counts, progress, best, create)
+
+
+def objective_points(rows: Iterable[Sequence[Any]]) -> list[tuple[int, float]]:
+    """The (step, value) points of a trial's objective history (``mlkube.metric_chunks`` rows),
+    finite values only, each point once, in step order."""
+    points = {(int(r[3]), float(r[1])) for r in rows if math.isfinite(float(r[1]))}
+    return sorted(points)
+
+
+def to_prune(
+    spec: SweepSpec,
+    running: Mapping[str, Sequence[tuple[int, float]]],
+    completed: Sequence[Sequence[tuple[int, float]]],
+) -> dict[str, int]:
+    """The running trials (by Run name) that early stopping stops now, with the step each was
+    judged at; none when the Sweep has no early stopping."""
+    rule = spec.early_stopping
+    if rule is None:
+        return {}
+    direction = spec.objective.direction
+    return {
+        name: max(step for step, _ in history)
+        for name, history in running.items()
+        if history
+        and should_stop(history, completed, direction, rule.min_steps, rule.startup_trials)
+    }
