@@ -17,8 +17,10 @@ import yaml
 
 from mlkube import layout
 from mlkube.api import API_VERSION, SpecError, Sweep, SweepSpec, parse
+from mlkube.api.kinds import SWEEP
 from mlkube.api.sweep import BestTrial, SweepPhase
 from mlkube.api.trial import ACTIVE, TrialRun, trial_of
+from mlkube.client.collection import parse_object
 from mlkube.client.errors import Invalid
 from mlkube.client.submit import Source, UploadProgress, project_of, slug
 
@@ -131,7 +133,8 @@ def submit(
         "metadata": made,
         "spec": checked.to_wire(),
     }
-    return client.sweeps.create(body)
+    # Sent as built (checked above): a generateName has no name for the model to check yet.
+    return parse_object(SWEEP, client.kube.create(SWEEP, client.namespace, body), Sweep)
 
 
 def sweep_of(client: Client, sweep: Sweep | str) -> Sweep:
