@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,3 +125,21 @@ def test_kubectl_columns_show_progress_and_best_value() -> None:
     paths = {column.name: column.json_path for column in SWEEP.columns}
     assert paths["Progress"] == ".status.progress"
     assert paths["Best"] == ".status.best.value"
+
+
+def test_the_example_sweep_is_the_search_the_issue_asks_for() -> None:
+    """examples/sweep/sweep.yaml: TPE over alpha (log) and l1_ratio, 12 runs, 3 at a time, median
+    early stopping; its searched parameters are the example's MLproject parameters."""
+    import yaml
+
+    from mlkube.api import Sweep
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "sweep"
+    _, manifest = yaml.safe_load_all((example / "sweep.yaml").read_text())
+    sweep = parse(Sweep, manifest)
+    spec = sweep.spec
+    assert (spec.algorithm, spec.max_runs, spec.parallelism) == ("tpe", 12, 3)
+    assert spec.search_space["alpha"].log
+    assert spec.early_stopping is not None
+    entry = yaml.safe_load((example / "MLproject").read_text())["entry_points"]["main"]
+    assert {*spec.search_space, *spec.template.parameters} <= set(entry["parameters"])

@@ -8,7 +8,7 @@ from mlkube import layout
 from mlkube.api import SweepSpec, parse
 from mlkube.api.sweep import SweepPhase
 from mlkube.api.trial import Outcome, TrialRun, trial_of
-from mlkube_operator.controllers.sweep_plan import tally, trial_name
+from mlkube_operator.controllers.sweep_plan import objective_points, tally, to_prune, trial_name
 
 
 def spec_of(**overrides: Any) -> SweepSpec:
@@ -133,3 +133,21 @@ def test_fails_past_max_failed_runs_and_creates_nothing() -> None:
     result = tally(spec, trials(spec, run(0, "Failed"), run(1, "Failed")))
     assert (result.phase, result.create) == (SweepPhase.FAILED, [])
     assert result.message == "2 trials failed, more than maxFailedRuns (1)"
+
+
+def test_objective_points_are_finite_unique_and_in_step_order() -> None:
+    rows = [
+        ("rmse", 2.0, 5, 1, None, None, None),
+        ("rmse", 3.0, 4, 0, None, None, None),
+        ("rmse", 2.0, 5, 1, None, None, None),  # a compaction's copy
+        ("rmse", float("nan"), 6, 2, None, None, None),
+    ]
+    assert objective_points(rows) == [(0, 3.0), (1, 2.0)]
+
+
+def test_to_prune_names_the_trials_worse_than_the_median_with_their_step() -> None:
+    spec = spec_of(earlyStopping={"minSteps": 2, "startupTrials": 2})
+    completed = [[(0, 2.0), (1, 1.0)], [(0, 2.2), (1, 1.2)]]
+    running = {"s-t2": [(0, 9.0), (1, 8.0)], "s-t3": [(0, 1.5), (1, 1.1)], "s-t4": [(0, 9.0)]}
+    assert to_prune(spec, running, completed) == {"s-t2": 1}  # s-t4: too few steps
+    assert to_prune(spec_of(), running, completed) == {}  # no early stopping
