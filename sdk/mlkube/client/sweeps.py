@@ -36,7 +36,8 @@ _CHECKING_ONLY = {"path": "/"}
 
 def manifest_of(sweep: SweepInput) -> dict[str, Any]:
     """The Sweep's manifest as a dict (metadata and spec); a bare spec gets empty metadata.
-    A ``str`` is YAML text; a file is read when given as a ``Path``."""
+    A ``str`` is YAML text; a file is read when given as a ``Path``. Of several YAML documents,
+    the one of kind Sweep."""
     if isinstance(sweep, Sweep):
         return sweep.to_wire()
     if isinstance(sweep, SweepSpec):
@@ -49,10 +50,7 @@ def manifest_of(sweep: SweepInput) -> dict[str, Any]:
         except OSError as err:
             raise Invalid(f"{where}: cannot read it: {err.strerror or err}") from None
     if isinstance(sweep, str):
-        try:
-            sweep = yaml.safe_load(sweep)
-        except yaml.YAMLError as err:
-            raise Invalid(f"{where} is not YAML: {err}") from None
+        sweep = _the_sweep(where, sweep)
     if not isinstance(sweep, Mapping):
         raise Invalid(
             f"{where} is not a Sweep manifest (a mapping with metadata and spec); "
@@ -65,6 +63,24 @@ def manifest_of(sweep: SweepInput) -> dict[str, Any]:
     if "spec" not in data and "metadata" not in data:
         return {"metadata": {}, "spec": data}  # a bare spec
     return {"metadata": dict(data.get("metadata") or {}), "spec": data.get("spec") or {}}
+
+
+def _the_sweep(where: str, text: str) -> Any:
+    """The one document of ``text``, or its one Sweep when it holds several (as
+    examples/sweep/sweep.yaml holds an Experiment too, which the first trial makes if missing)."""
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as err:
+        raise Invalid(f"{where} is not YAML: {err}") from None
+    if len(documents) == 1:
+        return documents[0]
+    found = [d for d in documents if isinstance(d, Mapping) and d.get("kind") == "Sweep"]
+    if len(found) != 1:
+        raise Invalid(
+            f"{where} holds {len(documents)} documents, {len(found)} of them Sweeps; "
+            "give a file with one Sweep"
+        )
+    return found[0]
 
 
 def _checked(label: str, spec: Mapping[str, Any]) -> SweepSpec:

@@ -257,3 +257,16 @@ def test_sweep_names_complete_from_the_cluster(memory: MemoryKube) -> None:
     context = click.Context(click.Command("x"), obj=Options(made=[client]))
     names = complete(SWEEP)(context, click.Argument(["name"]), "t")
     assert [n.value for n in names] == ["tune"]
+
+
+def test_the_example_submits_with_its_project_uploaded(
+    memory: MemoryKube, mlkube: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = PROJECT.parent / "sweep"
+    uploaded = fake_upload(monkeypatch)
+    status, out, err = mlkube("sweep", "-f", str(example / "sweep.yaml"), str(example))
+    assert (status, out) == (0, "sweep/elasticnet-tpe created in namespace team\n"), err
+    assert uploaded == [example]
+    stored = memory.get(SWEEP, "team", "elasticnet-tpe")["spec"]
+    assert stored["template"]["project"] == {"uri": UPLOADED}  # instead of the image's copy
+    assert stored["algorithm"] == "tpe"

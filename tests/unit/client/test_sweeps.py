@@ -53,6 +53,8 @@ def test_a_manifest_comes_as_yaml_a_file_a_dict_or_a_model(tmp_path: Path) -> No
     assert manifest_of(model) == {"metadata": {}, "spec": model.to_wire()}
     made = Sweep.model_validate(sweep())
     assert manifest_of(made)["spec"] == made.spec.to_wire()
+    experiment = "kind: Experiment\nmetadata: {name: wine}\n---\n"
+    assert manifest_of(experiment + MANIFEST) == want  # as examples/sweep/sweep.yaml
 
 
 def test_what_is_not_a_sweep_manifest_says_so(tmp_path: Path) -> None:
@@ -60,6 +62,8 @@ def test_what_is_not_a_sweep_manifest_says_so(tmp_path: Path) -> None:
         manifest_of("sweep.yaml")
     with pytest.raises(Invalid, match="is a Run, not a Sweep"):
         manifest_of({"kind": "Run", "spec": {}})
+    with pytest.raises(Invalid, match="holds 2 documents, 0 of them Sweeps"):
+        manifest_of("kind: Run\n---\nkind: Experiment\n")
     with pytest.raises(Invalid, match="cannot read it"):
         manifest_of(tmp_path / "missing.yaml")
 
