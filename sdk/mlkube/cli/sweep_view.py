@@ -92,8 +92,9 @@ def summary(sweep: Sweep) -> list[tuple[str, str]]:
 
 
 def print_summary(sweep: Sweep) -> None:
-    width = max(len(label) for label, _ in summary(sweep)) + 2
-    for label, text in summary(sweep):
+    lines = summary(sweep)
+    width = max(len(label) for label, _ in lines) + 2
+    for label, text in lines:
         click.echo(f"{label + ':':<{width}}{text}")
 
 
