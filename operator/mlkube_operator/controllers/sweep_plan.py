@@ -118,10 +118,10 @@ def tally(spec: SweepSpec, runs: Sequence[TrialRun]) -> Tally:
     progress = f"{counts['trials'] - counts['running']}/{planned}"
     best = best_of(spec, runs)
     if counts["failed"] > spec.max_failed_runs:
-        message = (
+        failures = (
             f"{counts['failed']} trials failed, more than maxFailedRuns ({spec.max_failed_runs})"
         )
-        return Tally(SweepPhase.FAILED, counts, progress, best, message=message)
+        return Tally(SweepPhase.FAILED, counts, progress, best, message=failures)
     following = max((r.trial.index for r in runs), default=-1) + 1
     room = max(spec.parallelism - counts["running"], 0)
     create = list(range(following, min(following + room, planned)))
