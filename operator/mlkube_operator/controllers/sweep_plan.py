@@ -75,16 +75,27 @@ def tally(spec: SweepSpec, runs: Sequence[TrialRun]) -> Tally:
     progress = f"{counts['trials'] - counts['running']}/{planned}"
     best = best_of(spec, runs)
     if counts["failed"] > spec.max_failed_runs:
-        message = (
+        failures = (
             f"{counts['failed']} trials failed, more than maxFailedRuns ({spec.max_failed_runs})"
         )
-        return Tally(SweepPhase.FAILED, counts, progress, best, message=message)
+        return Tally(SweepPhase.FAILED, counts, progress, best, message=failures)
     following = max((r.trial.index for r in runs), default=-1) + 1
     room = max(spec.parallelism - counts["running"], 0)
     create = list(range(following, min(following + room, planned)))
+    unscored = [
+        r.name
+        for r in runs
+        if r.phase == RunPhase.SUCCEEDED.value and r.trial.outcome == Outcome.FAILED
+    ]
+    message = (
+        f"{len(unscored)} trials succeeded without logging {spec.objective.metric} "
+        f"(not candidates for best): {', '.join(unscored[:10])}"
+        if unscored
+        else None
+    )
     if not create and counts["running"] == 0 and following >= planned:
-        return Tally(SweepPhase.SUCCEEDED, counts, progress, best)
-    return Tally(SweepPhase.RUNNING, counts, progress, best, create)
+        return Tally(SweepPhase.SUCCEEDED, counts, progress, best, message=message)
+    return Tally(SweepPhase.RUNNING, counts, progress, best, create, message)
 
 
 def objective_points(rows: Iterable[Sequence[Any]]) -> list[tuple[int, float]]:

@@ -37,7 +37,9 @@ def sweep_status(  # noqa: PLR0917  (the parts of a Sweep's status)
 ) -> Obj | None:
     """The Sweep's status for ``tally``, or None when ``status`` already says it."""
     phase = tally.phase
-    message = tally.message or f"{tally.progress} trials finished"
+    message = f"{tally.progress} trials finished"
+    if tally.message:
+        message = tally.message if phase == SweepPhase.FAILED else f"{message}; {tally.message}"
     if phase == SweepPhase.FAILED:
         ready = (ConditionStatus.FALSE, reason or "TooManyFailures")
     else:

@@ -151,3 +151,14 @@ def test_to_prune_names_the_trials_worse_than_the_median_with_their_step() -> No
     running = {"s-t2": [(0, 9.0), (1, 8.0)], "s-t3": [(0, 1.5), (1, 1.1)], "s-t4": [(0, 9.0)]}
     assert to_prune(spec, running, completed) == {"s-t2": 1}  # s-t4: too few steps
     assert to_prune(spec_of(), running, completed) == {}  # no early stopping
+
+
+def test_a_trial_that_succeeded_without_the_objective_is_named_in_the_message() -> None:
+    spec = spec_of(maxRuns=2)
+    result = tally(spec, trials(spec, run(0, "Succeeded", 0.5), run(1, "Succeeded")))
+    assert result.phase == SweepPhase.SUCCEEDED
+    assert result.best is not None
+    assert result.best.run == "s-t0"
+    assert result.message == (
+        "1 trials succeeded without logging rmse (not candidates for best): s-t1"
+    )
