@@ -256,7 +256,9 @@ def test_kubernetes_own_edit_and_view_roles_grant_mlkube_resources(release: Rele
     # Aggregation into the built-in roles is done by a controller, soon after the install.
     eventually(lambda: may("view-user", "list", "loggedmodels"), timeout=60, what="aggregation")
     eventually(lambda: may("edit-user", "create", "loggedmodels"), timeout=60, what="aggregation")
-    kinds = ("experiments", "runs", "registeredmodels", "modelversions", "modeldeployments")
+    kinds = (
+        "experiments", "runs", "registeredmodels", "modelversions", "modeldeployments", "sweeps"
+    )  # fmt: skip
     for resource in (*kinds, "loggedmodels"):
         assert may("view-user", "get", resource)
         assert not may("view-user", "update", resource)

@@ -24,6 +24,7 @@ MLKUBE_RESOURCES = [
     "registeredmodels",
     "modelversions",
     "modeldeployments",
+    "sweeps",
 ]
 EDIT_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 

@@ -18,6 +18,7 @@ from mlkube_operator.controllers.context import Context, SettingsError
 from mlkube_operator.controllers.model_deployment import DeploymentReconciler
 from mlkube_operator.controllers.model_version import ModelVersionReconciler
 from mlkube_operator.controllers.run import RunReconciler
+from mlkube_operator.controllers.sweep import SweepReconciler
 from mlkube_operator.settings import Settings
 
 log = logging.getLogger("mlkube_operator")
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as err:
         log.error("%s", err)
         return 2
+    runs = RunReconciler(ctx)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
     log.info(
@@ -70,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         liveness_endpoint=settings.liveness_endpoint,
         memo=kopf.Memo(
             ctx=ctx,
-            runs=RunReconciler(ctx),
+            runs=runs,
+            sweeps=SweepReconciler(ctx, runs),
             versions=versions,
             deployments=DeploymentReconciler(ctx),
         ),

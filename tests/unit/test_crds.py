@@ -58,6 +58,12 @@ def test_schema_is_structural(kind: Kind) -> None:
             assert forbidden not in node, path
         assert "type" in node or node.get("x-kubernetes-int-or-string"), path
         assert not ("properties" in node and "additionalProperties" in node), path
+        # OpenAPI 3.0's exclusive bounds are booleans beside minimum/maximum; the API server
+        # rejects the whole CRD when one is a number (JSON Schema 2020's form, pydantic's gt=).
+        for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if flag in node:
+                assert node[flag] is True, path
+                assert bound in node, path
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)

@@ -8,6 +8,8 @@
 - Only `mlkube.objects.s3` imports the S3 client library (`minio`): operator, server and SDK all
   reach object storage through `mlkube.objects.ObjectStore`.
 - Nothing touches Kopf's private names (`kopf._...`).
+- The operator's controllers and resource builders do not import the tracking server
+  (`mlkube_operator.server`): what both need (the metric history format) lives in the SDK.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ KUBERNETES_LIBRARIES = {"kubernetes", "kubernetes_asyncio"}
 ADAPTERS = ("mlkube.client", "mlkube_operator.kube.client")
 S3_LIBRARIES = {"minio"}
 S3_ADAPTER = "mlkube.objects.s3"
+# Operator layers that must not reach into the tracking server's package.
+BELOW_SERVER = ("mlkube_operator.controllers", "mlkube_operator.resources")
+SERVER = "mlkube_operator.server"
 # Calls that import a module named by a value: (qualified name as written, argument index).
 DYNAMIC_IMPORTS = {
     "importlib.import_module",
@@ -146,6 +151,8 @@ def violations(packages: dict[str, Path]) -> list[str]:
                     )
                 if top in S3_LIBRARIES and module != S3_ADAPTER:
                     found.append(f"{where}: only {S3_ADAPTER} may import {top}; use mlkube.objects")
+                if in_package(target, SERVER) and any(in_package(module, b) for b in BELOW_SERVER):
+                    found.append(f"{where}: {module} must not import the server ({target})")
                 if top == "kopf" and any(p.startswith("_") for p in target.split(".")[1:]):
                     found.append(f"{where}: {target} is private to Kopf; use its public API")
     return sorted(set(found))
@@ -174,6 +181,8 @@ def test_the_contract_catches_each_kind_of_violation(tmp_path: Path) -> None:
     )
     (sdk / "sneaky.py").write_text('m = __import__("mlkube" + "_operator")\n')
     (operator / "kube" / "client.py").write_text("import kubernetes\n")  # allowed
+    (operator / "controllers").mkdir()
+    (operator / "controllers" / "sweep.py").write_text("import mlkube_operator.server.entities\n")
     (operator / "kube" / "workloads.py").write_text("from kubernetes import client\n")
     (operator / "handlers.py").write_text(
         "import kopf\ndef f():\n    from kubernetes.client import CoreV1Api\n    kopf._core\n"
@@ -204,6 +213,11 @@ def test_the_contract_catches_each_kind_of_violation(tmp_path: Path) -> None:
         ("workloads.py", adapter_only),
         ("handlers.py", adapter_only),
         ("handlers.py", "kopf._core is private to Kopf; use its public API"),
+        (
+            "sweep.py",
+            "mlkube_operator.controllers.sweep must not import the server "
+            "(mlkube_operator.server.entities)",
+        ),
     }
 
 

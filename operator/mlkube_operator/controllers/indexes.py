@@ -21,8 +21,14 @@ from typing import Any, TypeVar
 
 import kopf
 
-from mlkube.api.kinds import EXPERIMENT, MODEL_VERSION, REGISTERED_MODEL, RUN
-from mlkube.layout import MANAGED_BY, RUN_ID_LABEL, RUN_LABEL
+from mlkube.api.kinds import EXPERIMENT, MODEL_VERSION, REGISTERED_MODEL, RUN, SWEEP
+from mlkube.layout import (
+    MANAGED_BY,
+    RUN_ID_LABEL,
+    RUN_LABEL,
+    SWEEP_LABEL,
+    SWEEP_PARENT_LABEL,
+)
 from mlkube_operator.resources.distributed import COMPLETION_INDEX
 
 Key = tuple[str | None, str]
@@ -150,6 +156,39 @@ async def versions_by_model(
     }
 
 
+# -- Sweeps ----------------------------------------------------------------------------------------
+
+
+@kopf.index(SWEEP.group, SWEEP.version, SWEEP.plural)
+async def sweeps(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Key, Obj]:
+    """Sweeps by (namespace, name), so an event of a trial re-plans its Sweep without a GET."""
+    return {(namespace, name): _plain(body)}
+
+
+def trial_view(body: Mapping[str, Any]) -> Obj:
+    """A trial Run as the sweep controller reads it: the lifecycle view, plus its latest metric
+    values (the objective is one) and annotations (the pruned mark)."""
+    view = lifecycle_view(body)
+    view["status"]["metrics"] = _plain((body.get("status") or {}).get("metrics") or {})
+    return view
+
+
+@kopf.index(RUN.group, RUN.version, RUN.plural, labels={SWEEP_LABEL: kopf.PRESENT})
+async def sweep_trials(
+    namespace: str | None, body: kopf.Body, labels: kopf.Labels, **_: Any
+) -> dict[Key, Obj]:
+    """The trial Runs of each Sweep, by (namespace, Sweep name)."""
+    return {(namespace, labels[SWEEP_LABEL]): trial_view(body)}
+
+
+@kopf.index(RUN.group, RUN.version, RUN.plural, labels={SWEEP_PARENT_LABEL: kopf.PRESENT})
+async def sweep_parents(
+    namespace: str | None, body: kopf.Body, labels: kopf.Labels, **_: Any
+) -> dict[Key, Obj]:
+    """The parent run of each Sweep, by (namespace, Sweep name)."""
+    return {(namespace, labels[SWEEP_PARENT_LABEL]): lifecycle_view(body)}
+
+
 # -- typed access ----------------------------------------------------------------------------------
 
 
@@ -210,3 +249,29 @@ class Indexes:
 
     def versions_of(self, namespace: str, model: str) -> list[Obj]:
         return list(self.versions.get((namespace, model)) or [])
+
+
+@dataclass(frozen=True)
+class SweepIndexes:
+    """The indexes a Sweep's reconcile reads, from a handler's keyword arguments."""
+
+    sweeps: kopf.Index[Key, Obj]
+    trials: kopf.Index[Key, Obj]
+    parents: kopf.Index[Key, Obj]
+
+    @classmethod
+    def of(cls, kwargs: Mapping[str, Any]) -> SweepIndexes:
+        return cls(
+            sweeps=kwargs["sweeps"],
+            trials=kwargs["sweep_trials"],
+            parents=kwargs["sweep_parents"],
+        )
+
+    def sweep(self, namespace: str, name: str) -> Obj | None:
+        return _one(self.sweeps, (namespace, name))
+
+    def trials_of(self, namespace: str, sweep: str) -> list[Obj]:
+        return list(self.trials.get((namespace, sweep)) or [])
+
+    def parent(self, namespace: str, sweep: str) -> Obj | None:
+        return _one(self.parents, (namespace, sweep))

@@ -92,14 +92,14 @@ class RunReconciler:
         if problems:
             return invalid_plan(obj, problems, now())
         namespace, name = run.metadata.namespace or "default", run.metadata.name
-        experiment_id, location = self._experiment(indexes, namespace, run.spec.experiment)
+        experiment_id, location = self.experiment(indexes, namespace, run.spec.experiment)
         ids = RunIdentity(run_id=run_id_of(obj), experiment_id=experiment_id)
         job = indexes.job(namespace, name)
         pods = indexes.pods_of(namespace, name) if job is not None else []
         uri = layout.run_artifact_uri(location, ids.run_id)
         return plan_run(obj, run, ids, uri, job, pods, self.job_settings(), now())
 
-    def _experiment(self, indexes: Indexes, namespace: str, name: str) -> tuple[str, str]:
+    def experiment(self, indexes: Indexes, namespace: str, name: str) -> tuple[str, str]:
         """The Run's experiment id and artifact location: from the index once the Experiment
         has an id; else the Experiment is made (if missing) and given its id, once."""
         known = indexes.experiment(namespace, name)

@@ -12,6 +12,7 @@ from mlkube.api.registered_model import (
     RegisteredModelStatus,
 )
 from mlkube.api.run import Run, RunPhase, RunSpec, RunStatus
+from mlkube.api.sweep import Sweep, SweepSpec, SweepStatus
 
 __all__ = [
     "API_VERSION",
@@ -39,5 +40,8 @@ __all__ = [
     "RunStatus",
     "SpecError",
     "Stage",
+    "Sweep",
+    "SweepSpec",
+    "SweepStatus",
     "parse",
 ]

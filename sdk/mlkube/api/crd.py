@@ -80,6 +80,12 @@ def structural(node: JsonDict, defs: JsonDict, path: str, *, defaults: bool) -> 
             raise SchemaError(f"{path}: a union of {variants} has no structural schema")
 
     out: JsonDict = {k: v for k, v in node.items() if k in _KEPT}
+    for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        # Pydantic writes `gt=0` as JSON Schema 2020's `exclusiveMinimum: 0`; Kubernetes reads
+        # OpenAPI 3.0's form, a bound and a boolean, and rejects a CRD with a number there.
+        limit = out.get(flag)
+        if isinstance(limit, int | float) and not isinstance(limit, bool):
+            out[bound], out[flag] = limit, True
     if node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
     for key, value in node.items():

@@ -14,6 +14,7 @@ from mlkube.api.registered_model import (
     RegisteredModelStatus,
 )
 from mlkube.api.run import Run, RunSpec, RunStatus
+from mlkube.api.sweep import Sweep, SweepSpec, SweepStatus
 
 
 @dataclass(frozen=True)
@@ -162,4 +163,35 @@ MODEL_DEPLOYMENT = Kind(
     ),
 )
 
-KINDS: tuple[Kind, ...] = (EXPERIMENT, RUN, REGISTERED_MODEL, MODEL_VERSION, MODEL_DEPLOYMENT)
+SWEEP = Kind(
+    kind="Sweep",
+    plural="sweeps",
+    short_names=("sw", "mlsweep"),
+    description="A hyperparameter search: the operator runs trials as Runs the Sweep owns, "
+    "choosing their parameters by grid, random or TPE search, stops the poor ones early, and "
+    "keeps the best trial in status.best. The trials are nested under the sweep's MLflow run.",
+    resource=Sweep,
+    spec=SweepSpec,
+    status=SweepStatus,
+    spec_required=True,
+    columns=(
+        PrinterColumn("Algorithm", "string", ".spec.algorithm", "grid, random or tpe."),
+        PrinterColumn("Progress", "string", ".status.progress", "Finished trials / maxRuns."),
+        PrinterColumn("Running", "integer", ".status.running", "Trials pending or running."),
+        PrinterColumn("Best", "number", ".status.best.value", "Best objective value so far."),
+        PrinterColumn("Phase", "string", ".status.phase", "Running, Succeeded or Failed."),
+        AGE,
+        PrinterColumn("Best Run", "string", ".status.best.run", "The best trial's Run.", 1),
+        PrinterColumn("Metric", "string", ".spec.objective.metric", "The objective metric.", 1),
+        MESSAGE,
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (
+    EXPERIMENT,
+    RUN,
+    REGISTERED_MODEL,
+    MODEL_VERSION,
+    MODEL_DEPLOYMENT,
+    SWEEP,
+)

@@ -18,6 +18,7 @@ from mlkube.cli.recipes import recipes
 from mlkube.cli.runs import runs, submit
 from mlkube.cli.serving import deploy, deployments, predict
 from mlkube.cli.status import status
+from mlkube.cli.sweeps import submit_sweep, sweeps
 from mlkube.cli.ui import ui
 
 
@@ -32,6 +33,8 @@ def main() -> None:
 for command in (
     submit,
     runs,
+    submit_sweep,
+    sweeps,
     experiments,
     models,
     deploy,

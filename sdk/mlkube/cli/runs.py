@@ -152,7 +152,7 @@ def submit(
     )
     source.check()
     started = time.monotonic()
-    with upload_bar() if project else _nothing() as progress:
+    with upload_bar() if project else nothing() as progress:
         run = client.submit_project(
             None,
             parameters(params),
@@ -180,7 +180,7 @@ def submit(
 
 
 @contextmanager
-def _nothing() -> Iterator[None]:
+def nothing() -> Iterator[None]:
     yield None
 
 

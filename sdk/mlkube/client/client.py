@@ -9,9 +9,14 @@
     client.deploy("diabetes@champion", "diabetes", wait=True)
     client.predict("diabetes", {"dataframe_split": {"columns": [...], "data": [[...]]}})
 
+    sweep = client.submit_sweep(Path("sweep.yaml"), "examples/sklearn-elasticnet")
+    sweep = client.wait_for_sweep(sweep)
+    client.best(sweep)                             # status.best: run, parameters, value
+
 Each kind has a typed Collection (``client.runs``, ``client.experiments``, ``client.models``,
-``client.versions``, ``client.deployments``): create, get, list, watch, wait, patch, delete, in
-the resource models of ``mlkube.api``. Errors are the types of ``mlkube.client.errors``.
+``client.versions``, ``client.deployments``, ``client.sweeps``): create, get, list, watch, wait,
+patch, delete, in the resource models of ``mlkube.api``. Errors are the types of
+``mlkube.client.errors``.
 """
 
 from __future__ import annotations
@@ -22,10 +27,27 @@ from pathlib import Path
 from typing import Any
 
 from mlkube import layout
-from mlkube.api import Experiment, ModelDeployment, ModelVersion, RegisteredModel, Run, Stage
-from mlkube.api.kinds import EXPERIMENT, MODEL_DEPLOYMENT, MODEL_VERSION, REGISTERED_MODEL, RUN
+from mlkube.api import (
+    Experiment,
+    ModelDeployment,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    Stage,
+    Sweep,
+)
+from mlkube.api.kinds import (
+    EXPERIMENT,
+    MODEL_DEPLOYMENT,
+    MODEL_VERSION,
+    REGISTERED_MODEL,
+    RUN,
+    SWEEP,
+)
 from mlkube.api.model_deployment import Canary, ModelRef
-from mlkube.client import health, logs, registry, serving
+from mlkube.api.sweep import BestTrial
+from mlkube.api.trial import TrialRun
+from mlkube.client import health, logs, registry, serving, sweeps
 from mlkube.client.collection import Collection, parse_object
 from mlkube.client.connection import connect
 from mlkube.client.kube import Kube
@@ -63,6 +85,7 @@ class Client:
         self.models = Collection(self.kube, REGISTERED_MODEL, RegisteredModel, self.namespace)
         self.versions = Collection(self.kube, MODEL_VERSION, ModelVersion, self.namespace)
         self.deployments = Collection(self.kube, MODEL_DEPLOYMENT, ModelDeployment, self.namespace)
+        self.sweeps = Collection(self.kube, SWEEP, Sweep, self.namespace)
 
     def close(self) -> None:
         self.kube.close()
@@ -154,6 +177,45 @@ class Client:
         """Kill the Run (``spec.suspend: true``): the operator stops its pods and it ends in
         phase Killed."""
         return self.runs.patch(_name(run), {"spec": {"suspend": True}})
+
+    # -- sweeps -----------------------------------------------------------------------------
+
+    def submit_sweep(
+        self,
+        sweep: sweeps.SweepInput,
+        project_dir: str | Path | None = None,
+        *,
+        name: str | None = None,
+        source: Source | None = None,
+        progress: UploadProgress | None = None,
+    ) -> Sweep:
+        """Create the Sweep ``sweep`` describes (YAML text, a YAML file as a ``Path``, a dict or
+        a model), with the project in ``project_dir`` uploaded as every trial's project
+        (``spec.template.project``), as ``submit_project`` uploads it; the Sweep made."""
+        return sweeps.submit(self, sweep, project_dir, name=name, source=source, progress=progress)
+
+    def trials(self, sweep: Sweep | str) -> list[TrialRun]:
+        """The sweep's trials (its child Runs) in index order: parameters, phase, value."""
+        return sweeps.trials(self, sweep)
+
+    def wait_for_sweep(
+        self,
+        sweep: Sweep | str,
+        timeout: float = 3600,
+        progress: Callable[[Sweep], None] | None = None,
+    ) -> Sweep:
+        """The Sweep once it has ended (Succeeded or Failed); WaitTimeout after ``timeout``
+        seconds. ``progress`` sees each change."""
+        return sweeps.wait(self, sweep, timeout, progress)
+
+    def best(self, sweep: Sweep | str) -> BestTrial | None:
+        """The sweep's best finished trial (run, parameters, value), or None yet."""
+        return sweeps.best(self, sweep)
+
+    def stop_sweep(self, sweep: Sweep | str, *, kill: bool = False) -> sweeps.Stopped:
+        """Create no more trials (``spec.maxRuns`` lowered to the trials made), so the sweep
+        ends once they have; ``kill`` cancels its running trials too."""
+        return sweeps.stop(self, sweep, kill=kill)
 
     # -- the registry -----------------------------------------------------------------------
 

@@ -7,15 +7,16 @@ reaches the operator through its own Deployment's env (secretKeyRef), which need
 {{/* Rules on namespaced objects: cluster-wide, or per namespace of operator.watchNamespaces. */}}
 {{- define "mlkube.operator.namespacedRules" -}}
 # Its own resources: Kopf lists and watches them and writes its annotations and finalizers; the
-# controllers write status. Experiments: a Run may name one that does not exist yet.
+# controllers write status. Experiments: a Run may name one that does not exist yet. Runs: a
+# Sweep's trials and parent run, which it owns.
 - apiGroups: [mlkube.io]
-  resources: [experiments, runs, registeredmodels, modelversions, modeldeployments]
+  resources: [experiments, runs, registeredmodels, modelversions, modeldeployments, sweeps]
   verbs: [get, list, watch, patch, update]
 - apiGroups: [mlkube.io]
-  resources: [experiments]
+  resources: [experiments, runs]
   verbs: [create]
 - apiGroups: [mlkube.io]
-  resources: [experiments/status, runs/status, registeredmodels/status, modelversions/status, modeldeployments/status]
+  resources: [experiments/status, runs/status, registeredmodels/status, modelversions/status, modeldeployments/status, sweeps/status]
   verbs: [get, patch, update]
 # A project Run's Job and the pods it reads the outcome from, and a distributed Run's headless
 # Service; a ModelDeployment's Deployment, Service and autoscaler (server-side apply: create and

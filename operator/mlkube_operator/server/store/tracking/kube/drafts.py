@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from mlkube import layout
 from mlkube.api.experiment import LifecycleStage as Stage
 from mlkube_operator.server.entities import DatasetInput, LifecycleStage, Metric, ModelOutput
 from mlkube_operator.server.errors import ErrorCode, MlflowError, not_found
@@ -44,7 +45,11 @@ class RunDraft:
         status = record.resource.status
         self.version = record.version
         self.entity = record.entity
-        self.project = record.resource.spec.project is not None
+        # The operator writes the phase and times of a project Run (run controller) and of a
+        # Sweep's parent run (sweep controller); the server keeps to params, metrics and tags.
+        self.operated = record.resource.spec.project is not None or (
+            layout.SWEEP_PARENT_LABEL in record.resource.metadata.labels
+        )
         self.params = dict(status.params)
         self.extra_params = dict(record.extra.params)
         self.tags = dict(status.tags)

@@ -5,21 +5,26 @@ When a run has many chunks, a background compaction regroups them into per-key s
 ``<run>/metrics/keys/<key>/`` and deletes them, so reading one key touches that key's segments
 plus the few recent chunks. Readers collapse identical points, so a compaction interrupted
 between writing segments and deleting chunks (or two of them racing) changes nothing visible.
+The chunk format and the reading of one key are ``mlkube.metric_chunks``, shared with the
+operator (early stopping reads trials' histories).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import secrets
 import threading
 import time
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-from mlkube import layout
+from mlkube.metric_chunks import (
+    decode_rows,
+    encode_rows,
+    log_prefix,
+    read_rows,
+    segment_prefix,
+)
 from mlkube.objects import ObjectNotFound, ObjectStore
 from mlkube_operator.server.entities import Metric
 from mlkube_operator.server.store.tracking import rules
@@ -30,48 +35,15 @@ MERGE_SEGMENTS_AFTER = 16
 MAX_TRACKED = 10_000  # runs whose appends since compaction are counted
 
 
-def encode_value(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def decode_value(value: float | str) -> float:
-    if isinstance(value, str):
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[value]
-    return float(value)
-
-
 def encode(points: list[Metric]) -> bytes:
-    rows = [
-        [
-            p.key,
-            encode_value(p.value),
-            p.timestamp,
-            p.step,
-            p.model_id,
-            p.dataset_name,
-            p.dataset_digest,
-        ]
+    return encode_rows(
+        (p.key, p.value, p.timestamp, p.step, p.model_id, p.dataset_name, p.dataset_digest)
         for p in points
-    ]
-    return json.dumps({"v": 1, "points": rows}, separators=(",", ":")).encode()
+    )
 
 
 def decode(data: bytes) -> list[Metric]:
-    body: dict[str, Any] = json.loads(data)
-    return [
-        Metric(
-            key=r[0],
-            value=decode_value(r[1]),
-            timestamp=r[2],
-            step=r[3],
-            model_id=r[4],
-            dataset_name=r[5],
-            dataset_digest=r[6],
-        )
-        for r in body["points"]
-    ]
+    return [Metric(*row) for row in decode_rows(data)]
 
 
 def _chunk_name() -> str:
@@ -100,7 +72,7 @@ class MetricHistory:
 
     def append(self, prefix: str, points: list[Metric]) -> None:
         """Durably add points (one object) and schedule a compaction when the log is long."""
-        self.objects.put(f"{prefix}log/{_chunk_name()}", encode(points))
+        self.objects.put(f"{log_prefix(prefix)}{_chunk_name()}", encode(points))
         with self._lock:
             self._appended[prefix] = self._appended.pop(prefix, 0) + 1
             while len(self._appended) > MAX_TRACKED:
@@ -122,17 +94,13 @@ class MetricHistory:
         return self._read(prefix, key)
 
     def _read(self, prefix: str, key: str) -> list[Metric]:
-        segment = f"{prefix}keys/{layout.metric_key_segment(key)}/"
-        log_keys = [o.key for o in self.objects.list_all(f"{prefix}log/")]
-        segment_keys = [o.key for o in self.objects.list_all(segment)]
-        chunks = list(self._pool.map(self.objects.get, log_keys + segment_keys))
-        points = [p for data in chunks[: len(log_keys)] for p in decode(data) if p.key == key]
-        points += [p for data in chunks[len(log_keys) :] for p in decode(data)]
-        if len(log_keys) > 2 * COMPACT_AFTER:
+        found = read_rows(self.objects, prefix, key, self._pool.map)
+        if len(found.log_keys) > 2 * COMPACT_AFTER:
             self._schedule(prefix)
-        if len(segment_keys) > MERGE_SEGMENTS_AFTER:
-            self._compactor.submit(self._merge_segments, segment, segment_keys)
-        return rules.history_order(points)
+        if len(found.segment_keys) > MERGE_SEGMENTS_AFTER:
+            segment = segment_prefix(prefix, key)
+            self._compactor.submit(self._merge_segments, segment, found.segment_keys)
+        return rules.history_order(Metric(*row) for row in found.rows)
 
     def _schedule(self, prefix: str) -> None:
         with self._lock:
@@ -153,7 +121,7 @@ class MetricHistory:
     def compact(self, prefix: str) -> None:
         """Regroup the log chunks into per-key segments, then delete the chunks. A chunk gone
         meanwhile was compacted by someone else (another replica): its points are in segments."""
-        log_keys = [o.key for o in self.objects.list_all(f"{prefix}log/")]
+        log_keys = [o.key for o in self.objects.list_all(log_prefix(prefix))]
         by_key: dict[str, list[Metric]] = defaultdict(list)
         compacted = []
         for key, data in zip(log_keys, self._pool.map(self._get_or_none, log_keys), strict=True):
@@ -166,8 +134,7 @@ class MetricHistory:
             return
         name = _chunk_name()
         for key, points in by_key.items():
-            segment = f"{prefix}keys/{layout.metric_key_segment(key)}/{name}"
-            self.objects.put(segment, encode(points))
+            self.objects.put(f"{segment_prefix(prefix, key)}{name}", encode(points))
         self.objects.delete(compacted)
 
     def _get_or_none(self, key: str) -> bytes | None:

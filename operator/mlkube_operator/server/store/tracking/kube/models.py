@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from mlkube import layout
+from mlkube.metric_chunks import decode_value, encode_value
 from mlkube.objects import ObjectNotFound, ObjectStore, PreconditionFailed
 from mlkube_operator.server.entities import LoggedModel, LoggedModelStatus, Metric
 from mlkube_operator.server.errors import not_found
 from mlkube_operator.server.store.shared.errors import unavailable
-from mlkube_operator.server.store.tracking.kube.history import decode_value, encode_value
 
 ATTEMPTS = 10
 

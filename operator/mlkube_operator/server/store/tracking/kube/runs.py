@@ -127,8 +127,8 @@ class KubeRuns(KubeExperiments):
             draft.require_active()
             if run_name:
                 draft.set_tags({rules.RUN_NAME_TAG: run_name})
-            if draft.project:
-                return  # the operator owns a project run's phase and times
+            if draft.operated:
+                return  # the operator owns a project run's (and a sweep parent's) phase and times
             fields: Obj = {}
             if status is not None:
                 fields["phase"] = convert.STATUS_TO_PHASE[status].value
