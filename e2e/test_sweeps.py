@@ -25,6 +25,9 @@ SWEEP_LABEL, PRUNED = "mlkube.io/sweep", "mlkube.io/pruned"
 # 4 handicap=shuffled (the sampler is seeded per trial index, docs/sweeps.md), so early stopping
 # has three good completed trials to compare them with; later trials are TPE's choice.
 SEED = 9
+# The first test also waits for the session's cluster (up to ten minutes on a busy machine), and a
+# sweep's bound (finished()) is longer than the default per-test 600 s.
+pytestmark = pytest.mark.timeout(2400)
 
 
 def example_objects() -> tuple[dict[str, Any], dict[str, Any]]:
