@@ -10,6 +10,8 @@
 - Nothing touches Kopf's private names (`kopf._...`).
 - The operator's controllers and resource builders do not import the tracking server
   (`mlkube_operator.server`): what both need (the metric history format) lives in the SDK.
+- Resource builders do not import controllers: controllers use builders, and the other way
+  round is an import cycle (importing a builder alone failed once).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ S3_ADAPTER = "mlkube.objects.s3"
 # Operator layers that must not reach into the tracking server's package.
 BELOW_SERVER = ("mlkube_operator.controllers", "mlkube_operator.resources")
 SERVER = "mlkube_operator.server"
+BUILDERS, CONTROLLERS = "mlkube_operator.resources", "mlkube_operator.controllers"
 # Calls that import a module named by a value: (qualified name as written, argument index).
 DYNAMIC_IMPORTS = {
     "importlib.import_module",
@@ -153,6 +156,8 @@ def violations(packages: dict[str, Path]) -> list[str]:
                     found.append(f"{where}: only {S3_ADAPTER} may import {top}; use mlkube.objects")
                 if in_package(target, SERVER) and any(in_package(module, b) for b in BELOW_SERVER):
                     found.append(f"{where}: {module} must not import the server ({target})")
+                if in_package(target, CONTROLLERS) and in_package(module, BUILDERS):
+                    found.append(f"{where}: {module} must not import a controller ({target})")
                 if top == "kopf" and any(p.startswith("_") for p in target.split(".")[1:]):
                     found.append(f"{where}: {target} is private to Kopf; use its public API")
     return sorted(set(found))
@@ -184,6 +189,8 @@ def test_the_contract_catches_each_kind_of_violation(tmp_path: Path) -> None:
     (operator / "controllers").mkdir()
     (operator / "controllers" / "sweep.py").write_text("import mlkube_operator.server.entities\n")
     (operator / "kube" / "workloads.py").write_text("from kubernetes import client\n")
+    (operator / "resources").mkdir()
+    (operator / "resources" / "job.py").write_text("from mlkube_operator.controllers import run\n")
     (operator / "handlers.py").write_text(
         "import kopf\ndef f():\n    from kubernetes.client import CoreV1Api\n    kopf._core\n"
     )
@@ -213,6 +220,16 @@ def test_the_contract_catches_each_kind_of_violation(tmp_path: Path) -> None:
         ("workloads.py", adapter_only),
         ("handlers.py", adapter_only),
         ("handlers.py", "kopf._core is private to Kopf; use its public API"),
+        (
+            "job.py",
+            "mlkube_operator.resources.job must not import a controller "
+            "(mlkube_operator.controllers)",
+        ),
+        (
+            "job.py",
+            "mlkube_operator.resources.job must not import a controller "
+            "(mlkube_operator.controllers.run)",
+        ),
         (
             "sweep.py",
             "mlkube_operator.controllers.sweep must not import the server "

@@ -20,11 +20,6 @@ from mlkube.api.trial import ACTIVE, Outcome, TrialRun
 from mlkube_operator.controllers.sweep_search import grid_size, should_stop
 
 
-def trial_name(sweep: str, index: int) -> str:
-    """Trial ``index``'s Run: its name is its identity, so a repeated create cannot duplicate it."""
-    return f"{sweep}-t{index}"
-
-
 def planned_runs(spec: SweepSpec) -> int:
     """How many trials the sweep runs in all: maxRuns, or fewer when the grid is smaller."""
     if spec.algorithm == Algorithm.GRID:

@@ -13,7 +13,7 @@ from typing import Any
 from mlkube import layout
 from mlkube.api.kinds import RUN, SWEEP
 from mlkube.api.sweep import PARENT_RUN_TAG
-from mlkube_operator.controllers.sweep_plan import trial_name
+from mlkube.api.trial import trial_name
 
 Obj = dict[str, Any]
 
@@ -30,6 +30,19 @@ def owner_reference(sweep: Obj) -> Obj:
     }
 
 
+# What `mlkube sweep` recorded on the Sweep and a Run's tags are made from (projects/tags.py):
+# the commit the uploaded project came from and who submitted it.
+INHERITED_ANNOTATIONS = (layout.GIT_COMMIT_ANNOTATION, layout.CREATED_BY_ANNOTATION)
+
+
+def _inherited(sweep: Obj) -> Obj:
+    """The ``annotations`` entry of a trial's or parent's metadata: the Sweep's that its Runs'
+    tags are made from (none: no entry)."""
+    annotations = sweep["metadata"].get("annotations") or {}
+    kept = {k: str(annotations[k]) for k in INHERITED_ANNOTATIONS if k in annotations}
+    return {"annotations": kept} if kept else {}
+
+
 def build_parent(sweep: Obj) -> Obj:
     """The parent run: a Run named like the Sweep that runs no code (no spec.project), in the
     template's experiment; the sweep controller writes its lifecycle fields."""
@@ -42,6 +55,7 @@ def build_parent(sweep: Obj) -> Obj:
             "name": meta["name"],
             "labels": {**layout.MANAGED_BY, layout.SWEEP_PARENT_LABEL: meta["name"]},
             "ownerReferences": [owner_reference(sweep)],
+            **_inherited(sweep),
         },
         "spec": {"experiment": template.get("experiment", "default"), "runName": meta["name"]},
     }
@@ -67,6 +81,7 @@ def build_trial(sweep: Obj, index: int, parameters: dict[str, str], parent_run_i
                 layout.TRIAL_LABEL: str(index),
             },
             "ownerReferences": [owner_reference(sweep)],
+            **_inherited(sweep),
         },
         "spec": spec,
     }

@@ -21,6 +21,11 @@ Obj = dict[str, Any]
 ACTIVE = {None, RunPhase.PENDING.value, RunPhase.RUNNING.value}
 
 
+def trial_name(sweep: str, index: int) -> str:
+    """Trial ``index``'s Run: its name is its identity, so a repeated create cannot duplicate it."""
+    return f"{sweep}-t{index}"
+
+
 class Outcome(StrEnum):
     RUNNING = "running"
     COMPLETE = "complete"  # succeeded and logged the objective

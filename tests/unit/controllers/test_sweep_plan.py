@@ -7,8 +7,8 @@ from typing import Any
 from mlkube import layout
 from mlkube.api import SweepSpec, parse
 from mlkube.api.sweep import SweepPhase
-from mlkube.api.trial import Outcome, TrialRun, trial_of
-from mlkube_operator.controllers.sweep_plan import objective_points, tally, to_prune, trial_name
+from mlkube.api.trial import Outcome, TrialRun, trial_name, trial_of
+from mlkube_operator.controllers.sweep_plan import objective_points, tally, to_prune
 
 
 def spec_of(**overrides: Any) -> SweepSpec:
