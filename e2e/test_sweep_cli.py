@@ -88,3 +88,59 @@ def test_a_grid_sweep_through_the_cli(
         return not runs  # the trials go with the Sweep (owner references)
 
     eventually(gone, timeout=120, what="the trials to be deleted with the sweep")
+
+
+def test_a_sweep_suspended_and_resumed_through_the_cli(
+    operator: LocalCluster, namespace: str, tmp_path: Path
+) -> None:
+    """Suspending stops the running trial (Killed, still counted) and makes no other; resuming
+    goes on with the next grid point until the grid is done."""
+    paused = {**GRID, "metadata": {"name": "pause"}}
+    paused["spec"] = {
+        **GRID["spec"],
+        # Slow on purpose (20 s per epoch), so trial 0 is still running when suspended.
+        "template": {
+            **GRID["spec"]["template"],
+            "parameters": {"epochs": "3", "handicap": "shuffled", "handicap_sleep": "20"},
+        },
+        "parallelism": 1,
+    }
+    file = tmp_path / "sweep.yaml"
+    file.write_text(yaml.safe_dump(paused))
+
+    def mlkube(*args: str) -> str:
+        result = operator.mlkube(*args, "-n", namespace, timeout=900)
+        assert result.returncode == 0, result.stderr + result.stdout
+        return result.stdout
+
+    mlkube("sweep", "-f", str(file), str(EXAMPLE))
+
+    def phase_of(kind: str, name: str) -> str | None:
+        found = operator.get_json(namespace, kind, name)
+        return (found.get("status") or {}).get("phase")
+
+    eventually(
+        lambda: phase_of("runs", "pause-t0") == "Running", timeout=600, what="trial 0 to run"
+    )
+    assert mlkube("sweeps", "suspend", "pause") == "sweep/pause suspended\n"
+    eventually(
+        lambda: (
+            phase_of("sweeps", "pause") == "Suspended" and phase_of("runs", "pause-t0") == "Killed"
+        ),
+        timeout=300,
+        what="the sweep to be Suspended and its running trial Killed",
+    )
+    runs = operator.get_json(namespace, "runs", "-l", "mlkube.io/sweep=pause")["items"]
+    assert [r["metadata"]["name"] for r in runs] == ["pause-t0"]  # nothing new while suspended
+    assert phase_of("runs", "pause") == "Killed"  # the parent MLflow run, until resumed
+
+    assert mlkube("sweeps", "resume", "pause") == "sweep/pause resumed\n"
+    eventually(
+        lambda: phase_of("sweeps", "pause") == "Succeeded", timeout=900, what="the sweep to end"
+    )
+    sweep = Sweep.model_validate(operator.get_json(namespace, "sweeps", "pause"))
+    assert (sweep.status.trials, sweep.status.killed, sweep.status.succeeded) == (2, 1, 1)
+    assert sweep.status.best is not None
+    assert sweep.status.best.run == "pause-t1"
+    assert phase_of("runs", "pause") == "Succeeded"
+    mlkube("sweeps", "delete", "pause")

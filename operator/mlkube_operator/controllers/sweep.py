@@ -92,7 +92,7 @@ class SweepReconciler:
             trials = [t for t in found if t is not None]
             plan = tally(sweep.spec, trials)
             self._create(obj, sweep, trials, plan, parent_id)
-            if plan.phase == SweepPhase.FAILED:
+            if plan.phase in (SweepPhase.FAILED, SweepPhase.SUSPENDED):
                 self._suspend_running(namespace, trials)
             self._write_parent(Indexes.of(kwargs), obj, sweep, parent, plan.phase)
             self._write_status(obj, plan, parent_id)
@@ -147,9 +147,10 @@ class SweepReconciler:
             known.append(Trial(index, parameters, Outcome.RUNNING))
 
     def _suspend_running(self, namespace: str, trials: list[TrialRun]) -> None:
-        """A failed sweep stops the trials still running (they end Killed)."""
+        """A failed or suspended sweep stops the trials still running (they end Killed); once
+        each, since a trial being stopped says so in its spec."""
         for trial in trials:
-            if trial.trial.outcome == Outcome.RUNNING:
+            if trial.trial.outcome == Outcome.RUNNING and not trial.stopping:
                 with contextlib.suppress(NotFound):
                     patch = {"spec": {"suspend": True}}
                     self.ctx.kube.patch(RUN, namespace, trial.name, patch)

@@ -90,6 +90,8 @@ def tally(spec: SweepSpec, runs: Sequence[TrialRun]) -> Tally:
     )
     if not create and counts["running"] == 0 and following >= planned:
         return Tally(SweepPhase.SUCCEEDED, counts, progress, best, message=message)
+    if spec.suspend:  # nothing is created; the controller stops the running trials
+        return Tally(SweepPhase.SUSPENDED, counts, progress, best, message=message)
     return Tally(SweepPhase.RUNNING, counts, progress, best, create, message)
 
 

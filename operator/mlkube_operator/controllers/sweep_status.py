@@ -18,6 +18,7 @@ Obj = dict[str, Any]
 Event = tuple[str, str, str]  # (type, reason, message)
 PARENT_PHASE = {
     SweepPhase.RUNNING: RunPhase.RUNNING,
+    SweepPhase.SUSPENDED: RunPhase.KILLED,  # MLflow's KILLED until resumed, as a killed run
     SweepPhase.SUCCEEDED: RunPhase.SUCCEEDED,
     SweepPhase.FAILED: RunPhase.FAILED,
 }
@@ -38,13 +39,15 @@ def sweep_status(  # noqa: PLR0917  (the parts of a Sweep's status)
     """The Sweep's status for ``tally``, or None when ``status`` already says it."""
     phase = tally.phase
     message = f"{tally.progress} trials finished"
+    if phase == SweepPhase.SUSPENDED:
+        message = f"{message}; suspended (spec.suspend): set it to false to go on"
     if tally.message:
         message = tally.message if phase == SweepPhase.FAILED else f"{message}; {tally.message}"
     if phase == SweepPhase.FAILED:
         ready = (ConditionStatus.FALSE, reason or "TooManyFailures")
     else:
         ready = (ConditionStatus.TRUE, phase.value)
-    done = phase != SweepPhase.RUNNING
+    done = phase not in (SweepPhase.RUNNING, SweepPhase.SUSPENDED)
     complete = (ConditionStatus.TRUE if done else ConditionStatus.FALSE, phase.value)
     conditions = set_condition(
         status.get("conditions") or [], "Ready", ready[0], ready[1], message, generation, at
@@ -77,6 +80,12 @@ def sweep_events(status: Obj, tally: Tally) -> list[Event]:
         return [("Normal", "SweepSucceeded", f"{tally.progress} trials finished{best}")]
     if tally.phase == SweepPhase.FAILED:
         return [("Warning", "SweepFailed", tally.message or "the sweep failed")]
+    if tally.phase == SweepPhase.SUSPENDED:
+        running = tally.counts.get("running", 0)
+        stopping = f"; stopping its {running} running trials" if running else ""
+        return [("Normal", "SweepSuspended", f"{tally.progress} trials finished{stopping}")]
+    if status.get("phase") == SweepPhase.SUSPENDED.value:
+        return [("Normal", "SweepResumed", f"{tally.progress} trials finished; going on")]
     return []
 
 

@@ -206,6 +206,12 @@ class SweepSpec(Model):
     early_stopping: EarlyStopping | None = Field(
         default=None, description="Stop trials early that do worse than the others."
     )
+    suspend: bool = Field(
+        default=False,
+        description="Set to true to pause the sweep: no trial is created and the running ones "
+        "are stopped (they end Killed, and count as trials); the sweep shows phase Suspended. "
+        "Set back to false to go on with new trials up to maxRuns.",
+    )
 
     @model_validator(mode="after")
     def _searchable(self) -> Self:
@@ -244,6 +250,7 @@ class SweepSpec(Model):
 
 class SweepPhase(StrEnum):
     RUNNING = "Running"
+    SUSPENDED = "Suspended"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
 

@@ -56,6 +56,7 @@ class TrialRun:
     phase: str | None
     run_id: str | None
     latest: float | None = None
+    stopping: bool = False  # its spec.suspend is set: it is being stopped
 
 
 def trial_of(run: Obj, spec: SweepSpec) -> TrialRun | None:
@@ -87,4 +88,5 @@ def trial_of(run: Obj, spec: SweepSpec) -> TrialRun | None:
         phase=phase,
         run_id=status.get("runId"),
         latest=value,
+        stopping=bool((run.get("spec") or {}).get("suspend")),
     )

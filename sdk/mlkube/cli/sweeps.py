@@ -1,9 +1,9 @@
 """`mlkube sweep -f FILE [PROJECT]` (submit a hyperparameter search) and
-`mlkube sweeps list|get|best|stop|delete`, named as `mlkube run` and `mlkube runs` are.
+`mlkube sweeps list|get|best|suspend|resume|delete`, named as `mlkube run` and `mlkube runs` are.
 
 `mlkube sweep -f sweep.yaml DIR --wait` shows the upload, then each trial as it is made and ends
-and the best so far, and exits with the sweep's outcome: 0 Succeeded, 1 Failed (124 when
-``--timeout`` ran out first, as timeout(1) does).
+and the best so far, and exits with the sweep's outcome: 0 Succeeded, 1 Failed, 3 Suspended
+(124 when ``--timeout`` ran out first, as timeout(1) does).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from mlkube.cli.sweep_view import (
     trial_table,
 )
 
-OUTCOME = {"Succeeded": 0, "Failed": 1}
+OUTCOME = {"Succeeded": 0, "Failed": 1, "Suspended": 3}  # as `mlkube run`: 3 is Killed
 
 
 @click.command("sweep")
@@ -51,7 +51,7 @@ def submit_sweep(
     """Start a hyperparameter search: upload the MLflow project in PROJECT (unless the file
     names one) and create the Sweep that runs its trials as Runs.
 
-    With --wait, the exit status is the sweep's outcome (0 Succeeded, 1 Failed)."""
+    With --wait, the exit status is the sweep's outcome (0 Succeeded, 1 Failed, 3 Suspended)."""
     client = options().client()
     started = time.monotonic()
     with upload_bar() if project else nothing() as progress:
@@ -85,7 +85,7 @@ def submit_sweep(
     said += f", best {best_text(best, done.spec.objective.metric)}" if best else ", no best trial"
     if done.status.message:
         said += f"; {done.status.message}"
-    colour = "green" if phase == "Succeeded" else "red"
+    colour = {"Succeeded": "green", "Suspended": "yellow"}.get(phase, "red")
     click.secho(f"sweep/{sweep_name}: {phase}: {said}", err=True, fg=colour)
     if structured:
         show(SWEEP, [done], options().output, single=True)
@@ -94,7 +94,7 @@ def submit_sweep(
 
 @click.group("sweeps")
 def sweeps() -> None:
-    """Sweeps: list, get, best, stop, delete."""
+    """Sweeps: list, get, best, suspend, resume, delete."""
 
 
 @sweeps.command("list")
@@ -157,21 +157,30 @@ def best_trial(name: str) -> None:
     print_table([header, [*row, best.run_id or ""]])
 
 
-@sweeps.command("stop")
+@sweeps.command("suspend")
 @click.argument("name", shell_complete=complete(SWEEP))
-@click.option("--kill", is_flag=True, help="cancel its running trials too (they end Killed)")
 @cluster_options
-def stop(name: str, kill: bool) -> None:
-    """Create no more trials: the sweep ends (Succeeded) once the trials it has made end.
-    It lowers spec.maxRuns to the trials made; with --kill their running ones are cancelled."""
-    done = options().client().stop_sweep(name, kill=kill)
-    phase = done.sweep.status.phase
+def suspend(name: str) -> None:
+    """Pause a sweep: no new trials, its running ones stopped (they end Killed); `mlkube sweeps
+    resume NAME` goes on."""
+    done = options().client().suspend_sweep(name)
+    _say_settled(name, done.status.phase, "suspended")
+
+
+@sweeps.command("resume")
+@click.argument("name", shell_complete=complete(SWEEP))
+@cluster_options
+def resume(name: str) -> None:
+    """Go on with a suspended sweep: new trials up to maxRuns."""
+    done = options().client().resume_sweep(name)
+    _say_settled(name, done.status.phase, "resumed")
+
+
+def _say_settled(name: str, phase: str | None, did: str) -> None:
     if phase in {"Succeeded", "Failed"}:
         click.echo(f"sweep/{name} has already ended ({phase})")
-        return
-    click.echo(f"sweep/{name} stopped at {done.trials} trials")
-    for run in done.cancelled:
-        click.echo(f"run/{run} cancelled")
+    else:
+        click.echo(f"sweep/{name} {did}")
 
 
 @sweeps.command("delete")

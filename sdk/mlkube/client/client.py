@@ -204,18 +204,22 @@ class Client:
         timeout: float = 3600,
         progress: Callable[[Sweep], None] | None = None,
     ) -> Sweep:
-        """The Sweep once it has ended (Succeeded or Failed); WaitTimeout after ``timeout``
-        seconds. ``progress`` sees each change."""
+        """The Sweep once it has ended (Succeeded or Failed) or is Suspended; WaitTimeout after
+        ``timeout`` seconds. ``progress`` sees each change."""
         return sweeps.wait(self, sweep, timeout, progress)
 
     def best(self, sweep: Sweep | str) -> BestTrial | None:
         """The sweep's best finished trial (run, parameters, value), or None yet."""
         return sweeps.best(self, sweep)
 
-    def stop_sweep(self, sweep: Sweep | str, *, kill: bool = False) -> sweeps.Stopped:
-        """Create no more trials (``spec.maxRuns`` lowered to the trials made), so the sweep
-        ends once they have; ``kill`` cancels its running trials too."""
-        return sweeps.stop(self, sweep, kill=kill)
+    def suspend_sweep(self, sweep: Sweep | str) -> Sweep:
+        """Pause the sweep (``spec.suspend``): no new trials, its running ones stopped (Killed);
+        it shows phase Suspended until ``resume_sweep``."""
+        return sweeps.suspend(self, sweep)
+
+    def resume_sweep(self, sweep: Sweep | str) -> Sweep:
+        """Go on with a suspended sweep: new trials up to maxRuns."""
+        return sweeps.suspend(self, sweep, suspended=False)
 
     # -- the registry -----------------------------------------------------------------------
 

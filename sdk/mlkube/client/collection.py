@@ -147,7 +147,9 @@ class Collection(Generic[M]):
             wanted.append("the condition given")
         if phases is not None:
             checks.append(lambda m: status_of(m, "phase") in phases)
-            wanted.append(f"phase {' or '.join(sorted(phases))}")
+            *others, last_one = sorted(phases)
+            named = f"{', '.join(others)} or {last_one}" if others else last_one
+            wanted.append(f"phase {named}")
         if condition is not None:
             checks.append(lambda m: has_condition(m, condition))
             wanted.append(f"condition {condition}=True")

@@ -9,7 +9,6 @@ A Sweep's manifest comes as YAML (text, or a file as a ``Path``), a dict, or a m
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ from mlkube import layout
 from mlkube.api import API_VERSION, SpecError, Sweep, SweepSpec, parse
 from mlkube.api.kinds import SWEEP
 from mlkube.api.sweep import BestTrial, SweepPhase
-from mlkube.api.trial import ACTIVE, TrialRun, trial_of
+from mlkube.api.trial import TrialRun, trial_of
 from mlkube.client.collection import parse_object
 from mlkube.client.errors import Invalid
 from mlkube.client.submit import Source, UploadProgress, project_of, slug
@@ -30,6 +29,8 @@ if TYPE_CHECKING:
 # What a sweep can be given as.
 SweepInput = Sweep | SweepSpec | Mapping[str, Any] | str | Path
 ENDED = frozenset({SweepPhase.SUCCEEDED.value, SweepPhase.FAILED.value})
+# Where waiting for a sweep stops: it ended, or it waits for someone to resume it.
+SETTLED = ENDED | {SweepPhase.SUSPENDED.value}
 # Stands in for the project while the rest of a spec is checked, before anything is uploaded.
 _CHECKING_ONLY = {"path": "/"}
 
@@ -172,7 +173,7 @@ def wait(
     progress: Callable[[Sweep], None] | None = None,
 ) -> Sweep:
     name = sweep if isinstance(sweep, str) else str(sweep.metadata.name)
-    return client.sweeps.wait(name, phases=ENDED, timeout=timeout, progress=progress)
+    return client.sweeps.wait(name, phases=SETTLED, timeout=timeout, progress=progress)
 
 
 def best(client: Client, sweep: Sweep | str) -> BestTrial | None:
@@ -180,37 +181,11 @@ def best(client: Client, sweep: Sweep | str) -> BestTrial | None:
     return sweep_of(client, sweep).status.best
 
 
-@dataclass(frozen=True)
-class Stopped:
-    """What stopping a sweep did: the Sweep after it, and the running trials cancelled."""
-
-    sweep: Sweep
-    trials: int
-    cancelled: list[str] = field(default_factory=list)
-
-
-def stop(client: Client, sweep: Sweep | str, *, kill: bool = False) -> Stopped:
-    """Let the sweep create no more trials: ``spec.maxRuns`` down to the trials it has made, so
-    the operator ends it (Succeeded) once they have (docs/sweeps.md: a spec edited mid-sweep
-    applies to the trials created afterwards). With ``kill``, its running trials are cancelled
-    too (they end Killed). A trial the operator creates while this runs still runs."""
+def suspend(client: Client, sweep: Sweep | str, suspended: bool = True) -> Sweep:
+    """Set the sweep's ``spec.suspend``: the operator creates no trial and stops the running
+    ones (they end Killed), and the sweep shows Suspended; ``suspended=False`` goes on with new
+    trials up to maxRuns. A sweep that has ended is left as it is."""
     found = sweep_of(client, sweep)
-    name = str(found.metadata.name)
-    if found.status.phase in ENDED:
-        return Stopped(found, found.status.trials)
-    made = trials(client, found)
-    count = max((t.trial.index for t in made), default=-1) + 1
-    if count == 0:
-        raise Invalid(
-            f"Sweep {name!r} in namespace {client.namespace} has no trials yet, so none can be "
-            f"the last; delete it instead (`mlkube sweeps delete {name}`)"
-        )
-    if count < found.spec.max_runs:
-        found = client.sweeps.patch(name, {"spec": {"maxRuns": count}})
-    cancelled = []
-    if kill:
-        for trial in made:
-            if trial.phase in ACTIVE:
-                client.cancel(trial.name)
-                cancelled.append(trial.name)
-    return Stopped(found, count, cancelled)
+    if found.status.phase in ENDED or found.spec.suspend == suspended:
+        return found
+    return client.sweeps.patch(str(found.metadata.name), {"spec": {"suspend": suspended}})

@@ -164,23 +164,14 @@ def test_a_bad_file_is_a_one_line_error_naming_the_field(mlkube: Cli, tmp_path: 
     assert "spec.maxRuns" in one_line(err)
 
 
-def test_stop_and_delete(running: MemoryKube, mlkube: Cli) -> None:
-    status, out, err = mlkube("sweeps", "stop", "tune", "--kill")
-    assert status == 0, err
-    assert out.splitlines() == ["sweep/tune stopped at 3 trials", "run/tune-t1 cancelled"]
-    assert running.get(SWEEP, "team", "tune")["spec"]["maxRuns"] == 3
-    assert running.get(RUN, "team", "tune-t1")["spec"]["suspend"] is True
+def test_suspend_resume_and_delete(running: MemoryKube, mlkube: Cli) -> None:
+    status, out, err = mlkube("sweeps", "suspend", "tune")
+    assert (status, out) == (0, "sweep/tune suspended\n"), err
+    assert running.get(SWEEP, "team", "tune")["spec"]["suspend"] is True
+    assert mlkube("sweeps", "resume", "tune")[1] == "sweep/tune resumed\n"
+    assert running.get(SWEEP, "team", "tune")["spec"]["suspend"] is False
     assert mlkube("sweeps", "delete", "tune")[1] == "sweep/tune deleted\n"
     assert ("sweeps", "team", "tune") not in running.objects
-
-
-def test_stopping_a_sweep_without_trials_is_a_one_line_error(
-    memory: MemoryKube, mlkube: Cli
-) -> None:
-    memory.add(SWEEP, "team", sweep(phase="Running"))
-    status, _, err = mlkube("sweeps", "stop", "tune")
-    assert status == 1
-    assert one_line(err).endswith("delete it instead (`mlkube sweeps delete tune`)")
 
 
 @pytest.mark.parametrize("output", ["json", "yaml"])

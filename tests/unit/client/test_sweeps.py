@@ -173,43 +173,29 @@ def test_wait_returns_the_ended_sweep_and_best_its_best_trial(
 
 def test_a_wait_that_runs_out_says_what_it_saw(memory: MemoryKube, client: Client) -> None:
     memory.add(SWEEP, "team", sweep(phase="Running", progress="1/4"))
-    with pytest.raises(WaitTimeout, match=r"not at phase Failed or Succeeded after 0\.2s"):
+    with pytest.raises(
+        WaitTimeout, match=r"not at phase Failed, Succeeded or Suspended after 0\.2s"
+    ):
         client.wait_for_sweep("tune", timeout=0.2)
 
 
-def test_stop_lowers_max_runs_to_the_trials_made(memory: MemoryKube, client: Client) -> None:
+def test_suspend_and_resume_set_the_sweeps_suspend(memory: MemoryKube, client: Client) -> None:
     memory.add(SWEEP, "team", sweep(phase="Running", trials=2))
-    memory.add(RUN, "team", trial(0, "Succeeded", 0.7))
     memory.add(RUN, "team", trial(1, "Running"))
-    stopped = client.stop_sweep("tune")
-    assert (stopped.trials, stopped.cancelled) == (2, [])
-    assert memory.get(SWEEP, "team", "tune")["spec"]["maxRuns"] == 2
-    assert "suspend" not in memory.get(RUN, "team", "tune-t1")["spec"]
-
-
-def test_stop_with_kill_cancels_the_running_trials(memory: MemoryKube, client: Client) -> None:
-    memory.add(SWEEP, "team", sweep(phase="Running", trials=3))
-    memory.add(RUN, "team", trial(0, "Succeeded", 0.7))
-    memory.add(RUN, "team", trial(1, "Running"))
-    memory.add(RUN, "team", trial(2, None))
-    stopped = client.stop_sweep("tune", kill=True)
-    assert stopped.cancelled == ["tune-t1", "tune-t2"]
-    assert [memory.get(RUN, "team", f"tune-t{i}")["spec"].get("suspend") for i in range(3)] == [
-        None,
-        True,
-        True,
-    ]
+    client.suspend_sweep("tune")
+    assert memory.get(SWEEP, "team", "tune")["spec"]["suspend"] is True
+    assert memory.get(SWEEP, "team", "tune")["spec"]["maxRuns"] == 4  # the user's, kept
+    assert "suspend" not in memory.get(RUN, "team", "tune-t1")["spec"]  # the operator's part
+    client.resume_sweep("tune")
+    assert memory.get(SWEEP, "team", "tune")["spec"]["suspend"] is False
 
 
 def test_an_ended_sweep_is_left_alone(memory: MemoryKube, client: Client) -> None:
     memory.add(SWEEP, "team", sweep(phase="Succeeded", trials=4))
-    memory.add(RUN, "team", trial(0, "Running"))
-    stopped = client.stop_sweep("tune", kill=True)
-    assert (stopped.trials, stopped.cancelled) == (4, [])
-    assert memory.get(SWEEP, "team", "tune")["spec"]["maxRuns"] == 4
+    assert client.suspend_sweep("tune").status.phase == "Succeeded"
+    assert "suspend" not in memory.get(SWEEP, "team", "tune")["spec"]
 
 
-def test_a_sweep_without_trials_cannot_stop_at_them(memory: MemoryKube, client: Client) -> None:
-    memory.add(SWEEP, "team", sweep(phase="Running"))
-    with pytest.raises(Invalid, match=r"has no trials yet.*`mlkube sweeps delete tune`"):
-        client.stop_sweep("tune")
+def test_waiting_ends_at_a_suspended_sweep(memory: MemoryKube, client: Client) -> None:
+    memory.add(SWEEP, "team", sweep(phase="Suspended", trials=2))
+    assert client.wait_for_sweep("tune", timeout=5).status.phase == "Suspended"

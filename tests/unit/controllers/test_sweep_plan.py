@@ -162,3 +162,14 @@ def test_a_trial_that_succeeded_without_the_objective_is_named_in_the_message() 
     assert result.message == (
         "1 trials succeeded without logging rmse (not candidates for best): s-t1"
     )
+
+
+def test_a_suspended_sweep_creates_nothing_until_all_its_trials_have_ended() -> None:
+    spec = spec_of(suspend=True)
+    plan = tally(spec, trials(spec, run(0, "Succeeded", 0.5), run(1, "Running")))
+    assert (plan.phase, plan.create, plan.counts["running"]) == (SweepPhase.SUSPENDED, [], 1)
+    finished = [run(i, "Succeeded", 0.5) for i in range(5)]
+    # Every planned trial ended: suspended or not, the sweep is done.
+    assert tally(spec, trials(spec, *finished)).phase == SweepPhase.SUCCEEDED
+    failed = [run(0, "Failed"), run(1, "Failed")]
+    assert tally(spec, trials(spec, *failed)).phase == SweepPhase.FAILED

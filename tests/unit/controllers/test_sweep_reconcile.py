@@ -195,6 +195,43 @@ def test_too_many_failures_fail_the_sweep_and_stop_its_running_trials() -> None:
     assert not [c for c in fake.calls if c[:2] == ("create", "runs")]
 
 
+def test_a_suspended_sweep_stops_its_running_trials_once_and_resumes_with_new_ones(
+    events: list[tuple[str, str, str]],
+) -> None:
+    fake = FakeKube()
+    sweep = sweep_obj(suspend=True)
+    fake.objects["sweeps", "ns", "s"] = sweep
+    fake.objects["runs", "ns", "s"] = parent()
+    fake.objects["runs", "ns", "s-t0"] = trial(0, "Running")
+    reconciler(fake).reconcile(handler_kwargs(sweep, [trial(0, "Running")], parent()), "ns", "s")
+    assert ("patch", "runs", "ns", "s-t0") in fake.calls  # spec.suspend: true
+    assert not [c for c in fake.calls if c[:2] == ("create", "runs")]
+    status = stored(fake, "sweeps", "s")["status"]
+    assert status["phase"] == "Suspended"
+    assert "set it to false to go on" in status["message"]
+    assert {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]} == {
+        "Ready": ("True", "Suspended"),
+        "Complete": ("False", "Suspended"),
+    }
+    assert stored(fake, "runs", "s")["status"]["phase"] == "Killed"
+    assert ("Normal", "SweepSuspended") in [e[:2] for e in events]
+    # The trial being stopped says so in its spec: it is not patched again.
+    fake.calls.clear()
+    stopping = trial(0, "Running", suspend=True)
+    written = stored(fake, "sweeps", "s")
+    reconciler(fake).reconcile(handler_kwargs(written, [stopping], parent()), "ns", "s")
+    assert not [c for c in fake.calls if c[:2] == ("patch", "runs") and c[3] == "s-t0"]
+    # Resumed: the killed trial counts, and new ones are made up to parallelism.
+    resumed = {**written, "spec": {**written["spec"], "suspend": False}}
+    fake.objects["sweeps", "ns", "s"] = resumed
+    events.clear()
+    killed = trial(0, "Killed")
+    reconciler(fake).reconcile(handler_kwargs(resumed, [killed], parent()), "ns", "s")
+    assert [c[3] for c in fake.calls if c[:2] == ("create", "runs")] == ["s-t1", "s-t2"]
+    assert stored(fake, "sweeps", "s")["status"]["phase"] == "Running"
+    assert ("Normal", "SweepResumed") in [e[:2] for e in events]
+
+
 def test_a_run_of_the_parents_name_that_the_sweep_does_not_own_stops_the_reconcile() -> None:
     fake = FakeKube()
     sweep = sweep_obj()
