@@ -3,8 +3,9 @@
 Every rank's pod gets the run's ``MLFLOW_RUN_ID`` and the torch.distributed variables (the
 operator's resources/distributed.py). So that the Run is ONE MLflow run, rank 0's code owns it
 and the other ranks' code never reaches it: they run without ``MLFLOW_RUN_ID``,
-``MLFLOW_TRACKING_URI`` and ``MLFLOW_EXPERIMENT_ID`` (an mlflow call there logs to a local
-./mlruns inside the pod, not to a second run of the experiment). The runner itself, not the
+``MLFLOW_TRACKING_URI`` and ``MLFLOW_EXPERIMENT_ID`` (an mlflow call there logs to MLflow's
+default local store, ./mlflow.db inside the pod, which goes with it: not to a second run of the
+experiment). The runner itself, not the
 user's code, tags the run with where each rank ran (``mlkube.rank.<r>.host``), so the run
 still says which pods took part.
 
