@@ -305,7 +305,7 @@ def test_user_roles_aggregate_into_kubernetes_edit_and_view(cluster: LocalCluste
     objects = render(cluster)
     every = {
         "experiments", "runs", "registeredmodels", "modelversions", "modeldeployments",
-        "loggedmodels",
+        "loggedmodels", "sweeps",
     }  # fmt: skip
     edit = objects["ClusterRole", "mlkube-edit"]
     assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
