@@ -15,6 +15,7 @@ from minio import Minio
 from e2e.cluster import binaries, slots, sysctls
 from e2e.cluster.cluster import CRDS, NETWORK_SLOTS, ROOT, LocalCluster
 from e2e.cluster.waiting import eventually
+from mlkube.api.kinds import KINDS
 
 
 def test_server_is_the_pinned_release_with_the_core_apis(cluster: LocalCluster) -> None:
@@ -25,11 +26,12 @@ def test_server_is_the_pinned_release_with_the_core_apis(cluster: LocalCluster) 
         assert wanted in resources
 
 
-def test_the_five_crds_are_established(cluster: LocalCluster) -> None:
+def test_every_crd_is_established(cluster: LocalCluster) -> None:
     names = cluster.kubectl(
         "get", "crds", "-l", "app.kubernetes.io/part-of=mlkube", "-o", "name"
     ).split()
-    assert len(names) == len(list(CRDS.glob("*.yaml"))) == 5
+    # One per kind of mlkube.api.kinds, so a new kind cannot ship without its CRD installed.
+    assert len(names) == len(list(CRDS.glob("*.yaml"))) == len(KINDS)
     for name in names:
         status = cluster.kubectl(
             "get", name, "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}"
