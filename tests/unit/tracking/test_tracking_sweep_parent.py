@@ -4,13 +4,12 @@ nothing, as for a project Run, while a client-made run still ends when its clien
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
+from tests.unit.tracking.api_objects import ApiObjects
 
 from mlkube import layout
-from mlkube.api.kinds import Kind
 from mlkube.objects import MemoryObjects
 from mlkube_operator.server.entities import RunStatus
 from mlkube_operator.server.store.tracking.kube.store import KubeStore
@@ -32,11 +31,9 @@ def run(run_id: str, labels: dict[str, str]) -> Obj:
     }
 
 
-class Api:
-    """The API server as far as the store's reads and status patches go."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], Obj] = {
+def api_objects() -> ApiObjects:
+    return ApiObjects(
+        {
             ("experiments", "wine"): {
                 "metadata": {"name": "wine", "namespace": "ns", "resourceVersion": "5"},
                 "spec": {},
@@ -45,32 +42,17 @@ class Api:
             ("runs", PARENT): run(PARENT, {layout.SWEEP_PARENT_LABEL: "sweep"}),
             ("runs", PLAIN): run(PLAIN, {layout.RUN_ID_LABEL: PLAIN}),
         }
-
-    def get(self, kind: Kind, namespace: str, name: str) -> Obj:
-        return copy.deepcopy(self.objects[kind.plural, name])
-
-    def list(self, kind: Kind, namespace: str | None = None, selector: str | None = None) -> Any:
-        return [copy.deepcopy(o) for (p, _), o in self.objects.items() if p == kind.plural], "9"
-
-    def patch(self, kind: Kind, namespace: str, name: str, body: Obj, status: bool) -> Obj:
-        obj = self.objects[kind.plural, name]
-        for section, values in body["status"].items():
-            if isinstance(values, dict):
-                obj["status"].setdefault(section, {}).update(values)
-            else:
-                obj["status"][section] = values
-        obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 1)
-        return copy.deepcopy(obj)
+    )
 
 
 @pytest.fixture
-def store() -> tuple[KubeStore, Api]:
-    api = Api()
+def store() -> tuple[KubeStore, ApiObjects]:
+    api = api_objects()
     return KubeStore(api, MemoryObjects(), "default"), api  # type: ignore[arg-type]
 
 
 def test_ending_a_sweeps_parent_run_leaves_its_phase_and_times_to_the_operator(
-    store: tuple[KubeStore, Api],
+    store: tuple[KubeStore, ApiObjects],
 ) -> None:
     kube, api = store
     kube.update_run("ns", PARENT, RunStatus.FINISHED, 1_800_000_000_000, "renamed")
@@ -81,7 +63,7 @@ def test_ending_a_sweeps_parent_run_leaves_its_phase_and_times_to_the_operator(
 
 
 def test_a_client_made_run_still_ends_when_its_client_says_so(
-    store: tuple[KubeStore, Api],
+    store: tuple[KubeStore, ApiObjects],
 ) -> None:
     kube, api = store
     kube.update_run("ns", PLAIN, RunStatus.FINISHED, 1_800_000_000_000, None)
