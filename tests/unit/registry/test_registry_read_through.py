@@ -13,6 +13,7 @@ from mlkube import layout
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL, Kind
 from mlkube_operator.kube import KubeClient, NotFound
 from mlkube_operator.server.errors import MlflowError
+from mlkube_operator.server.store.registry.entities import NewVersion
 from mlkube_operator.server.store.registry.kube.store import KubeRegistryStore
 
 RUN = "0123456789abcdef0123456789abcdef"
@@ -101,3 +102,43 @@ def test_what_exists_nowhere_is_still_404_and_costs_no_list(api: OtherReplicasOb
         store.get_model_version("ns", "churn", 3)  # never claimed
     assert raised.value.http_status == 404
     assert all(not read.startswith("list") for read in api.reads)
+
+
+class FastOperator(OtherReplicasObjects):
+    """Creates and patches as the API server does, while the operator fails the new version's
+    registration at once and the store's watch delivers that before the create answers."""
+
+    def __init__(self, store: list[KubeRegistryStore]) -> None:
+        super().__init__()
+        self.store = store
+        self.objects["registeredmodels"] = [model_obj({}, "30")]
+        self.objects["modelversions"] = []
+
+    def create(self, kind: Kind, namespace: str, body: Obj) -> Obj:
+        obj = copy.deepcopy(body)
+        obj["metadata"].update(namespace=namespace, uid="uid-new", resourceVersion="50")
+        self.objects[kind.plural].append(obj)
+        return copy.deepcopy(obj)
+
+    def patch(self, kind: Kind, namespace: str, name: str, patch: Obj, *, status: bool) -> Obj:
+        [obj] = [o for o in self.objects[kind.plural] if o["metadata"]["name"] == name]
+        obj.setdefault("status", {}).update(patch.get("status") or {})
+        obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 1)
+        if kind.plural == "modelversions":  # the operator, then the watch, before the answer
+            failed = copy.deepcopy(obj)
+            failed["status"].update(phase="FailedRegistration", message="no MLmodel file")
+            failed["metadata"]["resourceVersion"] = "99"
+            self.store[0].cache.put(MODEL_VERSION, failed)
+        return copy.deepcopy(obj)
+
+
+def test_a_create_answers_the_version_it_made_even_if_it_settled_since() -> None:
+    holder: list[KubeRegistryStore] = []
+    api = FastOperator(holder)
+    store = KubeRegistryStore(cast(KubeClient, api))
+    holder.append(store)
+    made = store.create_model_version(
+        "ns", "churn", NewVersion(f"runs:/{RUN}/notes", "s3://mlkube/notes", RUN)
+    )
+    assert (made.version, made.status.value) == (1, "PENDING_REGISTRATION")
+    assert store.get_model_version("ns", "churn", 1).status.value == "FAILED_REGISTRATION"

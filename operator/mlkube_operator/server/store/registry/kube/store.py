@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlkube import layout
+from mlkube.api import parse
 from mlkube.api.kinds import MODEL_VERSION, REGISTERED_MODEL, Kind
+from mlkube.api.model_version import ModelVersion as VersionResource
 from mlkube_operator.kube import AlreadyExists, KubeClient, KubeError, NotFound
 from mlkube_operator.kube.versions import VersionAllocationError, assign_version
 from mlkube_operator.server.errors import ErrorCode, MlflowError, already_exists, not_found
@@ -278,7 +280,15 @@ class KubeRegistryStore(WatchedStore, RegistryStore):
             # The object stays: the operator claims its number when it sees it.
             raise unavailable(err) from None
         self.cache.put(MODEL_VERSION, obj)
-        return self.get_model_version(workspace, name, number)
+        # Answered as written, not from the cache: the operator may have settled the version
+        # already (a source without an MLmodel fails in a moment), and the watch may have
+        # brought that; the create's answer is the version it made, PENDING_REGISTRATION.
+        return convert.version_entity(
+            parse(VersionResource, obj),
+            number,
+            model.resource,
+            self.cache.deployments_of(workspace, model_resource),
+        )
 
     def get_model_version(self, workspace: str, name: str, version: int) -> ModelVersion:
         model, record = self._version(workspace, name, version)
