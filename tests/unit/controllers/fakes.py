@@ -173,3 +173,18 @@ def index(entries: Mapping[Key, list[Obj]] | None = None) -> Any:
 def indexes(**fields: Mapping[Key, list[Obj]]) -> Indexes:
     names = ("runs", "experiments", "jobs", "pods", "models", "versions")
     return Indexes(**{name: index(fields.get(name)) for name in names})
+
+
+Event = tuple[str, str, str]  # (type, reason, message)
+
+
+def record_events(monkeypatch: Any, controller: Any) -> list[Event]:
+    """Make ``controller``'s kopf.event (which posts through the running operator) record
+    what it would post instead; the list it records into."""
+    posted: list[Event] = []
+    monkeypatch.setattr(
+        controller.kopf,
+        "event",
+        lambda body, *, type, reason, message: posted.append((type, reason, message)),
+    )
+    return posted

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.unit.controllers.fakes import FakeKube, context, indexes
+from tests.unit.controllers.fakes import FakeKube, context, indexes, record_events
 
 from mlkube.objects import MemoryObjects, ObjectInfo, ObjectStoreError, ObjectStoreRefused
 from mlkube.sources import PREFIX_RULE, SPELLING_RULE
@@ -53,13 +53,7 @@ class FlakyObjects(MemoryObjects):
 @pytest.fixture(autouse=True)
 def events(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, str]]]:
     """kopf.event posts through the running operator; here it is recorded."""
-    posted: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(
-        controller.kopf,
-        "event",
-        lambda body, *, type, reason, message: posted.append((type, reason, message)),
-    )
-    return posted
+    return record_events(monkeypatch, controller)
 
 
 def a_model(objects: MemoryObjects, bucket: str, prefix: str) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.unit.controllers.fakes import RUN_UID, FakeKube, context, indexes
+from tests.unit.controllers.fakes import RUN_UID, FakeKube, context, indexes, record_events
 
 from mlkube import layout
 from mlkube.api import Run, parse
@@ -28,13 +28,7 @@ EXPERIMENT = {"experimentId": "7", "artifactLocation": None}
 @pytest.fixture(autouse=True)
 def events(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, str]]]:
     """kopf.event posts through the running operator; here it is recorded."""
-    posted: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(
-        pod_logs.kopf,
-        "event",
-        lambda body, *, type, reason, message: posted.append((type, reason, message)),
-    )
-    return posted
+    return record_events(monkeypatch, pod_logs)
 
 
 def run_obj(phase: str = "Failed", **status: Any) -> dict[str, Any]:

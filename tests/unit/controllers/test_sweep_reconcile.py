@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.controllers.fakes import FakeKube, context
+from tests.unit.controllers.fakes import FakeKube, context, record_events
 
 from mlkube import layout
 from mlkube.metric_chunks import encode_rows
@@ -90,13 +90,7 @@ def handler_kwargs(sweep: Obj, trials: list[Obj], parent_run: Obj | None) -> dic
 @pytest.fixture(autouse=True)
 def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
     """kopf.event posts through the running operator; here it is recorded."""
-    posted: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(
-        controller.kopf,
-        "event",
-        lambda body, *, type, reason, message: posted.append((type, reason, message)),
-    )
-    return posted
+    return record_events(monkeypatch, controller)
 
 
 def reconciler(fake: FakeKube, objects: MemoryObjects | None = None) -> SweepReconciler:
